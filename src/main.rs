@@ -1,0 +1,3 @@
+//! The `capkv` binary: parse configuration, start logging, run the server.
+
+fn main() {}

@@ -1,0 +1,324 @@
+//! The command model both dialects parse into. Every variant borrows its
+//! keys and values from the connection's read buffer: parsing allocates
+//! nothing, and the executor copies bytes exactly once, into the store.
+//!
+//! Relative times (EX/PX) stay relative here; turning them into absolute
+//! deadlines needs a clock, which is the executor's business, not the
+//! parser's.
+
+/// A request, borrowed from the bytes it was parsed from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command<'a> {
+    /// `GET key` (line and RESP).
+    Get {
+        /// The key.
+        key: &'a [u8],
+    },
+    /// `PUT key value` (line), `SET key value [options]`, `SETNX`, `SETEX`,
+    /// `PSETEX` (RESP).
+    Set {
+        /// The key.
+        key: &'a [u8],
+        /// The value, binary-safe.
+        value: &'a [u8],
+        /// Expiry, condition and GET flag.
+        options: SetOptions,
+    },
+    /// `DEL key` (line, one key) / `DEL`/`UNLINK key [key ...]` (RESP).
+    /// Replies with the number of keys removed ([`crate::protocol::Reply::Deleted`]).
+    Del {
+        /// Keys to remove.
+        keys: Args<'a>,
+    },
+    /// `GETDEL key`.
+    GetDel {
+        /// The key.
+        key: &'a [u8],
+    },
+    /// `GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]`.
+    GetEx {
+        /// The key.
+        key: &'a [u8],
+        /// `None`: leave the TTL alone.
+        expiry: Option<Expiry>,
+    },
+    /// `EXISTS key [key ...]`: counts existing keys (repeats count twice).
+    Exists {
+        /// Keys to test.
+        keys: Args<'a>,
+    },
+    /// `EXPIRE`/`PEXPIRE`/`EXPIREAT`/`PEXPIREAT key time [NX|XX|GT|LT]`.
+    Expire {
+        /// The key.
+        key: &'a [u8],
+        /// New deadline. A deadline in the past deletes the key.
+        expiry: Expiry,
+        /// Redis 7 condition flag.
+        condition: ExpireCondition,
+    },
+    /// `PERSIST key`.
+    Persist {
+        /// The key.
+        key: &'a [u8],
+    },
+    /// `TTL key` / `PTTL key`.
+    Ttl {
+        /// The key.
+        key: &'a [u8],
+        /// Seconds (`TTL`) or milliseconds (`PTTL`).
+        unit: TtlUnit,
+    },
+    /// `MGET key [key ...]`.
+    MGet {
+        /// Keys to read.
+        keys: Args<'a>,
+    },
+    /// `MSET key value [key value ...]` (argument count already checked even).
+    MSet {
+        /// Alternating keys and values.
+        pairs: Args<'a>,
+    },
+    /// `INCR`, `DECR`, `INCRBY key n`, `DECRBY key n`.
+    IncrBy {
+        /// The key.
+        key: &'a [u8],
+        /// Signed amount to add (DECRBY n is parsed as -n; `i64::MIN` for
+        /// DECRBY is refused as out of range).
+        delta: i64,
+    },
+    /// `APPEND key value`.
+    Append {
+        /// The key.
+        key: &'a [u8],
+        /// Bytes to add at the end.
+        value: &'a [u8],
+    },
+    /// `STRLEN key`.
+    StrLen {
+        /// The key.
+        key: &'a [u8],
+    },
+    /// `DBSIZE`.
+    DbSize,
+    /// `FLUSHALL` / `FLUSHDB` (any ASYNC/SYNC flag accepted).
+    FlushAll,
+    /// `PING [message]` (line: `PING` -> `PONG`).
+    Ping {
+        /// Echoed back as a bulk string when present.
+        message: Option<&'a [u8]>,
+    },
+    /// `ECHO message`.
+    Echo {
+        /// The message.
+        message: &'a [u8],
+    },
+    /// `SELECT index`: only database 0 exists.
+    Select {
+        /// Requested index.
+        index: i64,
+    },
+    /// `QUIT`: reply (RESP `+OK`, line nothing) and close.
+    Quit,
+    /// `INFO [section ...]` (RESP) / `STATS` (line).
+    Info {
+        /// Requested sections; empty means the default set.
+        sections: Args<'a>,
+    },
+    /// `CONFIG GET pattern [pattern ...]`.
+    ConfigGet {
+        /// Glob patterns.
+        patterns: Args<'a>,
+    },
+    /// `CONFIG SET`, `CONFIG RESETSTAT` and the like: accepted, no effect
+    /// beyond what the executor documents.
+    ConfigOther,
+    /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`, `COMMAND INFO`: enough
+    /// for redis-cli and redis-benchmark to start.
+    CommandInfo {
+        /// Lower-case subcommand, empty for bare `COMMAND`.
+        subcommand: &'a [u8],
+    },
+    /// `CLIENT SETNAME`/`SETINFO`/`GETNAME`/`ID`/...: accepted.
+    Client {
+        /// Lower-case subcommand.
+        subcommand: &'a [u8],
+        /// Remaining arguments.
+        args: Args<'a>,
+    },
+    /// `HELLO [2]`: only protocol 2 is spoken.
+    Hello {
+        /// Requested protocol version, if given.
+        version: Option<i64>,
+    },
+}
+
+/// How a write may or must set a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Expire this many milliseconds from now (EX s is parsed as s*1000).
+    /// Always > 0; zero or negative durations are parse errors for SET and
+    /// become [`Expiry::AtUnixMillis`] in the past for EXPIRE.
+    InMillis(u64),
+    /// Expire at this Unix time in milliseconds (EXAT s is s*1000).
+    AtUnixMillis(i64),
+    /// Remove any deadline (GETEX PERSIST).
+    Persist,
+}
+
+/// `SET` options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SetOptions {
+    /// `None`: no TTL (and clear any existing one, as Redis does).
+    pub expiry: Option<Expiry>,
+    /// KEEPTTL: keep the existing deadline.
+    pub keep_ttl: bool,
+    /// NX / XX.
+    pub condition: SetCondition,
+    /// GET: reply with the previous value (or nil) instead of OK.
+    pub get: bool,
+}
+
+/// `SET ... NX|XX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SetCondition {
+    /// Unconditional.
+    #[default]
+    Always,
+    /// NX: only when the key does not exist.
+    IfAbsent,
+    /// XX: only when the key exists.
+    IfPresent,
+}
+
+/// `EXPIRE ... NX|XX|GT|LT` (Redis 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpireCondition {
+    /// Unconditional.
+    #[default]
+    Always,
+    /// NX: only when the key has no deadline.
+    IfNoExpiry,
+    /// XX: only when the key has a deadline.
+    IfHasExpiry,
+    /// GT: only when the new deadline is later (no deadline = infinite).
+    IfGreater,
+    /// LT: only when the new deadline is earlier.
+    IfLess,
+}
+
+/// `TTL` or `PTTL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlUnit {
+    /// `TTL`.
+    Seconds,
+    /// `PTTL`.
+    Millis,
+}
+
+/// Arguments borrowed from a request, walked lazily without allocating.
+///
+/// Either a single argument (the line protocol's `DEL key`) or a run of
+/// RESP bulk strings (`$len\r\nbytes\r\n` ...) that the parser has already
+/// validated, so walking it again cannot fail.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Args<'a> {
+    repr: ArgsRepr<'a>,
+    len: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ArgsRepr<'a> {
+    One(&'a [u8]),
+    Resp(&'a [u8]),
+}
+
+impl<'a> Args<'a> {
+    /// No arguments.
+    pub fn empty() -> Args<'a> {
+        Args { repr: ArgsRepr::Resp(&[]), len: 0 }
+    }
+
+    /// Exactly one argument.
+    pub fn one(arg: &'a [u8]) -> Args<'a> {
+        Args { repr: ArgsRepr::One(arg), len: 1 }
+    }
+
+    /// `count` RESP bulk strings laid out back to back in `raw`, each
+    /// `$<len>\r\n<bytes>\r\n`. The caller (the RESP parser) must have
+    /// validated exactly this layout.
+    pub(crate) fn resp(raw: &'a [u8], count: usize) -> Args<'a> {
+        Args { repr: ArgsRepr::Resp(raw), len: count }
+    }
+
+    /// Number of arguments.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are no arguments.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Walks the arguments in order.
+    pub fn iter(&self) -> ArgsIter<'a> {
+        ArgsIter { repr: self.repr, left: self.len }
+    }
+}
+
+impl std::fmt::Debug for Args<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|a| String::from_utf8_lossy(a).into_owned()))
+            .finish()
+    }
+}
+
+impl<'a> IntoIterator for Args<'a> {
+    type Item = &'a [u8];
+    type IntoIter = ArgsIter<'a>;
+    fn into_iter(self) -> ArgsIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over [`Args`].
+#[derive(Clone)]
+pub struct ArgsIter<'a> {
+    repr: ArgsRepr<'a>,
+    left: usize,
+}
+
+impl<'a> Iterator for ArgsIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        match &mut self.repr {
+            ArgsRepr::One(arg) => Some(arg),
+            ArgsRepr::Resp(raw) => {
+                // Layout validated by the parser: `$<digits>\r\n<len bytes>\r\n`.
+                let digits_end = memchr::memchr(b'\r', raw).unwrap_or(raw.len());
+                let len = raw
+                    .get(1..digits_end)
+                    .and_then(|d| std::str::from_utf8(d).ok())
+                    .and_then(|d| d.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let start = (digits_end + 2).min(raw.len());
+                let end = (start + len).min(raw.len());
+                let arg = &raw[start..end];
+                *raw = &raw[(end + 2).min(raw.len())..];
+                Some(arg)
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for ArgsIter<'_> {}

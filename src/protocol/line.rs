@@ -1,0 +1,1 @@
+//! The seed's newline text protocol (to be written).

@@ -1,0 +1,106 @@
+//! Wire protocols: pure functions from bytes to [`Command`]s and from
+//! [`Reply`]s to bytes. Nothing here touches a socket or the store, so every
+//! parser can be unit-tested, fuzzed and benchmarked on plain slices.
+//!
+//! Two dialects share one port and one command model:
+//! - [`line`]: the seed's newline protocol (`PUT k v\n`, `GET k\n`), plus
+//!   `DEL`, `PING`, `QUIT`, `STATS`;
+//! - [`resp`]: RESP2, the cache subset of Redis, chosen when the first byte
+//!   a connection sends is `*`.
+//!
+//! Parsing is two-phase in spirit (as in mini-redis and pelikan): a parser
+//! first proves a whole frame is buffered, then borrows its arguments from the
+//! buffer. "Need more bytes" is the value [`Parsed::Incomplete`], never an
+//! error. Limits (key, value, line, argument count) are enforced while
+//! parsing, so nothing unbounded is ever buffered on behalf of a bad client.
+
+pub mod line;
+pub mod resp;
+
+mod command;
+mod error;
+mod reply;
+
+pub use command::{Args, Command, ExpireCondition, Expiry, SetCondition, SetOptions, TtlUnit};
+pub use error::CommandError;
+pub use reply::{Reply, encode_reply};
+
+/// Which protocol a connection speaks. Decided once, by its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// The seed's newline text protocol.
+    Line,
+    /// RESP2 (Redis serialization protocol).
+    Resp,
+}
+
+impl Dialect {
+    /// A connection whose first byte is `*` speaks RESP2; anything else is
+    /// the line protocol (whose inline commands overlap with Redis's).
+    pub fn detect(first_byte: u8) -> Dialect {
+        if first_byte == b'*' { Dialect::Resp } else { Dialect::Line }
+    }
+}
+
+/// Limits enforced while parsing. All lengths are in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest key accepted.
+    pub max_key_size: usize,
+    /// Longest value accepted (and longest RESP bulk string).
+    pub max_value_size: usize,
+    /// Most arguments in one RESP multibulk request.
+    pub max_args: usize,
+}
+
+impl Limits {
+    /// Longest line-protocol request line: `PUT ` + key + ` ` + value + `\r\n`.
+    pub fn max_line(&self) -> usize {
+        self.max_key_size + self.max_value_size + 8
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_key_size: 256, max_value_size: 256 * 1024, max_args: 1024 * 1024 }
+    }
+}
+
+/// Outcome of one parse attempt over the front of a buffer.
+#[derive(Debug, PartialEq)]
+pub enum Parsed<'a> {
+    /// A whole request was parsed; it used the first `consumed` bytes.
+    Command {
+        /// The request.
+        command: Command<'a>,
+        /// Bytes of input it occupied.
+        consumed: usize,
+    },
+    /// A whole request was read but is invalid. Answer `error` and drop the
+    /// first `consumed` bytes; the connection stays usable.
+    Invalid {
+        /// Why it was refused.
+        error: CommandError,
+        /// Bytes of input it occupied.
+        consumed: usize,
+    },
+    /// The request at the front is over a limit and not yet complete: answer
+    /// `error` once, then discard input through the end of the request as it
+    /// streams in (`skip` bytes in total, or through the next `\n` when
+    /// `skip` is `None`), without buffering it.
+    Oversized {
+        /// Why it was refused.
+        error: CommandError,
+        /// Exact bytes to discard (RESP bulk), or `None` for "up to and
+        /// including the next newline" (line protocol).
+        skip: Option<usize>,
+    },
+    /// The input cannot be framed at all (RESP only): answer `error`, then
+    /// close the connection, as Redis does on a protocol error.
+    Fatal {
+        /// What was wrong with the framing.
+        error: CommandError,
+    },
+    /// More bytes are needed.
+    Incomplete,
+}

@@ -1,0 +1,1 @@
+//! RESP2 framing and the Redis command table (to be written).
