@@ -10,3 +10,4 @@
 //! - [`memory`]: the byte budget: jemalloc and cgroup readings, the governor.
 
 pub mod protocol;
+pub mod store;

@@ -1,0 +1,444 @@
+//! The cache itself: keys and values in fixed-size segments, found through
+//! a compact hash index, evicted a segment at a time. Knows nothing of
+//! sockets or protocols; its only knob from outside is the segment quota
+//! that the memory governor moves.
+//!
+//! # Layout
+//! - [`item`]: the bytes of one item (2-byte header for small items).
+//! - [`segment`]: fixed-size segments and the global pool with its quota.
+//! - [`index`]: key hash -> (segment, offset), 8 bytes per slot.
+//! - [`shard`]: one lock's worth of keys: segments + index, all operations.
+//! - [`eviction`]: which segment goes next and which items survive it.
+//!
+//! A key's 64-bit xxh3 hash is split three ways: the high 32 bits choose the
+//! shard, the middle bits the index partition, the low 20 bits are the tag
+//! stored in the slot.
+//!
+//! Memory: every byte the store allocates is segments (`allocated *
+//! segment_size`, exact) or index (tracked to the byte on every resize).
+//! Both are reported to the governor, which sets the segment quota so that
+//! the two plus everything else in the process stay inside the budget.
+
+pub mod eviction;
+pub mod index;
+pub mod item;
+pub mod segment;
+pub mod shard;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use index::KeyHash;
+use segment::SegmentPool;
+use shard::Shard;
+pub use shard::{ExpireWhen, ShardCounters, Ttl, WriteCondition, WriteExpiry};
+
+/// Why a store operation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The item is larger than a segment and can never be stored.
+    #[error("item larger than a segment")]
+    ItemTooLarge,
+    /// No segment can be had right now (the budget is taken by other
+    /// memory, such as connection buffers).
+    #[error("out of memory")]
+    OutOfMemory,
+    /// The value is not a 64-bit signed integer.
+    #[error("value is not an integer or out of range")]
+    NotInteger,
+    /// The increment would overflow.
+    #[error("increment or decrement would overflow")]
+    Overflow,
+    /// The resulting value would exceed the maximum value size.
+    #[error("value too large")]
+    ValueTooLarge,
+}
+
+/// Source of the current time, in Unix milliseconds.
+#[derive(Clone, Debug, Default)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// A clock moved by hand (tests).
+    Manual(Arc<AtomicU64>),
+}
+
+impl Clock {
+    /// Now, in Unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        match self {
+            Clock::System => {
+                SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+            }
+            Clock::Manual(ms) => ms.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How to build a [`Store`].
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Number of shards (each one lock).
+    pub shards: usize,
+    /// Bytes per segment (at most [`index::MAX_SEGMENT_SIZE`]).
+    pub segment_size: usize,
+    /// Segments allowed at start; the governor moves it afterwards.
+    pub segment_quota: usize,
+    /// Index partitions per shard (rounded up to a power of two).
+    pub index_partitions: usize,
+    /// Largest value `APPEND` and `INCR` may produce.
+    pub max_value_size: usize,
+    /// Fraction of a segment eviction may copy forward (0.0 to 1.0).
+    pub retain_fraction: f64,
+    /// Time source.
+    pub clock: Clock,
+}
+
+impl StoreConfig {
+    /// Index partitions per shard so that each holds a few thousand entries
+    /// when the budget is full of the smallest plausible items (32 bytes).
+    pub fn partitions_for(budget: usize, shards: usize) -> usize {
+        (budget / 32 / shards.max(1) / 4096).clamp(1, 4096).next_power_of_two()
+    }
+
+    /// Index bytes of an empty store with this configuration.
+    pub fn empty_index_bytes(&self) -> usize {
+        index::Index::new(self.index_partitions).bytes() * self.shards
+    }
+}
+
+/// A snapshot of the store's counters and sizes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Keys stored (including expired ones not yet noticed).
+    pub items: usize,
+    /// Bytes of live items (headers, keys, values).
+    pub item_bytes: usize,
+    /// Bytes of segments in existence.
+    pub segment_bytes: usize,
+    /// Segments in existence.
+    pub segments: usize,
+    /// Segments allowed.
+    pub segment_quota: usize,
+    /// Bytes per segment.
+    pub segment_size: usize,
+    /// Bytes of index.
+    pub index_bytes: usize,
+    /// Eviction and expiry counters summed over shards.
+    pub counters: ShardCounters,
+}
+
+/// The sharded, memory-bounded key-value store.
+pub struct Store {
+    shards: Box<[Mutex<Shard>]>,
+    pool: Arc<SegmentPool>,
+    clock: Clock,
+    partition_mask: u32,
+    index_bytes: AtomicUsize,
+    max_value_size: usize,
+}
+
+/// A locked shard plus what the store needs to settle its accounting when
+/// the lock is released.
+struct Locked<'a> {
+    shard: MutexGuard<'a, Shard>,
+    index_bytes: &'a AtomicUsize,
+    before: usize,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let after = self.shard.index.bytes();
+        if after > self.before {
+            self.index_bytes.fetch_add(after - self.before, Ordering::Relaxed);
+        } else if after < self.before {
+            self.index_bytes.fetch_sub(self.before - after, Ordering::Relaxed);
+        }
+    }
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        &self.shard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        &mut self.shard
+    }
+}
+
+impl Store {
+    /// Builds an empty store. Allocates the (small) initial index; segments
+    /// are allocated as items arrive.
+    pub fn new(config: &StoreConfig) -> Store {
+        let segment_size = config.segment_size.clamp(64, index::MAX_SEGMENT_SIZE);
+        let pool = Arc::new(SegmentPool::new(segment_size, config.segment_quota));
+        let retain = (segment_size as f64 * config.retain_fraction.clamp(0.0, 1.0)) as usize;
+        let shards: Box<[Mutex<Shard>]> = (0..config.shards.max(1))
+            .map(|_| Mutex::new(Shard::new(pool.clone(), config.index_partitions, retain)))
+            .collect();
+        let first = shards[0].lock().unwrap_or_else(|e| e.into_inner());
+        let partition_mask = first.index.partition_mask();
+        let index_bytes = first.index.bytes() * shards.len();
+        drop(first);
+        Store {
+            shards,
+            pool,
+            clock: config.clock.clone(),
+            partition_mask,
+            index_bytes: AtomicUsize::new(index_bytes),
+            max_value_size: config.max_value_size,
+        }
+    }
+
+    fn locate(&self, key: &[u8]) -> (usize, KeyHash) {
+        let hash = xxh3_64(key);
+        let shard = (((hash >> 32) * self.shards.len() as u64) >> 32) as usize;
+        (shard, KeyHash::new(hash, self.partition_mask))
+    }
+
+    fn lock(&self, shard: usize) -> Locked<'_> {
+        // A panic while holding a shard lock would be a bug in the store;
+        // the shard's data is still structurally valid, so keep serving.
+        let shard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        let before = shard.index.bytes();
+        Locked { shard, index_bytes: &self.index_bytes, before }
+    }
+
+    /// Runs `f` on the shard that owns `key`, with the key's hash and now.
+    fn with_key<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, KeyHash, u64) -> R) -> R {
+        let (shard, hash) = self.locate(key);
+        let now = self.clock.now_ms();
+        let mut locked = self.lock(shard);
+        f(&mut locked, hash, now)
+    }
+
+    /// The current time of the store's clock (Unix milliseconds).
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Calls `read` with the value of `key` if it is live.
+    pub fn get<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.with_key(key, |s, h, now| s.get(h, key, now, read))
+    }
+
+    /// Stores `key` = `value` with no deadline.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.with_key(key, |s, h, now| s.put(h, key, value, None, now))
+    }
+
+    /// `SET` with options. `on_old`, if given, sees the previous value before
+    /// the write. Returns whether the write happened (NX/XX).
+    pub fn set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expiry: WriteExpiry,
+        condition: WriteCondition,
+        on_old: Option<&mut dyn FnMut(Option<&[u8]>)>,
+    ) -> Result<bool, StoreError> {
+        self.with_key(key, |s, h, now| s.set(h, key, value, expiry, condition, now, on_old))
+    }
+
+    /// Deletes `key`; true if it existed.
+    pub fn delete(&self, key: &[u8]) -> bool {
+        self.with_key(key, |s, h, now| s.delete(h, key, now))
+    }
+
+    /// Reads and deletes `key`.
+    pub fn get_delete<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.with_key(key, |s, h, now| {
+            let found = s.find_live(h, key, now)?;
+            let value = s.segment(found.location.segment);
+            let result = read(value.value(found.location.offset as usize, &found.header));
+            s.unlink(&found);
+            Some(result)
+        })
+    }
+
+    /// True if `key` is live.
+    pub fn exists(&self, key: &[u8]) -> bool {
+        self.with_key(key, |s, h, now| s.find_live(h, key, now).is_some())
+    }
+
+    /// The deadline state of `key`.
+    pub fn ttl(&self, key: &[u8]) -> Ttl {
+        self.with_key(key, |s, h, now| s.ttl(h, key, now))
+    }
+
+    /// Sets (`Some(unix_ms)`) or clears (`None`) the deadline of `key` when
+    /// `when` allows; a deadline not in the future deletes the key.
+    pub fn expire(
+        &self,
+        key: &[u8],
+        deadline: Option<u64>,
+        when: ExpireWhen,
+    ) -> Result<bool, StoreError> {
+        self.with_key(key, |s, h, now| s.expire(h, key, deadline, when, now))
+    }
+
+    /// Adds `delta` to the integer stored at `key` (missing counts as 0),
+    /// keeping its deadline. Returns the new value.
+    pub fn incr_by(&self, key: &[u8], delta: i64) -> Result<i64, StoreError> {
+        self.with_key(key, |s, h, now| {
+            s.update(h, key, now, |old| {
+                let current = match old {
+                    None => 0,
+                    Some(bytes) => parse_i64(bytes).ok_or(StoreError::NotInteger)?,
+                };
+                let next = current.checked_add(delta).ok_or(StoreError::Overflow)?;
+                Ok((next.to_string().into_bytes(), next))
+            })
+        })
+    }
+
+    /// Appends `suffix` to the value at `key` (missing counts as empty),
+    /// keeping its deadline. Returns the new length.
+    pub fn append(&self, key: &[u8], suffix: &[u8]) -> Result<usize, StoreError> {
+        let max = self.max_value_size;
+        self.with_key(key, |s, h, now| {
+            s.update(h, key, now, |old| {
+                let old = old.unwrap_or_default();
+                let len = old.len() + suffix.len();
+                if len > max {
+                    return Err(StoreError::ValueTooLarge);
+                }
+                let mut value = Vec::with_capacity(len);
+                value.extend_from_slice(old);
+                value.extend_from_slice(suffix);
+                Ok((value, len))
+            })
+        })
+    }
+
+    /// Length of the value at `key` (0 if missing).
+    pub fn strlen(&self, key: &[u8]) -> usize {
+        self.with_key(key, |s, h, now| s.find_live(h, key, now).map_or(0, |f| f.header.value_len))
+    }
+
+    /// Keys stored, including expired ones not yet noticed (like Redis).
+    pub fn len(&self) -> usize {
+        (0..self.shards.len()).map(|i| self.lock(i).index.len()).sum()
+    }
+
+    /// True when no keys are stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every key; segments go back to the pool for reuse.
+    pub fn flush(&self) {
+        for i in 0..self.shards.len() {
+            self.lock(i).flush();
+        }
+    }
+
+    /// Bytes of index currently allocated.
+    pub fn index_bytes(&self) -> usize {
+        self.index_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of segments currently allocated.
+    pub fn segment_bytes(&self) -> usize {
+        self.pool.allocated() * self.pool.segment_size()
+    }
+
+    /// Bytes per segment.
+    pub fn segment_size(&self) -> usize {
+        self.pool.segment_size()
+    }
+
+    /// Segments currently allowed.
+    pub fn segment_quota(&self) -> usize {
+        self.pool.quota()
+    }
+
+    /// Sets the segment quota and releases segments until the store holds
+    /// no more than it, oldest segments first. Returns segments released.
+    pub fn set_segment_quota(&self, quota: usize) -> usize {
+        self.pool.set_quota(quota);
+        let now = self.clock.now_ms();
+        let mut released = 0;
+        let mut next = 0;
+        let mut idle_rounds = 0;
+        while self.pool.over_quota() && idle_rounds < 2 {
+            // Release from the shard holding the most segments, so shards
+            // stay balanced; ties rotate.
+            let counts: Vec<usize> =
+                (0..self.shards.len()).map(|i| self.lock(i).segment_count()).collect();
+            let most = *counts.iter().max().unwrap_or(&0);
+            if most == 0 {
+                break;
+            }
+            let n = self.shards.len();
+            let pick = (0..n).map(|k| (next + k) % n).find(|&i| counts[i] == most).unwrap_or(0);
+            next = pick + 1;
+            if self.lock(pick).release_oldest(now) {
+                released += 1;
+                idle_rounds = 0;
+            } else {
+                idle_rounds += 1;
+            }
+        }
+        released
+    }
+
+    /// A snapshot of sizes and counters (locks each shard briefly).
+    pub fn stats(&self) -> StoreStats {
+        let mut stats = StoreStats {
+            segment_bytes: self.segment_bytes(),
+            segments: self.pool.allocated(),
+            segment_quota: self.pool.quota(),
+            segment_size: self.pool.segment_size(),
+            index_bytes: self.index_bytes(),
+            ..StoreStats::default()
+        };
+        for i in 0..self.shards.len() {
+            let shard = self.lock(i);
+            stats.items += shard.index.len();
+            stats.item_bytes += shard.live_bytes;
+            let c = shard.counters;
+            stats.counters.evicted_items += c.evicted_items;
+            stats.counters.expired_items += c.expired_items;
+            stats.counters.retained_items += c.retained_items;
+            stats.counters.evicted_segments += c.evicted_segments;
+        }
+        stats
+    }
+}
+
+/// Parses a value as Redis does for INCR: optional `-`, decimal digits, no
+/// leading zeros (except "0"), no spaces, no `+`, within i64.
+pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
+    let (neg, digits) = match bytes {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let d = (d - b'0') as i64;
+        v = if neg {
+            v.checked_mul(10)?.checked_sub(d)?
+        } else {
+            v.checked_mul(10)?.checked_add(d)?
+        };
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+//! Fixed-size segments and the global pool they come from.
+//!
+//! A segment is a plain `Box<[u8]>` with a bump offset: items are appended
+//! back to back (see [`super::item`]) and addressed by byte offset from the
+//! index. Why not a bumpalo arena per segment, as the design card offered:
+//! - eviction compacts a segment *in place* (survivors slide to the front
+//!   with `copy_within`), which needs the bytes as one slice, not an arena
+//!   that only hands out new allocations;
+//! - items are addressed by 24-bit offsets, which a plain slice gives for
+//!   free and an arena's chunk list would not;
+//! - a segment is allocated once and reused forever, so an arena's
+//!   `reset()` would only replace `write = 0`.
+//!
+//! The pool is the one place segments are allocated or freed. It holds at
+//! most `quota` of them; the memory governor moves the quota, and shards
+//! whose segment is full take a fresh one from the pool or, when the quota
+//! is used up, evict their own oldest segment and reuse it.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::item::{self, Header};
+
+/// One segment owned by a shard.
+pub struct Segment {
+    data: Box<[u8]>,
+    /// Bytes used from the start.
+    write: usize,
+    /// Bytes of items the index still points at.
+    live: usize,
+}
+
+impl Segment {
+    /// Wraps a buffer from the pool as an empty segment.
+    pub fn new(data: Box<[u8]>) -> Segment {
+        Segment { data, write: 0, live: 0 }
+    }
+
+    /// Gives the buffer back (for the pool).
+    pub fn into_buffer(self) -> Box<[u8]> {
+        self.data
+    }
+
+    /// Bytes still free at the end.
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.write
+    }
+
+    /// Bytes written so far.
+    pub fn used(&self) -> usize {
+        self.write
+    }
+
+    /// Bytes of live items.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Appends an item; the caller has checked [`Segment::remaining`].
+    /// Returns its offset.
+    pub fn append(&mut self, key: &[u8], value: &[u8], expiry: Option<u64>) -> usize {
+        let offset = self.write;
+        let n = item::write(&mut self.data[offset..], key, value, expiry);
+        self.write += n;
+        self.live += n;
+        offset
+    }
+
+    /// The header of the item at `offset`.
+    ///
+    /// # Panics
+    /// If `offset` is not the start of an item this segment holds, which
+    /// would mean the index and the segments disagree (a bug, not input).
+    pub fn header(&self, offset: usize) -> Header {
+        item::read_header(&self.data[offset..self.write]).expect("index points at an item")
+    }
+
+    /// The key of the item at `offset` with header `h`.
+    pub fn key(&self, offset: usize, h: &Header) -> &[u8] {
+        &self.data[offset + h.key_start()..offset + h.value_start()]
+    }
+
+    /// The value of the item at `offset` with header `h`.
+    pub fn value(&self, offset: usize, h: &Header) -> &[u8] {
+        &self.data[offset + h.value_start()..offset + h.item_len()]
+    }
+
+    /// Rewrites the expiry field of the item at `offset` in place; false if
+    /// the item has no such field.
+    pub fn patch_expiry(&mut self, offset: usize, h: &Header, expiry_ms: u64) -> bool {
+        item::patch_expiry(&mut self.data[offset..self.write], h, expiry_ms)
+    }
+
+    /// Records that an item of `len` bytes is no longer referenced.
+    pub fn mark_dead(&mut self, len: usize) {
+        debug_assert!(self.live >= len);
+        self.live -= len;
+    }
+
+    /// Moves the item `[from, from + len)` to `to <= from` during in-place
+    /// compaction; it stays live.
+    pub fn slide(&mut self, from: usize, len: usize, to: usize) {
+        debug_assert!(to <= from);
+        self.data.copy_within(from..from + len, to);
+    }
+
+    /// Ends a compaction: everything past `write` is free again and exactly
+    /// the retained bytes are live.
+    pub fn truncate(&mut self, write: usize) {
+        self.write = write;
+        self.live = write;
+    }
+
+    /// The bytes in use, for walking items.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[..self.write]
+    }
+}
+
+/// The global supply of segment buffers, bounded by a quota.
+pub struct SegmentPool {
+    segment_size: usize,
+    quota: AtomicUsize,
+    allocated: AtomicUsize,
+    free: Mutex<Vec<Box<[u8]>>>,
+}
+
+impl SegmentPool {
+    /// A pool of `segment_size`-byte segments, allowed `quota` of them.
+    pub fn new(segment_size: usize, quota: usize) -> SegmentPool {
+        SegmentPool {
+            segment_size,
+            quota: AtomicUsize::new(quota),
+            allocated: AtomicUsize::new(0),
+            free: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Bytes per segment.
+    pub fn segment_size(&self) -> usize {
+        self.segment_size
+    }
+
+    /// Segments currently allowed.
+    pub fn quota(&self) -> usize {
+        self.quota.load(Ordering::Relaxed)
+    }
+
+    /// Sets how many segments may exist. Lowering it frees nothing by
+    /// itself: the store then releases segments until it holds no more.
+    pub fn set_quota(&self, quota: usize) {
+        self.quota.store(quota, Ordering::Relaxed);
+        if self.allocated() > quota {
+            let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+            while self.allocated() > quota && free.pop().is_some() {
+                self.allocated.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Segments in existence (in shards or free in the pool).
+    pub fn allocated(&self) -> usize {
+        self.allocated.load(Ordering::Relaxed)
+    }
+
+    /// Segments waiting in the pool for a shard.
+    pub fn free_count(&self) -> usize {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// A buffer for a new segment: a reused one, or a fresh allocation if
+    /// the quota allows; `None` when the caller must evict instead.
+    pub fn take(&self) -> Option<Box<[u8]>> {
+        if let Some(buf) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Some(buf);
+        }
+        // Reserve first so concurrent shards cannot overshoot the quota.
+        let quota = self.quota();
+        let reserved = self
+            .allocated
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < quota).then_some(n + 1))
+            .is_ok();
+        // Zeroed allocation: fresh pages stay untouched (not resident) until
+        // items are written into them.
+        reserved.then(|| vec![0u8; self.segment_size].into_boxed_slice())
+    }
+
+    /// Returns a buffer: kept for reuse while within quota, freed otherwise.
+    pub fn give_back(&self, buf: Box<[u8]>) {
+        if self.allocated() > self.quota() {
+            self.allocated.fetch_sub(1, Ordering::Relaxed);
+            drop(buf);
+        } else {
+            self.free.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
+        }
+    }
+
+    /// True when more segments exist than the quota allows.
+    pub fn over_quota(&self) -> bool {
+        self.allocated() > self.quota()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_respects_quota_and_reuses() {
+        let pool = SegmentPool::new(64, 2);
+        let a = pool.take().unwrap();
+        let b = pool.take().unwrap();
+        assert!(pool.take().is_none());
+        pool.give_back(a);
+        assert_eq!(pool.free_count(), 1);
+        let a = pool.take().unwrap();
+        assert_eq!(pool.allocated(), 2);
+        pool.set_quota(1);
+        assert!(pool.over_quota());
+        pool.give_back(a);
+        assert_eq!(pool.allocated(), 1);
+        assert!(!pool.over_quota());
+        pool.give_back(b);
+        assert_eq!(pool.free_count(), 1);
+        pool.set_quota(0);
+        assert_eq!(pool.allocated(), 0);
+    }
+
+    #[test]
+    fn append_slide_truncate() {
+        let mut seg = Segment::new(vec![0u8; 64].into_boxed_slice());
+        let o1 = seg.append(b"a", b"1", None);
+        let o2 = seg.append(b"bb", b"22", Some(9));
+        assert_eq!((o1, o2), (0, 4));
+        let h2 = seg.header(o2);
+        assert_eq!(seg.key(o2, &h2), b"bb");
+        assert_eq!(seg.value(o2, &h2), b"22");
+        assert_eq!(seg.live(), seg.used());
+        seg.mark_dead(seg.header(o1).item_len());
+        seg.slide(o2, h2.item_len(), 0);
+        seg.truncate(h2.item_len());
+        let h = seg.header(0);
+        assert_eq!(seg.key(0, &h), b"bb");
+        assert_eq!(seg.remaining(), 64 - h2.item_len());
+    }
+}

@@ -1,0 +1,365 @@
+//! One shard: its segments, its index, and every operation on its keys.
+//! A shard is used behind one mutex and never blocks inside it, so a plain
+//! `std::sync::Mutex` is enough (no await is ever held across it).
+//!
+//! Writes always go through [`Shard::put`]: make room first (which may
+//! evict and move items), then look the key up, then append the new item
+//! and point the index at it. Looking up *after* making room matters:
+//! eviction compacts segments in place, so any location read before it
+//! could be stale.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::StoreError;
+use super::index::{Index, KeyHash, Location, SlotRef};
+use super::item::{self, Header};
+use super::segment::{Segment, SegmentPool};
+
+/// Counters a shard keeps under its lock.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ShardCounters {
+    /// Items dropped by eviction while still live.
+    pub evicted_items: u64,
+    /// Items found expired (on read or during eviction) and dropped.
+    pub expired_items: u64,
+    /// Items copied forward by eviction because they had been read.
+    pub retained_items: u64,
+    /// Segments reclaimed by eviction.
+    pub evicted_segments: u64,
+}
+
+/// A key found in the shard.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Found {
+    pub slot: SlotRef,
+    pub location: Location,
+    pub header: Header,
+}
+
+/// Deadline handling for a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteExpiry {
+    /// No deadline (an existing one is cleared).
+    None,
+    /// Expire at this Unix time in milliseconds.
+    At(u64),
+    /// Keep whatever deadline the key has now.
+    Keep,
+}
+
+/// When a write happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Always.
+    Always,
+    /// Only if the key is missing (NX).
+    IfAbsent,
+    /// Only if the key exists (XX).
+    IfPresent,
+}
+
+/// When an expiry update happens (Redis 7 EXPIRE flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireWhen {
+    /// Always.
+    Always,
+    /// Only if the key has no deadline.
+    NoDeadline,
+    /// Only if the key has a deadline.
+    HasDeadline,
+    /// Only if the new deadline is later (no deadline counts as infinite).
+    Later,
+    /// Only if the new deadline is earlier.
+    Earlier,
+}
+
+/// The state of a key's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// The key does not exist.
+    Missing,
+    /// The key exists and never expires.
+    Forever,
+    /// The key expires at this Unix time in milliseconds.
+    At(u64),
+}
+
+pub(super) struct Shard {
+    pub(super) index: Index,
+    pub(super) segments: Vec<Option<Segment>>,
+    pub(super) free_ids: Vec<u32>,
+    /// Sealed segments, oldest first.
+    pub(super) fifo: VecDeque<u32>,
+    /// The segment new items go into.
+    pub(super) open: Option<u32>,
+    pub(super) pool: Arc<SegmentPool>,
+    /// Most bytes eviction may copy forward out of one segment.
+    pub(super) retain_limit: usize,
+    /// Sum of live item bytes.
+    pub(super) live_bytes: usize,
+    pub(super) counters: ShardCounters,
+}
+
+impl Shard {
+    pub(super) fn new(pool: Arc<SegmentPool>, partitions: usize, retain_limit: usize) -> Shard {
+        Shard {
+            index: Index::new(partitions),
+            segments: Vec::new(),
+            free_ids: Vec::new(),
+            fifo: VecDeque::new(),
+            open: None,
+            pool,
+            retain_limit,
+            live_bytes: 0,
+            counters: ShardCounters::default(),
+        }
+    }
+
+    pub(super) fn segment(&self, id: u32) -> &Segment {
+        self.segments[id as usize].as_ref().expect("index points at a live segment")
+    }
+
+    pub(super) fn segment_mut(&mut self, id: u32) -> &mut Segment {
+        self.segments[id as usize].as_mut().expect("index points at a live segment")
+    }
+
+    /// Segments this shard holds.
+    pub(super) fn segment_count(&self) -> usize {
+        self.fifo.len() + self.open.is_some() as usize
+    }
+
+    /// Finds `key` whether or not it has expired.
+    fn find(&self, hash: KeyHash, key: &[u8]) -> Option<Found> {
+        let mut header = None;
+        let slot = self.index.find(hash, |loc| {
+            let seg = self.segment(loc.segment);
+            let h = seg.header(loc.offset as usize);
+            let hit = seg.key(loc.offset as usize, &h) == key;
+            if hit {
+                header = Some(h);
+            }
+            hit
+        })?;
+        let location = self.index.entry(slot).location;
+        Some(Found { slot, location, header: header? })
+    }
+
+    /// Finds `key` if it is live; an expired item is dropped on the way.
+    pub(super) fn find_live(&mut self, hash: KeyHash, key: &[u8], now: u64) -> Option<Found> {
+        let found = self.find(hash, key)?;
+        if found.header.deadline().is_some_and(|d| d <= now) {
+            self.unlink(&found);
+            self.counters.expired_items += 1;
+            return None;
+        }
+        Some(found)
+    }
+
+    /// Removes a found item from the index; its bytes become dead.
+    pub(super) fn unlink(&mut self, found: &Found) {
+        self.index.remove(found.slot);
+        let len = found.header.item_len();
+        self.segment_mut(found.location.segment).mark_dead(len);
+        self.live_bytes -= len;
+    }
+
+    fn value(&self, found: &Found) -> &[u8] {
+        self.segment(found.location.segment).value(found.location.offset as usize, &found.header)
+    }
+
+    /// Reads a live value, counting the read for eviction.
+    pub(super) fn get<R>(
+        &mut self,
+        hash: KeyHash,
+        key: &[u8],
+        now: u64,
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Option<R> {
+        let found = self.find_live(hash, key, now)?;
+        self.index.touch(found.slot);
+        Some(read(self.value(&found)))
+    }
+
+    /// Writes `key` unconditionally with the given deadline.
+    pub(super) fn put(
+        &mut self,
+        hash: KeyHash,
+        key: &[u8],
+        value: &[u8],
+        expiry: Option<u64>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let size = item::encoded_len(key.len(), value.len(), expiry.is_some());
+        self.make_room(size, now)?;
+        let existing = self.find(hash, key);
+        let open = self.open.expect("make_room leaves an open segment");
+        let offset = self.segment_mut(open).append(key, value, expiry);
+        let location = Location { segment: open, offset: offset as u32 };
+        self.live_bytes += size;
+        match existing {
+            Some(old) => {
+                let len = old.header.item_len();
+                self.segment_mut(old.location.segment).mark_dead(len);
+                self.live_bytes -= len;
+                self.index.update(old.slot, location, 0);
+            }
+            None => self.index.insert(hash, location),
+        }
+        Ok(())
+    }
+
+    /// `SET` with its options. `on_old` sees the previous live value (for
+    /// `SET ... GET`) before anything changes. Returns whether it wrote.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn set(
+        &mut self,
+        hash: KeyHash,
+        key: &[u8],
+        value: &[u8],
+        expiry: WriteExpiry,
+        condition: WriteCondition,
+        now: u64,
+        on_old: Option<&mut dyn FnMut(Option<&[u8]>)>,
+    ) -> Result<bool, StoreError> {
+        let plain = condition == WriteCondition::Always && expiry != WriteExpiry::Keep;
+        let deadline = if plain && on_old.is_none() {
+            match expiry {
+                WriteExpiry::At(ms) => Some(ms),
+                _ => None,
+            }
+        } else {
+            let found = self.find_live(hash, key, now);
+            if let Some(on_old) = on_old {
+                on_old(found.as_ref().map(|f| self.value(f)));
+            }
+            let allowed = match condition {
+                WriteCondition::Always => true,
+                WriteCondition::IfAbsent => found.is_none(),
+                WriteCondition::IfPresent => found.is_some(),
+            };
+            if !allowed {
+                return Ok(false);
+            }
+            match expiry {
+                WriteExpiry::None => None,
+                WriteExpiry::At(ms) => Some(ms),
+                WriteExpiry::Keep => found.and_then(|f| f.header.deadline()),
+            }
+        };
+        self.put(hash, key, value, deadline, now)?;
+        Ok(true)
+    }
+
+    /// Deletes a live key; true if it existed.
+    pub(super) fn delete(&mut self, hash: KeyHash, key: &[u8], now: u64) -> bool {
+        match self.find_live(hash, key, now) {
+            Some(found) => {
+                self.unlink(&found);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The deadline state of a key.
+    pub(super) fn ttl(&mut self, hash: KeyHash, key: &[u8], now: u64) -> Ttl {
+        match self.find_live(hash, key, now) {
+            None => Ttl::Missing,
+            Some(f) => f.header.deadline().map_or(Ttl::Forever, Ttl::At),
+        }
+    }
+
+    /// Sets (`Some`) or clears (`None`) a key's deadline under `when`.
+    /// A deadline at or before `now` deletes the key. True if applied.
+    pub(super) fn expire(
+        &mut self,
+        hash: KeyHash,
+        key: &[u8],
+        deadline: Option<u64>,
+        when: ExpireWhen,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(found) = self.find_live(hash, key, now) else { return Ok(false) };
+        let current = found.header.deadline();
+        let allowed = match when {
+            ExpireWhen::Always => true,
+            ExpireWhen::NoDeadline => current.is_none(),
+            ExpireWhen::HasDeadline => current.is_some(),
+            ExpireWhen::Later => match (deadline, current) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(new), Some(cur)) => new > cur,
+            },
+            ExpireWhen::Earlier => match (deadline, current) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(new), Some(cur)) => new < cur,
+            },
+        };
+        if !allowed {
+            return Ok(false);
+        }
+        match deadline {
+            Some(d) if d <= now => {
+                self.unlink(&found);
+                Ok(true)
+            }
+            None if current.is_none() => Ok(false),
+            _ => {
+                let ms = deadline.unwrap_or(0);
+                let offset = found.location.offset as usize;
+                if self.segment_mut(found.location.segment).patch_expiry(offset, &found.header, ms)
+                {
+                    return Ok(true);
+                }
+                // Written without an expiry field: write it again with one.
+                let value = self.value(&found).to_vec();
+                self.put(hash, key, &value, deadline, now)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Replaces a live value with `f(old)`, keeping its deadline. `f` gets
+    /// `None` for a missing key and may refuse with an error.
+    pub(super) fn update<T>(
+        &mut self,
+        hash: KeyHash,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(Option<&[u8]>) -> Result<(Vec<u8>, T), StoreError>,
+    ) -> Result<T, StoreError> {
+        let found = self.find_live(hash, key, now);
+        let deadline = found.and_then(|f| f.header.deadline());
+        let (value, result) = f(found.as_ref().map(|f| self.value(f)))?;
+        self.put(hash, key, &value, deadline, now)?;
+        Ok(result)
+    }
+
+    /// Drops every item and gives every segment back to the pool.
+    pub(super) fn flush(&mut self) {
+        self.index.clear();
+        for seg in self.segments.drain(..).flatten() {
+            self.pool.give_back(seg.into_buffer());
+        }
+        self.free_ids.clear();
+        self.fifo.clear();
+        self.open = None;
+        self.live_bytes = 0;
+    }
+
+    /// Allocates a local id for a new segment.
+    pub(super) fn install(&mut self, segment: Segment) -> Result<u32, StoreError> {
+        if let Some(id) = self.free_ids.pop() {
+            self.segments[id as usize] = Some(segment);
+            return Ok(id);
+        }
+        if self.segments.len() >= super::index::MAX_SEGMENTS {
+            self.pool.give_back(segment.into_buffer());
+            return Err(StoreError::OutOfMemory);
+        }
+        self.segments.push(Some(segment));
+        Ok((self.segments.len() - 1) as u32)
+    }
+}

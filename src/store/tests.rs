@@ -1,0 +1,413 @@
+//! Store tests: exact behaviour of each operation, eviction, expiry, and a
+//! model-based proptest against a `HashMap`.
+
+use super::*;
+use proptest::prelude::*;
+use std::collections::HashMap;
+
+fn config(segment_size: usize, quota: usize) -> StoreConfig {
+    StoreConfig {
+        shards: 4,
+        segment_size,
+        segment_quota: quota,
+        index_partitions: 4,
+        max_value_size: 1 << 20,
+        retain_fraction: 0.5,
+        clock: Clock::Manual(Arc::new(AtomicU64::new(1_000_000))),
+    }
+}
+
+fn manual(store_config: &StoreConfig) -> Arc<AtomicU64> {
+    match &store_config.clock {
+        Clock::Manual(t) => t.clone(),
+        Clock::System => unreachable!(),
+    }
+}
+
+fn get(store: &Store, key: &[u8]) -> Option<Vec<u8>> {
+    store.get(key, |v| v.to_vec())
+}
+
+fn check(store: &Store) {
+    for shard in store.shards.iter() {
+        shard.lock().unwrap().check_consistency();
+    }
+    let index: usize = store.shards.iter().map(|s| s.lock().unwrap().index.bytes()).sum();
+    assert_eq!(index, store.index_bytes(), "index bytes accounting");
+}
+
+#[test]
+fn put_get_overwrite_delete() {
+    let store = Store::new(&config(4096, 64));
+    assert_eq!(get(&store, b"k"), None);
+    store.put(b"k", b"v1").unwrap();
+    assert_eq!(get(&store, b"k"), Some(b"v1".to_vec()));
+    store.put(b"k", b"").unwrap();
+    assert_eq!(get(&store, b"k"), Some(b"".to_vec()));
+    assert_eq!(store.len(), 1);
+    assert!(store.delete(b"k"));
+    assert!(!store.delete(b"k"));
+    assert_eq!(get(&store, b"k"), None);
+    assert!(store.is_empty());
+    check(&store);
+}
+
+#[test]
+fn binary_keys_and_values() {
+    let store = Store::new(&config(4096, 64));
+    let key = [0u8, b'\n', 255, b' '];
+    let value: Vec<u8> = (0..=255).collect();
+    store.put(&key, &value).unwrap();
+    assert_eq!(get(&store, &key), Some(value));
+    store.put(b"", b"empty key").unwrap();
+    assert_eq!(get(&store, b""), Some(b"empty key".to_vec()));
+}
+
+#[test]
+fn item_larger_than_a_segment_is_refused() {
+    let store = Store::new(&config(256, 8));
+    assert_eq!(store.put(b"k", &[1u8; 300]), Err(StoreError::ItemTooLarge));
+    // Exactly one segment's worth fits: 2-byte header (254 < 2^14 is a
+    // 2-byte varint, so 3 bytes) + key + value.
+    let value = vec![7u8; 256 - 3 - 1];
+    store.put(b"k", &value).unwrap();
+    assert_eq!(get(&store, b"k"), Some(value));
+}
+
+#[test]
+fn eviction_keeps_recent_writes_and_memory_bounded() {
+    let cfg = config(4096, 8);
+    let store = Store::new(&cfg);
+    let value = [b'x'; 100];
+    for i in 0..10_000u32 {
+        store.put(format!("key{i:08}").as_bytes(), &value).unwrap();
+        assert!(store.segment_bytes() <= 8 * 4096);
+    }
+    check(&store);
+    let stats = store.stats();
+    assert!(stats.counters.evicted_items > 9_000, "{stats:?}");
+    assert_eq!(stats.segments, 8);
+    // The newest keys are all still there.
+    for i in 9_980..10_000u32 {
+        assert_eq!(get(&store, format!("key{i:08}").as_bytes()), Some(value.to_vec()), "{i}");
+    }
+    assert_eq!(get(&store, b"key00000000"), None);
+}
+
+#[test]
+fn read_items_survive_eviction() {
+    let store = Store::new(&StoreConfig { shards: 1, ..config(4096, 2) });
+    store.put(b"hot", b"value").unwrap();
+    for i in 0..2_000u32 {
+        // Keep reading the hot key so its count stays above zero.
+        assert_eq!(get(&store, b"hot").as_deref(), Some(&b"value"[..]), "lost at {i}");
+        store.put(format!("cold{i}").as_bytes(), &[0u8; 50]).unwrap();
+    }
+    check(&store);
+    assert!(store.stats().counters.retained_items > 0);
+}
+
+#[test]
+fn shrinking_the_quota_releases_oldest_segments() {
+    let store = Store::new(&config(4096, 32));
+    for i in 0..2_000u32 {
+        store.put(format!("k{i}").as_bytes(), &[1u8; 40]).unwrap();
+    }
+    let before = store.stats().segments;
+    assert!(before > 16);
+    let released = store.set_segment_quota(8);
+    assert_eq!(store.stats().segments, 8);
+    assert_eq!(released, before - 8);
+    check(&store);
+    assert!(get(&store, b"k1999").is_some());
+    // Writes keep working within the smaller quota.
+    for i in 0..500u32 {
+        store.put(format!("n{i}").as_bytes(), &[2u8; 40]).unwrap();
+    }
+    assert!(store.stats().segments <= 8);
+    check(&store);
+}
+
+#[test]
+fn zero_quota_refuses_writes_until_raised() {
+    let store = Store::new(&config(4096, 4));
+    store.put(b"a", b"1").unwrap();
+    store.set_segment_quota(0);
+    assert_eq!(store.stats().segments, 0);
+    assert_eq!(get(&store, b"a"), None);
+    assert_eq!(store.put(b"b", b"2"), Err(StoreError::OutOfMemory));
+    store.set_segment_quota(4);
+    store.put(b"b", b"2").unwrap();
+    assert_eq!(get(&store, b"b"), Some(b"2".to_vec()));
+}
+
+#[test]
+fn flush_returns_segments_for_reuse() {
+    let store = Store::new(&config(4096, 16));
+    for i in 0..500u32 {
+        store.put(format!("k{i}").as_bytes(), &[1u8; 40]).unwrap();
+    }
+    let segments = store.stats().segments;
+    store.flush();
+    assert!(store.is_empty());
+    assert_eq!(store.stats().segments, segments, "kept in the pool");
+    assert_eq!(store.stats().item_bytes, 0);
+    store.put(b"a", b"b").unwrap();
+    assert_eq!(store.stats().segments, segments, "reused, not allocated");
+    check(&store);
+}
+
+#[test]
+fn expiry_is_lazy_and_exact() {
+    let cfg = config(4096, 16);
+    let clock = manual(&cfg);
+    let store = Store::new(&cfg);
+    let now = clock.load(Ordering::Relaxed);
+    store.set(b"t", b"v", WriteExpiry::At(now + 1500), WriteCondition::Always, None).unwrap();
+    assert_eq!(store.ttl(b"t"), Ttl::At(now + 1500));
+    clock.store(now + 1499, Ordering::Relaxed);
+    assert_eq!(get(&store, b"t"), Some(b"v".to_vec()));
+    clock.store(now + 1500, Ordering::Relaxed);
+    assert_eq!(get(&store, b"t"), None);
+    assert_eq!(store.ttl(b"t"), Ttl::Missing);
+    assert_eq!(store.stats().counters.expired_items, 1);
+    check(&store);
+}
+
+#[test]
+fn expire_patches_or_rewrites_and_persist_clears() {
+    let cfg = config(4096, 16);
+    let clock = manual(&cfg);
+    let now = clock.load(Ordering::Relaxed);
+    let store = Store::new(&cfg);
+    store.put(b"k", b"v").unwrap();
+    assert_eq!(store.ttl(b"k"), Ttl::Forever);
+    // No expiry field yet: the item is rewritten with one.
+    assert!(store.expire(b"k", Some(now + 10_000), ExpireWhen::Always).unwrap());
+    assert_eq!(store.ttl(b"k"), Ttl::At(now + 10_000));
+    // Now patched in place.
+    assert!(store.expire(b"k", Some(now + 20_000), ExpireWhen::Always).unwrap());
+    assert_eq!(store.ttl(b"k"), Ttl::At(now + 20_000));
+    assert!(!store.expire(b"k", Some(now + 5_000), ExpireWhen::Later).unwrap());
+    assert!(store.expire(b"k", Some(now + 5_000), ExpireWhen::Earlier).unwrap());
+    assert!(!store.expire(b"k", Some(now + 50_000), ExpireWhen::NoDeadline).unwrap());
+    assert!(store.expire(b"k", None, ExpireWhen::Always).unwrap());
+    assert_eq!(store.ttl(b"k"), Ttl::Forever);
+    assert!(!store.expire(b"k", None, ExpireWhen::Always).unwrap(), "nothing to persist");
+    assert!(store.expire(b"k", Some(now), ExpireWhen::Always).unwrap(), "past deletes");
+    assert_eq!(get(&store, b"k"), None);
+    assert!(!store.expire(b"missing", Some(now + 1), ExpireWhen::Always).unwrap());
+    check(&store);
+}
+
+#[test]
+fn expired_items_are_dropped_by_eviction() {
+    let cfg = StoreConfig { shards: 1, ..config(4096, 2) };
+    let clock = manual(&cfg);
+    let now = clock.load(Ordering::Relaxed);
+    let store = Store::new(&cfg);
+    for i in 0..30u32 {
+        let key = format!("t{i}");
+        store
+            .set(key.as_bytes(), &[0; 50], WriteExpiry::At(now + 10), WriteCondition::Always, None)
+            .unwrap();
+    }
+    clock.store(now + 10, Ordering::Relaxed);
+    for i in 0..300u32 {
+        store.put(format!("p{i}").as_bytes(), &[0; 50]).unwrap();
+    }
+    let stats = store.stats();
+    assert_eq!(stats.counters.expired_items, 30, "{stats:?}");
+    check(&store);
+}
+
+#[test]
+fn set_conditions_keepttl_and_get() {
+    let cfg = config(4096, 16);
+    let now = manual(&cfg).load(Ordering::Relaxed);
+    let store = Store::new(&cfg);
+    let nx = WriteCondition::IfAbsent;
+    assert!(store.set(b"k", b"1", WriteExpiry::None, nx, None).unwrap());
+    assert!(!store.set(b"k", b"2", WriteExpiry::None, nx, None).unwrap());
+    assert!(!store.set(b"x", b"2", WriteExpiry::None, WriteCondition::IfPresent, None).unwrap());
+    assert_eq!(get(&store, b"x"), None);
+    store.set(b"k", b"3", WriteExpiry::At(now + 100), WriteCondition::IfPresent, None).unwrap();
+    let mut old = None;
+    let mut grab = |v: Option<&[u8]>| old = Some(v.map(<[u8]>::to_vec));
+    store.set(b"k", b"4", WriteExpiry::Keep, WriteCondition::Always, Some(&mut grab)).unwrap();
+    assert_eq!(old, Some(Some(b"3".to_vec())));
+    assert_eq!(store.ttl(b"k"), Ttl::At(now + 100));
+    store.set(b"k", b"5", WriteExpiry::None, WriteCondition::Always, None).unwrap();
+    assert_eq!(store.ttl(b"k"), Ttl::Forever, "plain SET clears the deadline");
+    check(&store);
+}
+
+#[test]
+fn incr_append_strlen_getdel() {
+    let cfg = config(4096, 16);
+    let now = manual(&cfg).load(Ordering::Relaxed);
+    let store = Store::new(&cfg);
+    assert_eq!(store.incr_by(b"n", 5), Ok(5));
+    assert_eq!(store.incr_by(b"n", -7), Ok(-2));
+    assert_eq!(get(&store, b"n"), Some(b"-2".to_vec()));
+    store.put(b"big", i64::MAX.to_string().as_bytes()).unwrap();
+    assert_eq!(store.incr_by(b"big", 1), Err(StoreError::Overflow));
+    store.put(b"s", b"abc").unwrap();
+    assert_eq!(store.incr_by(b"s", 1), Err(StoreError::NotInteger));
+    store.expire(b"n", Some(now + 5000), ExpireWhen::Always).unwrap();
+    assert_eq!(store.incr_by(b"n", 1), Ok(-1));
+    assert_eq!(store.ttl(b"n"), Ttl::At(now + 5000), "INCR keeps the deadline");
+    assert_eq!(store.append(b"s", b"def"), Ok(6));
+    assert_eq!(store.append(b"new", b"xy"), Ok(2));
+    assert_eq!(store.strlen(b"s"), 6);
+    assert_eq!(store.strlen(b"missing"), 0);
+    assert_eq!(store.get_delete(b"s", <[u8]>::to_vec), Some(b"abcdef".to_vec()));
+    assert!(!store.exists(b"s"));
+    let small = Store::new(&StoreConfig { max_value_size: 4, ..config(4096, 16) });
+    small.put(b"a", b"123").unwrap();
+    assert_eq!(small.append(b"a", b"45"), Err(StoreError::ValueTooLarge));
+    check(&store);
+}
+
+#[test]
+fn parse_i64_matches_redis_rules() {
+    assert_eq!(parse_i64(b"0"), Some(0));
+    assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+    assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+    for bad in [&b""[..], b"-", b"+1", b" 1", b"1 ", b"01", b"-0", b"9223372036854775808", b"1a"] {
+        assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+    }
+}
+
+#[test]
+fn index_grows_and_shrinks_with_item_count() {
+    let store = Store::new(&config(1 << 16, 256));
+    let empty = store.index_bytes();
+    for i in 0..20_000u32 {
+        store.put(&i.to_le_bytes(), b"v").unwrap();
+    }
+    let full = store.index_bytes();
+    // 8-byte slots at >= 70% load: at most ~11.5 bytes per item.
+    assert!(full - empty <= 20_000 * 115 / 10, "index {full} bytes for 20k items");
+    for i in 0..20_000u32 {
+        assert!(store.delete(&i.to_le_bytes()));
+    }
+    assert!(store.index_bytes() < full / 4, "shrank to {}", store.index_bytes());
+    check(&store);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put(u8, u16),
+    Get(u8),
+    Delete(u8),
+    Append(u8, u8),
+    Expire(u8, u16),
+    Tick(u16),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (any::<u8>(), 0u16..600).prop_map(|(k, n)| Op::Put(k, n)),
+        4 => any::<u8>().prop_map(Op::Get),
+        1 => any::<u8>().prop_map(Op::Delete),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(k, n)| Op::Append(k, n)),
+        1 => (any::<u8>(), 1u16..2000).prop_map(|(k, ms)| Op::Expire(k, ms)),
+        1 => (1u16..500).prop_map(Op::Tick),
+    ]
+}
+
+fn value_for(key: u8, len: u16, version: usize) -> Vec<u8> {
+    let mut v = format!("{key}:{version}:").into_bytes();
+    v.resize(len as usize + v.len(), b'a' + (version % 26) as u8);
+    v
+}
+
+/// Model of one key: value and deadline.
+type Model = HashMap<u8, (Vec<u8>, Option<u64>)>;
+
+fn run_model(ops: Vec<Op>, store_config: StoreConfig, evicting: bool) -> Result<(), TestCaseError> {
+    let clock = manual(&store_config);
+    let store = Store::new(&store_config);
+    let mut model: Model = HashMap::new();
+    for (version, op) in ops.into_iter().enumerate() {
+        let now = clock.load(Ordering::Relaxed);
+        model.retain(|_, (_, deadline)| deadline.is_none_or(|d| d > now));
+        match op {
+            Op::Put(k, len) => {
+                let value = value_for(k, len, version);
+                store.put(&[k], &value).unwrap();
+                model.insert(k, (value, None));
+            }
+            Op::Get(k) => {
+                let got = get(&store, &[k]);
+                match (got, model.get(&k)) {
+                    (Some(v), Some((expected, _))) => prop_assert_eq!(&v, expected),
+                    (Some(v), None) => {
+                        return Err(TestCaseError::fail(format!("ghost value {v:?} for {k}")));
+                    }
+                    (None, Some(_)) if !evicting => {
+                        return Err(TestCaseError::fail(format!("lost key {k}")));
+                    }
+                    (None, Some(_)) => {
+                        model.remove(&k);
+                    }
+                    (None, None) => {}
+                }
+            }
+            Op::Delete(k) => {
+                let existed = store.delete(&[k]);
+                let modeled = model.remove(&k).is_some();
+                prop_assert!(existed == modeled || (evicting && !existed));
+            }
+            Op::Append(k, n) => {
+                let suffix = vec![b'+'; n as usize];
+                let len = store.append(&[k], &suffix).unwrap();
+                let present = get(&store, &[k]).is_some_and(|v| v.len() == len);
+                prop_assert!(present || evicting);
+                match model.get_mut(&k) {
+                    Some((v, _)) if len == v.len() + suffix.len() => v.extend_from_slice(&suffix),
+                    // Evicted before the append: the store started from empty.
+                    _ => {
+                        prop_assert!(evicting || len == suffix.len());
+                        let deadline = model.get(&k).and_then(|(_, d)| *d);
+                        let deadline = if len == suffix.len() { None } else { deadline };
+                        model.insert(k, (suffix.clone(), deadline));
+                    }
+                }
+            }
+            Op::Expire(k, ms) => {
+                let deadline = now + ms as u64;
+                let applied = store.expire(&[k], Some(deadline), ExpireWhen::Always).unwrap();
+                if let Some((_, d)) = model.get_mut(&k) {
+                    prop_assert!(applied || evicting);
+                    *d = Some(deadline);
+                } else {
+                    prop_assert!(!applied);
+                }
+            }
+            Op::Tick(ms) => {
+                clock.fetch_add(ms as u64, Ordering::Relaxed);
+            }
+        }
+        check(&store);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Big enough never to evict: every key must be exactly as the model.
+    #[test]
+    fn matches_model_without_eviction(ops in proptest::collection::vec(op(), 1..400)) {
+        run_model(ops, config(1 << 16, 512), false)?;
+    }
+
+    /// Tiny segments and quota: misses allowed (evicted), wrong values never.
+    #[test]
+    fn matches_model_under_eviction(ops in proptest::collection::vec(op(), 1..400)) {
+        let cfg = StoreConfig { shards: 2, ..config(2048, 6) };
+        run_model(ops, cfg, true)?;
+    }
+}
