@@ -9,5 +9,9 @@
 //! - [`store`]: segments, the hash index, eviction. Knows nothing of sockets.
 //! - [`memory`]: the byte budget: jemalloc and cgroup readings, the governor.
 
+pub mod config;
+pub mod memory;
+pub mod metrics;
 pub mod protocol;
+pub mod server;
 pub mod store;

@@ -1,3 +1,111 @@
 //! The `capkv` binary: parse configuration, start logging, run the server.
 
-fn main() {}
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use capkv::config::{Cli, Config, Environment, LogFormat, show};
+use capkv::memory::jemalloc;
+use capkv::server::Server;
+
+// The budget is measured with jemalloc's statistics, so jemalloc must be
+// the allocator of every byte the process uses.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let environment = Environment::detect();
+    let config = match cli.resolve(&environment) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("capkv: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = init_logging(&config) {
+        eprintln!("capkv: {e:#}");
+        return ExitCode::from(2);
+    }
+    match run(config, environment) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .with_context(|| format!("--log-level: invalid filter '{}'", config.log_level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
+    if let Err(e) = jemalloc::configure() {
+        tracing::warn!(error = %e, "could not configure jemalloc purging");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.workers)
+        .thread_name("capkv-worker")
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let server = Server::start(&config).context("starting the store")?;
+        let address = listener.local_addr()?;
+        tracing::info!(
+            budget = config.budget,
+            budget_human = %show(config.budget),
+            source = %config.budget_source,
+            container_limit = config.hard_limit.map(show).unwrap_or_else(|| "none".into()),
+            cpus_available = environment.cpus,
+            workers = config.workers,
+            shards = config.store.shards,
+            segment_size = config.store.segment_size,
+            "capkv {} listening on {address}",
+            env!("CARGO_PKG_VERSION"),
+        );
+        let drained = server.run(listener, shutdown_signal()).await;
+        if drained {
+            tracing::info!("shut down cleanly");
+        } else {
+            tracing::warn!(
+                deadline = ?config.shutdown_timeout,
+                "drain deadline passed with connections still open"
+            );
+        }
+        anyhow::Ok(())
+    })?;
+    // Connections past the deadline are dropped with the runtime.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    Ok(())
+}
+
+/// Resolves on SIGTERM (orchestrators) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops capkv");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: draining"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: draining"),
+    }
+}

@@ -28,7 +28,6 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::StoreError;
 use super::index::{KeyHash, Location};
-use super::item;
 use super::segment::Segment;
 use super::shard::Shard;
 
@@ -136,7 +135,9 @@ impl Shard {
                 assert_eq!(seg.live(), live_per_segment[id], "live bytes of segment {id}");
                 let mut at = 0;
                 while at < seg.used() {
-                    at += item::read_header(&seg.bytes()[at..]).expect("whole items").item_len();
+                    at += super::item::read_header(&seg.bytes()[at..])
+                        .expect("whole items")
+                        .item_len();
                 }
                 assert_eq!(at, seg.used());
             }

@@ -34,7 +34,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use index::KeyHash;
 use segment::SegmentPool;
 use shard::Shard;
-pub use shard::{ExpireWhen, ShardCounters, Ttl, WriteCondition, WriteExpiry};
+pub use shard::{ExpireWhen, OnOld, SetOutcome, ShardCounters, Ttl, WriteCondition, WriteExpiry};
 
 /// Why a store operation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -236,15 +236,15 @@ impl Store {
     }
 
     /// `SET` with options. `on_old`, if given, sees the previous value before
-    /// the write. Returns whether the write happened (NX/XX).
+    /// the write and may cancel it by returning false.
     pub fn set(
         &self,
         key: &[u8],
         value: &[u8],
         expiry: WriteExpiry,
         condition: WriteCondition,
-        on_old: Option<&mut dyn FnMut(Option<&[u8]>)>,
-    ) -> Result<bool, StoreError> {
+        on_old: Option<OnOld<'_>>,
+    ) -> Result<SetOutcome, StoreError> {
         self.with_key(key, |s, h, now| s.set(h, key, value, expiry, condition, now, on_old))
     }
 
@@ -253,14 +253,16 @@ impl Store {
         self.with_key(key, |s, h, now| s.delete(h, key, now))
     }
 
-    /// Reads and deletes `key`.
-    pub fn get_delete<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    /// Reads `key` and deletes it if `read` returns true. `None` if missing.
+    pub fn get_delete(&self, key: &[u8], read: impl FnOnce(&[u8]) -> bool) -> Option<bool> {
         self.with_key(key, |s, h, now| {
             let found = s.find_live(h, key, now)?;
             let value = s.segment(found.location.segment);
-            let result = read(value.value(found.location.offset as usize, &found.header));
-            s.unlink(&found);
-            Some(result)
+            let delete = read(value.value(found.location.offset as usize, &found.header));
+            if delete {
+                s.unlink(&found);
+            }
+            Some(delete)
         })
     }
 

@@ -48,6 +48,20 @@ pub enum WriteExpiry {
     Keep,
 }
 
+/// Sees the previous value of a `SET ... GET` and may cancel the write.
+pub type OnOld<'a> = &'a mut dyn FnMut(Option<&[u8]>) -> bool;
+
+/// What a conditional write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOutcome {
+    /// The value was stored.
+    Written,
+    /// NX/XX did not allow it; nothing changed.
+    ConditionFailed,
+    /// The `on_old` callback declined; nothing changed.
+    Aborted,
+}
+
 /// When a write happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteCondition {
@@ -210,7 +224,8 @@ impl Shard {
     }
 
     /// `SET` with its options. `on_old` sees the previous live value (for
-    /// `SET ... GET`) before anything changes. Returns whether it wrote.
+    /// `SET ... GET`) before anything changes, and may cancel the write by
+    /// returning false.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn set(
         &mut self,
@@ -220,8 +235,8 @@ impl Shard {
         expiry: WriteExpiry,
         condition: WriteCondition,
         now: u64,
-        on_old: Option<&mut dyn FnMut(Option<&[u8]>)>,
-    ) -> Result<bool, StoreError> {
+        on_old: Option<OnOld<'_>>,
+    ) -> Result<SetOutcome, StoreError> {
         let plain = condition == WriteCondition::Always && expiry != WriteExpiry::Keep;
         let deadline = if plain && on_old.is_none() {
             match expiry {
@@ -231,7 +246,9 @@ impl Shard {
         } else {
             let found = self.find_live(hash, key, now);
             if let Some(on_old) = on_old {
-                on_old(found.as_ref().map(|f| self.value(f)));
+                if !on_old(found.as_ref().map(|f| self.value(f))) {
+                    return Ok(SetOutcome::Aborted);
+                }
             }
             let allowed = match condition {
                 WriteCondition::Always => true,
@@ -239,7 +256,7 @@ impl Shard {
                 WriteCondition::IfPresent => found.is_some(),
             };
             if !allowed {
-                return Ok(false);
+                return Ok(SetOutcome::ConditionFailed);
             }
             match expiry {
                 WriteExpiry::None => None,
@@ -248,7 +265,7 @@ impl Shard {
             }
         };
         self.put(hash, key, value, deadline, now)?;
-        Ok(true)
+        Ok(SetOutcome::Written)
     }
 
     /// Deletes a live key; true if it existed.

@@ -227,15 +227,24 @@ fn set_conditions_keepttl_and_get() {
     let now = manual(&cfg).load(Ordering::Relaxed);
     let store = Store::new(&cfg);
     let nx = WriteCondition::IfAbsent;
-    assert!(store.set(b"k", b"1", WriteExpiry::None, nx, None).unwrap());
-    assert!(!store.set(b"k", b"2", WriteExpiry::None, nx, None).unwrap());
-    assert!(!store.set(b"x", b"2", WriteExpiry::None, WriteCondition::IfPresent, None).unwrap());
+    let failed = Ok(SetOutcome::ConditionFailed);
+    assert_eq!(store.set(b"k", b"1", WriteExpiry::None, nx, None), Ok(SetOutcome::Written));
+    assert_eq!(store.set(b"k", b"2", WriteExpiry::None, nx, None), failed);
+    assert_eq!(store.set(b"x", b"2", WriteExpiry::None, WriteCondition::IfPresent, None), failed);
     assert_eq!(get(&store, b"x"), None);
     store.set(b"k", b"3", WriteExpiry::At(now + 100), WriteCondition::IfPresent, None).unwrap();
     let mut old = None;
-    let mut grab = |v: Option<&[u8]>| old = Some(v.map(<[u8]>::to_vec));
+    let mut grab = |v: Option<&[u8]>| {
+        old = Some(v.map(<[u8]>::to_vec));
+        true
+    };
     store.set(b"k", b"4", WriteExpiry::Keep, WriteCondition::Always, Some(&mut grab)).unwrap();
     assert_eq!(old, Some(Some(b"3".to_vec())));
+    let mut decline = |_: Option<&[u8]>| false;
+    let outcome =
+        store.set(b"k", b"9", WriteExpiry::None, WriteCondition::Always, Some(&mut decline));
+    assert_eq!(outcome, Ok(SetOutcome::Aborted));
+    assert_eq!(get(&store, b"k"), Some(b"4".to_vec()));
     assert_eq!(store.ttl(b"k"), Ttl::At(now + 100));
     store.set(b"k", b"5", WriteExpiry::None, WriteCondition::Always, None).unwrap();
     assert_eq!(store.ttl(b"k"), Ttl::Forever, "plain SET clears the deadline");
@@ -261,8 +270,11 @@ fn incr_append_strlen_getdel() {
     assert_eq!(store.append(b"new", b"xy"), Ok(2));
     assert_eq!(store.strlen(b"s"), 6);
     assert_eq!(store.strlen(b"missing"), 0);
-    assert_eq!(store.get_delete(b"s", <[u8]>::to_vec), Some(b"abcdef".to_vec()));
+    assert_eq!(store.get_delete(b"s", |v| v != b"abcdef"), Some(false));
+    assert!(store.exists(b"s"), "declined: kept");
+    assert_eq!(store.get_delete(b"s", |v| v == b"abcdef"), Some(true));
     assert!(!store.exists(b"s"));
+    assert_eq!(store.get_delete(b"s", |_| true), None);
     let small = Store::new(&StoreConfig { max_value_size: 4, ..config(4096, 16) });
     small.put(b"a", b"123").unwrap();
     assert_eq!(small.append(b"a", b"45"), Err(StoreError::ValueTooLarge));

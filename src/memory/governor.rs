@@ -1,0 +1,173 @@
+//! The governor: one background thread that measures the process and sets
+//! the store's segment quota so everything fits the budget.
+//!
+//! Every tick (10 ms by default) it reads jemalloc (allocated, resident,
+//! dirty), the process's RSS, and the cgroup's working set when there is
+//! one, and takes the largest view as the truth: under cgroup v2 the
+//! cgroup also charges kernel socket buffers that no allocator sees. From
+//! that it derives "other" memory (neither segments nor buffers) and sets
+//!
+//! ```text
+//! quota = (budget - other - buffers - reserve - pressure) / segment_size
+//! ```
+//!
+//! where `reserve` is room kept free so buffers can grow without waiting
+//! and `pressure` is what connections were refused since the last tick.
+//! Lowering the quota makes the store release its oldest segments at once.
+//!
+//! Dirty pages are left out of "other": they are free memory jemalloc
+//! holds for reuse (freed segments land there first), and counting them
+//! would make each release look like growth and spiral the cache down.
+//! If the truth ever passes the midpoint between budget and hard limit,
+//! dirty pages are purged immediately instead of waiting for decay.
+//!
+//! It runs on a plain thread, not a tokio task: releasing segments walks
+//! their items, which is CPU work that must not stall an async worker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::budget::Budget;
+use super::cgroup::Cgroup;
+use super::jemalloc::{self, HeapStats};
+
+/// One measurement, as published for STATS/INFO and metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    /// Allocator statistics.
+    pub heap: HeapStats,
+    /// Process resident set size.
+    pub rss: u64,
+    /// Cgroup working set, when in a memory cgroup.
+    pub cgroup_usage: Option<u64>,
+    /// The largest of the views above: what the budget is held to.
+    pub truth: u64,
+    /// Segment bytes allocated.
+    pub segments: u64,
+    /// Index bytes.
+    pub index: u64,
+    /// Connection buffer bytes.
+    pub buffers: u64,
+    /// Everything else (runtime, allocator overhead, kernel charges).
+    pub other: u64,
+    /// Segment quota set by this tick.
+    pub quota: usize,
+    /// Segments released by this tick.
+    pub released: usize,
+    /// Times dirty pages were purged because the process was over budget.
+    pub emergency_purges: u64,
+}
+
+/// Settings of the governor.
+#[derive(Debug, Clone)]
+pub struct GovernorConfig {
+    /// Time between measurements.
+    pub tick: Duration,
+    /// The limit the kernel enforces (cgroup), if known.
+    pub hard_limit: Option<u64>,
+    /// Room kept free for buffer growth, at least.
+    pub min_reserve: u64,
+}
+
+/// Measures and adjusts; see the module docs.
+pub struct Governor {
+    budget: Arc<Budget>,
+    cgroup: Option<Cgroup>,
+    config: GovernorConfig,
+    page_size: u64,
+    purges: u64,
+}
+
+impl Governor {
+    /// A governor for `budget`, reading `cgroup` if given.
+    pub fn new(budget: Arc<Budget>, cgroup: Option<Cgroup>, config: GovernorConfig) -> Governor {
+        use tikv_jemalloc_ctl::{Access, AsName};
+        let page: usize = "arenas.page\0".name().read().unwrap_or(4096);
+        Governor { budget, cgroup, config, page_size: page as u64, purges: 0 }
+    }
+
+    fn rss(&self) -> u64 {
+        // statm: size resident shared text lib data dt (in pages).
+        std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+            .map_or(0, |pages| pages * self.page_size)
+    }
+
+    /// Measures once and moves the quota. Returns what it saw and did.
+    pub fn tick(&mut self) -> Reading {
+        let store = self.budget.store().clone();
+        let heap = jemalloc::read().unwrap_or_default();
+        let rss = self.rss();
+        let cgroup_usage = self.cgroup.as_ref().and_then(Cgroup::working_set);
+        let truth = rss.max(cgroup_usage.unwrap_or(0)).max(heap.resident);
+        let segments = store.segment_bytes() as u64;
+        let index = store.index_bytes() as u64;
+        let buffers = self.budget.buffer_bytes() as u64;
+
+        // Live heap that is neither segments nor buffers, plus what lives
+        // outside the heap (code, stacks)...
+        let non_heap = rss.saturating_sub(heap.resident);
+        let by_heap = heap.allocated.saturating_sub(segments + buffers) + non_heap;
+        // ...or, from the outside, everything not segments, buffers or
+        // reusable dirty pages. Segments not yet written are counted in
+        // full but not yet resident, so this one can undercount: take both.
+        let by_truth = truth.saturating_sub(segments + buffers + heap.dirty);
+        let other = by_heap.max(by_truth).max(index);
+        self.budget.set_other(other);
+
+        let limit = self.budget.limit();
+        let pressure = self.budget.take_pressure() as u64;
+        let reserve = self.config.min_reserve.max(buffers / 2);
+        let room = limit.saturating_sub(other + buffers + reserve + pressure);
+        let quota = (room / store.segment_size() as u64) as usize;
+        let previous = store.segment_quota();
+        let released = if quota != previous { store.set_segment_quota(quota) } else { 0 };
+        if quota < previous || pressure > 0 {
+            self.budget.notify_room();
+        }
+
+        if let Some(hard) = self.config.hard_limit {
+            if truth > limit + hard.saturating_sub(limit) / 2 {
+                jemalloc::purge();
+                self.purges += 1;
+            }
+        }
+        let reading = Reading {
+            heap,
+            rss,
+            cgroup_usage,
+            truth,
+            segments,
+            index,
+            buffers,
+            other,
+            quota,
+            released,
+            emergency_purges: self.purges,
+        };
+        self.budget.publish(reading);
+        reading
+    }
+
+    /// Runs [`Governor::tick`] on its own thread until `stop` is set.
+    pub fn spawn(mut self, stop: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new().name("capkv-governor".into()).spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let reading = self.tick();
+                if reading.released > 0 {
+                    tracing::debug!(
+                        released = reading.released,
+                        quota = reading.quota,
+                        buffers = reading.buffers,
+                        other = reading.other,
+                        "segment quota lowered"
+                    );
+                }
+                std::thread::sleep(self.config.tick);
+            }
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Connection buffers whose every byte is reserved in the memory budget
+//! *before* it is allocated.
+//!
+//! Reserving first is what keeps a flood of connections from pushing the
+//! process past its limit: a buffer that cannot get room does not grow,
+//! and its connection waits (backpressure) while the governor shrinks the
+//! cache. Growing after the fact and accounting later would let a thousand
+//! connections each overshoot by one reply before anyone noticed.
+
+use std::sync::Arc;
+
+use crate::memory::Budget;
+
+/// Capacity a connection keeps while idle.
+pub const BASE_CAPACITY: usize = 4096;
+
+/// A byte buffer accounted in the budget.
+pub struct Buffer {
+    data: Vec<u8>,
+    budget: Arc<Budget>,
+}
+
+impl Buffer {
+    /// An empty buffer holding no budget yet.
+    pub fn new(budget: Arc<Budget>) -> Buffer {
+        Buffer { data: Vec::new(), budget }
+    }
+
+    /// The bytes held.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Appending access; grow only through [`Buffer::try_room`] first.
+    pub fn vec(&mut self) -> &mut Vec<u8> {
+        &mut self.data
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Bytes reserved (the allocation's capacity).
+    pub fn capacity(&self) -> usize {
+        self.data.capacity()
+    }
+
+    /// Free capacity.
+    pub fn spare(&self) -> usize {
+        self.data.capacity() - self.data.len()
+    }
+
+    /// Makes room for `extra` more bytes if the budget allows, without
+    /// waiting. Grows at least geometrically so appends stay amortised.
+    pub fn try_room(&mut self, extra: usize) -> bool {
+        if self.spare() >= extra {
+            return true;
+        }
+        let want = (self.data.len() + extra).max(self.data.capacity() * 2).max(BASE_CAPACITY);
+        // If the geometric step is refused, try for exactly what is needed.
+        for target in [want, self.data.len() + extra] {
+            let grow = target - self.data.capacity();
+            if self.budget.try_reserve(grow) {
+                self.grow_reserved(target, grow);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Makes room for `extra` more bytes, waiting for the budget if needed.
+    pub async fn room(&mut self, extra: usize) {
+        if self.try_room(extra) {
+            return;
+        }
+        let target = self.data.len() + extra;
+        let grow = target - self.data.capacity();
+        self.budget.reserve(grow).await;
+        self.grow_reserved(target, grow);
+    }
+
+    /// Grows to `target` capacity with `reserved` bytes already reserved,
+    /// then accounts whatever rounding the allocator added.
+    fn grow_reserved(&mut self, target: usize, reserved: usize) {
+        let before = self.data.capacity();
+        self.data.reserve_exact(target - self.data.len());
+        let grown = self.data.capacity() - before;
+        if grown > reserved {
+            // Rounding by the allocator: tiny, accounted even if over.
+            self.budget.force_reserve(grown - reserved);
+        } else if grown < reserved {
+            self.budget.release(reserved - grown);
+        }
+    }
+
+    /// Drops the first `n` bytes, keeping the rest at the front.
+    pub fn consume(&mut self, n: usize) {
+        if n >= self.data.len() {
+            self.data.clear();
+        } else {
+            self.data.drain(..n);
+        }
+    }
+
+    /// Gives memory back when the buffer is empty and larger than `keep`.
+    pub fn shrink_if_empty(&mut self, keep: usize) {
+        if self.data.is_empty() && self.data.capacity() > keep {
+            let before = self.data.capacity();
+            self.data.shrink_to(keep);
+            self.budget.release(before - self.data.capacity());
+        }
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        self.budget.release(self.data.capacity());
+    }
+}

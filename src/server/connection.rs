@@ -1,0 +1,288 @@
+//! One client connection: read, parse every complete request, execute,
+//! answer them all with one write, repeat.
+//!
+//! Pipelining falls out of that loop: however many requests one read
+//! brought in, they are answered in order with a single write (or several
+//! if the replies pass [`FLUSH_AT`]). Memory stays bounded per connection
+//! and in total:
+//! - the read buffer starts at 4 KiB and grows (doubling) only while a
+//!   request is incomplete and the buffer is full, up to
+//!   `--max-client-buffer`; it shrinks back once drained;
+//! - a line over the limit is answered with an error and discarded as it
+//!   streams in (the [`Skip`] state), never buffered whole;
+//! - replies are written out once they pass [`FLUSH_AT`], before more
+//!   requests are executed, so a client that pipelines a million GETs
+//!   holds at most one flush's worth of replies;
+//! - every buffer byte is reserved in the budget first; a connection that
+//!   cannot get room waits, which is backpressure on that client alone;
+//! - a client that does not read its replies for `--write-timeout` is
+//!   disconnected.
+
+use std::io;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::metrics::{CommandKind, LocalCounters};
+use crate::protocol::{self, CommandError, Dialect, Parsed, Reply};
+
+use super::Shared;
+use super::buffer::{BASE_CAPACITY, Buffer};
+use super::execute::{self, Context, Flow};
+
+/// Write replies out once this many bytes are pending.
+pub const FLUSH_AT: usize = 64 * 1024;
+
+/// Read at least this much per read call (grow the buffer if less is free).
+const MIN_READ: usize = 1024;
+
+/// Discarding an oversized request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Skip {
+    /// Not skipping.
+    Nothing,
+    /// Discard through the next `\n`.
+    Line,
+    /// Discard this many more bytes.
+    Bytes(usize),
+}
+
+/// What to do after looking at the front of the input.
+enum Step {
+    /// Drop this many bytes of input and go on.
+    Consumed(usize),
+    /// The input holds no complete request.
+    NeedInput,
+    /// Output needs this much room before the same request runs again.
+    NeedRoom(usize),
+    /// Drop this many bytes, flush and close.
+    Close(usize),
+}
+
+struct Connection {
+    socket: TcpStream,
+    shared: Arc<Shared>,
+    input: Buffer,
+    output: Buffer,
+    dialect: Option<Dialect>,
+    skip: Skip,
+    counters: LocalCounters,
+    id: u64,
+}
+
+/// Serves one client until it leaves, errs, idles out, or shutdown begins.
+pub async fn serve(
+    socket: TcpStream,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    id: u64,
+) {
+    let _ = socket.set_nodelay(true);
+    let budget = shared.budget.clone();
+    let mut connection = Connection {
+        socket,
+        shared,
+        input: Buffer::new(budget.clone()),
+        output: Buffer::new(budget),
+        dialect: None,
+        skip: Skip::Nothing,
+        counters: LocalCounters::default(),
+        id,
+    };
+    if let Err(e) = connection.run(shutdown).await {
+        tracing::debug!(connection = id, error = %e, "connection closed");
+    }
+    let Connection { shared, mut counters, .. } = connection;
+    shared.stats.merge(&mut counters);
+}
+
+impl Connection {
+    async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
+        loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            if self.input.spare() < MIN_READ {
+                let grow = self.input.capacity().max(BASE_CAPACITY);
+                if self.input.len() + grow > self.shared.max_client_buffer.max(BASE_CAPACITY * 2) {
+                    return self.refuse_oversized_request().await;
+                }
+                self.input.room(grow).await;
+            }
+            let read = tokio::select! {
+                biased;
+                _ = shutdown.changed() => return Ok(()),
+                read = Self::read(&mut self.socket, &mut self.input, self.shared.idle_timeout) => read?,
+            };
+            if read == 0 {
+                return Ok(());
+            }
+            self.counters.bytes_in += read as u64;
+            let close = self.process().await?;
+            self.shared.stats.merge(&mut self.counters);
+            if close {
+                return Ok(());
+            }
+            if read < self.input.capacity() / 4 {
+                self.input.shrink_if_empty(BASE_CAPACITY);
+            }
+        }
+    }
+
+    async fn read(
+        socket: &mut TcpStream,
+        input: &mut Buffer,
+        idle: Option<std::time::Duration>,
+    ) -> io::Result<usize> {
+        let read = socket.read_buf(input.vec());
+        match idle {
+            None => read.await,
+            Some(limit) => tokio::time::timeout(limit, read)
+                .await
+                .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))),
+        }
+    }
+
+    /// Executes every complete request in the input. True means close.
+    async fn process(&mut self) -> io::Result<bool> {
+        loop {
+            self.discard_skipped();
+            if self.input.is_empty() {
+                break;
+            }
+            match self.step() {
+                Step::Consumed(n) => self.input.consume(n),
+                Step::NeedInput => break,
+                Step::NeedRoom(n) => {
+                    if n > self.shared.max_client_buffer {
+                        let (error, dialect) =
+                            (Reply::Error(CommandError::OutOfMemory), self.dialect());
+                        execute::send(&mut self.output, dialect, &error);
+                        self.flush().await?;
+                        return Ok(true);
+                    }
+                    self.flush().await?;
+                    self.output.room(n).await;
+                }
+                Step::Close(n) => {
+                    self.input.consume(n);
+                    self.flush().await?;
+                    return Ok(true);
+                }
+            }
+            if self.output.len() >= FLUSH_AT {
+                self.flush().await?;
+            }
+        }
+        self.flush().await?;
+        Ok(false)
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.dialect.unwrap_or(Dialect::Line)
+    }
+
+    /// Looks at the front of the input and does what it asks.
+    fn step(&mut self) -> Step {
+        let dialect = *self.dialect.get_or_insert_with(|| Dialect::detect(self.input.bytes()[0]));
+        let limits = &self.shared.limits;
+        let parsed = match dialect {
+            Dialect::Line => protocol::line::parse(self.input.bytes(), limits),
+            Dialect::Resp => protocol::resp::parse(self.input.bytes(), limits),
+        };
+        let error_step = |output: &mut Buffer, error: CommandError, then: Step| {
+            if execute::send(output, dialect, &Reply::Error(error)) {
+                then
+            } else {
+                Step::NeedRoom(640)
+            }
+        };
+        match parsed {
+            Parsed::Incomplete => Step::NeedInput,
+            Parsed::Command { command, consumed } => {
+                let mut ctx = Context {
+                    store: &self.shared.store,
+                    budget: &self.shared.budget,
+                    stats: &self.shared.stats,
+                    settings: &self.shared.settings,
+                    dialect,
+                    connection_id: self.id,
+                    counters: &mut self.counters,
+                };
+                match execute::execute(&command, &mut ctx, &mut self.output) {
+                    Flow::Continue => Step::Consumed(consumed),
+                    Flow::Close => Step::Close(consumed),
+                    Flow::NeedRoom(n) => Step::NeedRoom(n),
+                }
+            }
+            Parsed::Invalid { error, consumed } => {
+                self.counters.command(CommandKind::Invalid, false);
+                error_step(&mut self.output, error, Step::Consumed(consumed))
+            }
+            Parsed::Oversized { error, skip } => {
+                let step = error_step(&mut self.output, error, Step::Consumed(0));
+                if let Step::Consumed(_) = step {
+                    self.counters.command(CommandKind::Invalid, false);
+                    self.skip = skip.map_or(Skip::Line, Skip::Bytes);
+                }
+                step
+            }
+            Parsed::Fatal { error } => {
+                self.counters.command(CommandKind::Invalid, false);
+                // Best effort: the connection closes either way.
+                execute::send(&mut self.output, dialect, &Reply::Error(error));
+                Step::Close(self.input.len())
+            }
+        }
+    }
+
+    /// Drops input that belongs to a request being skipped.
+    fn discard_skipped(&mut self) {
+        match self.skip {
+            Skip::Nothing => {}
+            Skip::Line => match memchr::memchr(b'\n', self.input.bytes()) {
+                Some(end) => {
+                    self.input.consume(end + 1);
+                    self.skip = Skip::Nothing;
+                }
+                None => self.input.consume(self.input.len()),
+            },
+            Skip::Bytes(left) => {
+                let n = left.min(self.input.len());
+                self.input.consume(n);
+                self.skip = if n == left { Skip::Nothing } else { Skip::Bytes(left - n) };
+            }
+        }
+    }
+
+    /// A request larger than `--max-client-buffer`: refuse and close.
+    async fn refuse_oversized_request(&mut self) -> io::Result<()> {
+        let error = match self.dialect() {
+            Dialect::Line => CommandError::LineTooLong,
+            Dialect::Resp => CommandError::ValueTooLarge,
+        };
+        let dialect = self.dialect();
+        execute::send(&mut self.output, dialect, &Reply::Error(error));
+        self.flush().await
+    }
+
+    /// Writes all pending output, giving up on a client that does not read.
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let write = self.socket.write_all(self.output.bytes());
+        match tokio::time::timeout(self.shared.write_timeout, write).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
+            }
+        }
+        self.counters.bytes_out += self.output.len() as u64;
+        self.output.vec().clear();
+        self.output.shrink_if_empty(FLUSH_AT);
+        Ok(())
+    }
+}

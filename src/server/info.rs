@@ -1,0 +1,222 @@
+//! INFO (RESP) and STATS (line protocol): one list of fields, two formats.
+//!
+//! Field names follow Redis where they mean the same thing (`used_memory`,
+//! `maxmemory`, `evicted_keys`, `keyspace_hits` ...), so dashboards and
+//! tools built for Redis read them unchanged; capkv's own breakdown of the
+//! budget is prefixed `capkv_`.
+
+use std::fmt::Write as _;
+
+use crate::config::show;
+use crate::metrics::CommandKind;
+use crate::protocol::{Args, Dialect};
+
+use super::execute::Context;
+
+/// The Redis version capkv reports (the command set it follows).
+pub const REDIS_VERSION: &str = "7.0.0";
+
+/// Fixed settings shown by INFO and CONFIG GET.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listening port.
+    pub port: u16,
+    /// Listening address.
+    pub bind: String,
+    /// Connection cap.
+    pub max_connections: usize,
+    /// Idle timeout in seconds (0 = none).
+    pub idle_timeout_secs: u64,
+    /// Largest value.
+    pub max_value_size: usize,
+    /// Container limit, if any.
+    pub hard_limit: Option<u64>,
+    /// Worker threads.
+    pub workers: usize,
+    /// The memory budget.
+    pub budget: u64,
+}
+
+impl Settings {
+    /// `CONFIG GET` pairs whose names match any of `patterns` (glob).
+    pub fn config_get(&self, patterns: Args<'_>) -> Vec<(&'static str, String)> {
+        let all: [(&'static str, String); 11] = [
+            ("maxmemory", self.budget.to_string()),
+            ("maxmemory-policy", "allkeys-lru".into()),
+            ("maxclients", self.max_connections.to_string()),
+            ("port", self.port.to_string()),
+            ("bind", self.bind.clone()),
+            ("timeout", self.idle_timeout_secs.to_string()),
+            ("proto-max-bulk-len", self.max_value_size.to_string()),
+            ("databases", "1".into()),
+            ("save", String::new()),
+            ("appendonly", "no".into()),
+            ("io-threads", self.workers.to_string()),
+        ];
+        all.into_iter()
+            .filter(|(name, _)| patterns.iter().any(|p| glob_match(p, name.as_bytes())))
+            .collect()
+    }
+}
+
+/// Case-insensitive glob with `*` and `?`, as CONFIG GET uses.
+pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    match (pattern.first(), text.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob_match(&pattern[1..], text) || (!text.is_empty() && glob_match(pattern, &text[1..]))
+        }
+        (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &text[1..]),
+        (Some(p), Some(t)) if p.eq_ignore_ascii_case(t) => glob_match(&pattern[1..], &text[1..]),
+        _ => false,
+    }
+}
+
+type Section = (&'static str, Vec<(String, String)>);
+
+fn fields(ctx: &Context<'_>) -> Vec<Section> {
+    let store = ctx.store.stats();
+    let stats = ctx.stats.snapshot();
+    let reading = ctx.budget.reading();
+    let budget = ctx.budget.limit();
+    let s = ctx.settings;
+    let kv = |k: &str, v: String| (k.to_string(), v);
+    let ratio = |a: u64, b: u64| {
+        if b == 0 { "0.00".to_string() } else { format!("{:.2}", a as f64 / b as f64) }
+    };
+    let server = vec![
+        kv("redis_version", REDIS_VERSION.into()),
+        kv("capkv_version", env!("CARGO_PKG_VERSION").into()),
+        kv("redis_mode", "standalone".into()),
+        kv("os", std::env::consts::OS.into()),
+        kv("arch_bits", "64".into()),
+        kv("process_id", std::process::id().to_string()),
+        kv("tcp_port", s.port.to_string()),
+        kv("uptime_in_seconds", stats.uptime_secs.to_string()),
+        kv("uptime_in_days", (stats.uptime_secs / 86_400).to_string()),
+        kv("io_threads_active", s.workers.to_string()),
+    ];
+    let clients = vec![
+        kv("connected_clients", stats.connections_current.to_string()),
+        kv("maxclients", s.max_connections.to_string()),
+        kv("blocked_clients", "0".into()),
+    ];
+    let used = reading.heap.allocated.max(store.segment_bytes as u64);
+    let memory = vec![
+        kv("used_memory", used.to_string()),
+        kv("used_memory_human", show(used)),
+        kv("used_memory_rss", reading.rss.to_string()),
+        kv("used_memory_rss_human", show(reading.rss)),
+        kv("maxmemory", budget.to_string()),
+        kv("maxmemory_human", show(budget)),
+        kv("maxmemory_policy", "allkeys-lru".into()),
+        kv("mem_fragmentation_ratio", ratio(reading.rss, reading.heap.allocated)),
+        kv("allocator_allocated", reading.heap.allocated.to_string()),
+        kv("allocator_resident", reading.heap.resident.to_string()),
+        kv("allocator_frag_ratio", ratio(reading.heap.resident, reading.heap.allocated)),
+        kv("mem_allocator", "jemalloc-5.3.0".into()),
+        kv("capkv_budget", budget.to_string()),
+        kv("capkv_item_bytes", store.item_bytes.to_string()),
+        kv("capkv_segment_bytes", store.segment_bytes.to_string()),
+        kv("capkv_segments", store.segments.to_string()),
+        kv("capkv_segment_quota", store.segment_quota.to_string()),
+        kv("capkv_segment_size", store.segment_size.to_string()),
+        kv("capkv_index_bytes", store.index_bytes.to_string()),
+        kv("capkv_buffer_bytes", ctx.budget.buffer_bytes().to_string()),
+        kv("capkv_other_bytes", reading.other.to_string()),
+        kv("capkv_jemalloc_dirty", reading.heap.dirty.to_string()),
+        kv("capkv_cgroup_usage", reading.cgroup_usage.unwrap_or(0).to_string()),
+        kv("capkv_cgroup_limit", s.hard_limit.unwrap_or(0).to_string()),
+        kv("capkv_process_truth", reading.truth.to_string()),
+        kv("capkv_emergency_purges", reading.emergency_purges.to_string()),
+    ];
+    let c = store.counters;
+    let mut stats_section = vec![
+        kv("total_connections_received", stats.connections_total.to_string()),
+        kv("total_commands_processed", stats.total_commands().to_string()),
+        kv("rejected_connections", stats.connections_rejected.to_string()),
+        kv("total_net_input_bytes", stats.bytes_in.to_string()),
+        kv("total_net_output_bytes", stats.bytes_out.to_string()),
+        kv("evicted_keys", c.evicted_items.to_string()),
+        kv("expired_keys", c.expired_items.to_string()),
+        kv("keyspace_hits", stats.hits.to_string()),
+        kv("keyspace_misses", stats.misses.to_string()),
+        kv("capkv_rejected_writes", stats.rejected_writes.to_string()),
+        kv("capkv_retained_items", c.retained_items.to_string()),
+        kv("capkv_evicted_segments", c.evicted_segments.to_string()),
+    ];
+    for (kind, n) in stats.ok.iter().filter(|(_, n)| *n > 0) {
+        let failed = stats.failed.iter().find(|(k, _)| k == kind).map_or(0, |(_, f)| *f);
+        stats_section.push(kv(
+            &format!("cmdstat_{}", kind.name()),
+            format!("calls={},failed={failed}", n + failed),
+        ));
+    }
+    let invalid =
+        stats.failed.iter().find(|(k, _)| *k == CommandKind::Invalid).map_or(0, |(_, n)| *n);
+    stats_section.push(kv("capkv_invalid_requests", invalid.to_string()));
+    let keyspace = if store.items > 0 {
+        vec![kv("db0", format!("keys={},expires=0,avg_ttl=0", store.items))]
+    } else {
+        Vec::new()
+    };
+    vec![
+        ("Server", server),
+        ("Clients", clients),
+        ("Memory", memory),
+        ("Stats", stats_section),
+        ("Keyspace", keyspace),
+    ]
+}
+
+/// The INFO/STATS text for the requested sections (all when empty).
+pub fn report(ctx: &Context<'_>, sections: Args<'_>) -> Vec<u8> {
+    let wanted = |name: &str| {
+        sections.is_empty()
+            || sections.iter().any(|s| {
+                s.eq_ignore_ascii_case(name.as_bytes())
+                    || s.eq_ignore_ascii_case(b"all")
+                    || s.eq_ignore_ascii_case(b"everything")
+                    || s.eq_ignore_ascii_case(b"default")
+            })
+    };
+    let mut text = String::with_capacity(2048);
+    match ctx.dialect {
+        Dialect::Resp => {
+            for (name, fields) in fields(ctx).into_iter().filter(|(n, _)| wanted(n)) {
+                if !text.is_empty() {
+                    text.push_str("\r\n");
+                }
+                let _ = write!(text, "# {name}\r\n");
+                for (k, v) in fields {
+                    let _ = write!(text, "{k}:{v}\r\n");
+                }
+            }
+        }
+        Dialect::Line => {
+            // memcached-style: one `STAT name value` per line, then END.
+            for (_, fields) in fields(ctx) {
+                for (k, v) in fields {
+                    let _ = writeln!(text, "STAT {k} {v}");
+                }
+            }
+            text.push_str("END\n");
+        }
+    }
+    text.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"*", b"maxmemory"));
+        assert!(glob_match(b"max*", b"maxmemory-policy"));
+        assert!(glob_match(b"MAXMEMORY", b"maxmemory"));
+        assert!(glob_match(b"m?xclients", b"maxclients"));
+        assert!(!glob_match(b"max", b"maxmemory"));
+        assert!(!glob_match(b"*x", b"maxmemory"));
+    }
+}

@@ -1,0 +1,187 @@
+//! The network side: the only module that touches sockets.
+//!
+//! - [`Server::start`] builds the store, the budget and the memory governor
+//!   from a [`Config`];
+//! - [`Server::run`] accepts on a bound listener until `shutdown` resolves
+//!   (tests bind port 0 and pass their own shutdown future), then stops
+//!   accepting, lets every connection finish the requests it already read,
+//!   and returns once all are gone or the drain deadline passes;
+//! - [`connection`] serves one client; [`execute`] runs one command;
+//!   [`info`] formats INFO/STATS; [`buffer`] accounts buffer memory.
+//!
+//! Connections over `--max-connections` are accepted, told
+//! `-ERR max number of clients reached` (Redis's words) and closed, rather
+//! than left hanging in the kernel's backlog.
+
+pub mod buffer;
+pub mod connection;
+pub mod execute;
+pub mod info;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::config::Config;
+use crate::memory::{Budget, Cgroup, Governor, GovernorConfig};
+use crate::metrics::ServerStats;
+use crate::protocol::Limits;
+use crate::store::{Store, StoreConfig};
+
+/// Time between governor measurements.
+const GOVERNOR_TICK: Duration = Duration::from_millis(10);
+
+/// State every connection shares.
+pub struct Shared {
+    /// The cache.
+    pub store: Arc<Store>,
+    /// The memory budget.
+    pub budget: Arc<Budget>,
+    /// Counters.
+    pub stats: ServerStats,
+    /// Settings shown by INFO / CONFIG GET.
+    pub settings: info::Settings,
+    /// Parser limits.
+    pub limits: Limits,
+    /// Close connections idle this long.
+    pub idle_timeout: Option<Duration>,
+    /// Close connections that do not read replies for this long.
+    pub write_timeout: Duration,
+    /// Largest request or reply one connection may buffer.
+    pub max_client_buffer: usize,
+    /// Connection cap.
+    pub max_connections: usize,
+    next_id: AtomicU64,
+}
+
+/// A running cache: store, budget and governor, ready to serve.
+pub struct Server {
+    shared: Arc<Shared>,
+    governor_stop: Arc<AtomicBool>,
+    governor: Option<JoinHandle<()>>,
+    drain: Duration,
+}
+
+impl Server {
+    /// Builds everything `config` describes and starts the governor.
+    pub fn start(config: &Config) -> io::Result<Server> {
+        let store_config = StoreConfig { segment_quota: 0, ..config.store.clone() };
+        let store = Arc::new(Store::new(&store_config));
+        let budget = Arc::new(Budget::new(config.budget, store.clone()));
+        let mut governor = Governor::new(
+            budget.clone(),
+            Cgroup::detect(),
+            GovernorConfig {
+                tick: GOVERNOR_TICK,
+                hard_limit: config.hard_limit,
+                min_reserve: (config.budget / 256).clamp(1 << 20, 16 << 20),
+            },
+        );
+        // One measurement before serving, so the quota is right from the
+        // first request.
+        governor.tick();
+        let governor_stop = Arc::new(AtomicBool::new(false));
+        let handle = governor.spawn(governor_stop.clone())?;
+        let settings = info::Settings {
+            port: config.listen.port(),
+            bind: config.listen.ip().to_string(),
+            max_connections: config.max_connections,
+            idle_timeout_secs: config.idle_timeout.map_or(0, |d| d.as_secs()),
+            max_value_size: config.limits.max_value_size,
+            hard_limit: config.hard_limit,
+            workers: config.workers,
+            budget: config.budget,
+        };
+        let shared = Arc::new(Shared {
+            store,
+            budget,
+            stats: ServerStats::default(),
+            settings,
+            limits: config.limits,
+            idle_timeout: config.idle_timeout,
+            write_timeout: config.write_timeout,
+            max_client_buffer: config.max_client_buffer,
+            max_connections: config.max_connections,
+            next_id: AtomicU64::new(1),
+        });
+        Ok(Server { shared, governor_stop, governor: Some(handle), drain: config.shutdown_timeout })
+    }
+
+    /// The shared state (store, budget, counters).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Serves `listener` until `shutdown` resolves, then drains. Returns
+    /// true if every connection finished within the drain deadline.
+    pub async fn run(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> bool {
+        let shared = &self.shared;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // Each connection holds a sender; when all are dropped, recv()
+        // returns None: every connection is gone (mini-redis's pattern).
+        let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+        let permits = Arc::new(Semaphore::new(shared.max_connections));
+        tokio::pin!(shutdown);
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let accepted = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => accepted,
+            };
+            let socket = match accepted {
+                Ok((socket, _)) => {
+                    backoff = Duration::from_millis(5);
+                    socket
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off rather
+                    // than spin, and keep serving existing clients.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            shared.stats.connections_total.fetch_add(1, Ordering::Relaxed);
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                shared.stats.connections_rejected.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(reject(socket));
+                continue;
+            };
+            let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+            let (shared, stop, done) = (shared.clone(), stop_rx.clone(), done_tx.clone());
+            tokio::spawn(async move {
+                shared.stats.connections_current.fetch_add(1, Ordering::Relaxed);
+                connection::serve(socket, shared.clone(), stop, id).await;
+                shared.stats.connections_current.fetch_sub(1, Ordering::Relaxed);
+                drop(permit);
+                drop(done);
+            });
+        }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        drop(done_tx);
+        tokio::time::timeout(self.drain, done_rx.recv()).await.is_ok()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.governor_stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.governor.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+async fn reject(mut socket: TcpStream) {
+    let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
+    let _ = socket.shutdown().await;
+}
