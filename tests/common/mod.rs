@@ -1,0 +1,233 @@
+//! Test harness: real capkv servers on port 0, in-process or as the binary.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+use capkv::config::{Cli, Environment};
+use capkv::server::{Server, Shared};
+
+/// A server running on its own runtime thread, stopped on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<bool>>,
+}
+
+impl TestServer {
+    /// Starts a server with the given extra flags (port 0, loopback,
+    /// metrics off, 256 MiB budget unless overridden).
+    pub fn start(extra: &[&str]) -> TestServer {
+        let mut args = vec!["capkv", "--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0"];
+        if !extra.iter().any(|a| *a == "--max-memory") {
+            args.extend(["--max-memory", "256mb"]);
+        }
+        args.extend_from_slice(extra);
+        let cli = Cli::try_parse_from(args).expect("valid test flags");
+        let env = Environment { cgroup_limit: None, total_memory: 8 << 30, cpus: 2 };
+        let config = cli.resolve(&env).expect("valid test config");
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+                let server = Server::start(&config).unwrap();
+                addr_tx.send((listener.local_addr().unwrap(), server.shared().clone())).unwrap();
+                server
+                    .run(listener, async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+            })
+        });
+        let (addr, shared) = addr_rx.recv().expect("server started");
+        TestServer { addr, shared, stop: Some(stop_tx), thread: Some(thread) }
+    }
+
+    /// A blocking client connection with a read timeout.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Stops accepting and drains; returns whether the drain completed.
+    pub fn stop(mut self) -> bool {
+        self.stop.take().map(|s| s.send(()));
+        self.thread.take().map(|t| t.join().unwrap()).unwrap_or(true)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A plain TCP client speaking raw bytes.
+pub struct Client {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Client { stream, reader }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Reads one `\n`-terminated line, terminator included.
+    pub fn line(&mut self) -> Vec<u8> {
+        let mut line = Vec::new();
+        self.reader.read_until(b'\n', &mut line).expect("read");
+        line
+    }
+
+    /// Reads exactly `n` bytes.
+    pub fn exact(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        self.reader.read_exact(&mut buf).expect("read exact");
+        buf
+    }
+
+    /// Sends `request` and returns the next line.
+    pub fn ask(&mut self, request: &[u8]) -> Vec<u8> {
+        self.send(request);
+        self.line()
+    }
+
+    /// True once the server has closed the connection (reads EOF).
+    pub fn closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.reader.read(&mut byte), Ok(0))
+    }
+}
+
+/// The compiled `capkv` binary, started with `args`, its listening address
+/// parsed from the start-up log.
+pub struct BinaryServer {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: Arc<std::sync::Mutex<String>>,
+}
+
+impl BinaryServer {
+    pub fn start(args: &[&str]) -> BinaryServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_capkv"))
+            .args(["--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn capkv");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(std::sync::Mutex::new(String::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("listening on ") {
+                    let addr = line[at + 13..].split_whitespace().next().unwrap_or("").to_string();
+                    let _ = addr_tx.send(addr);
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("capkv did not start: {}", log.lock().unwrap()));
+        let addr = strip_ansi(&addr).parse().expect("address in log");
+        BinaryServer { child, addr, log }
+    }
+
+    /// Resident set size of the server process, from /proc.
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    /// Sends a signal to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for exit, up to `limit`.
+    pub fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Polls `check` until it returns true or `limit` passes.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

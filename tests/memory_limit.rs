@@ -1,0 +1,85 @@
+//! The memory promise in small: a 64 MiB budget, 1 GiB written.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::BinaryServer;
+
+const BUDGET: u64 = 64 << 20;
+/// What RSS may exceed the budget by: the governor acts every 10 ms, and
+/// the kernel counts a few pages the allocator does not (page tables,
+/// thread stacks touched after start).
+const SLACK: u64 = 8 << 20;
+
+#[test]
+fn one_gib_through_a_64mb_budget() {
+    let server = BinaryServer::start(&["--max-memory", "64mb"]);
+    let peak = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, done, pid) = (peak.clone(), done.clone(), server.child.id());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let rss = status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    * 1024;
+                peak.fetch_max(rss, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+
+    let value = [b'v'; 100];
+    let total: u64 = 1 << 30;
+    let keys = total / (16 + 100);
+    let stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let sender = std::thread::spawn(move || {
+        let mut batch = Vec::with_capacity(1 << 20);
+        for i in 0..keys {
+            batch.extend_from_slice(format!("PUT k{i:015} ").as_bytes());
+            batch.extend_from_slice(&value);
+            batch.push(b'\n');
+            if batch.len() >= 1 << 20 {
+                writer.write_all(&batch).unwrap();
+                batch.clear();
+            }
+        }
+        writer.write_all(&batch).unwrap();
+        writer
+    });
+    let mut line = Vec::new();
+    for i in 0..keys {
+        line.clear();
+        reader.read_until(b'\n', &mut line).unwrap();
+        assert_eq!(line, b"OK\n", "write {i} of {keys}");
+    }
+    let mut writer = sender.join().unwrap();
+
+    // The newest keys are all still there, with their exact values.
+    for i in keys - 1000..keys {
+        writer.write_all(format!("GET k{i:015}\n").as_bytes()).unwrap();
+    }
+    for i in keys - 1000..keys {
+        line.clear();
+        reader.read_until(b'\n', &mut line).unwrap();
+        assert_eq!(&line[..100], &value[..], "key {i}");
+    }
+    done.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let peak = peak.load(Ordering::Relaxed);
+    eprintln!("peak RSS {} MiB for a {} MiB budget", peak >> 20, BUDGET >> 20);
+    assert!(peak <= BUDGET + SLACK, "peak RSS {peak} over budget {BUDGET} + slack {SLACK}");
+    assert!(peak >= BUDGET / 2, "the cache used its budget: peak {peak}");
+}
