@@ -43,7 +43,14 @@ COPY --from=planner /build/recipe.json recipe.json
 # manifests change.
 RUN cargo chef cook --release --locked --bin capkv --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked --bin capkv
+# The release profile keeps line tables (debug = "line-tables-only") for
+# profiling and backtraces. In the image they would cost ~21 MB: a stand-in
+# binary with capkv's dependencies measured 24.9 MB as built, 3.5 MB without
+# DWARF. Ship the binary without DWARF but with its symbol table (panic
+# backtraces keep function names); the full binary stays in this stage for
+# `docker build --target builder` when file:line detail is needed.
+RUN cargo build --release --locked --bin capkv \
+    && objcopy --strip-debug target/release/capkv /build/capkv
 
 # Runtime: distroless "cc" = glibc, libgcc_s, libstdc++, CA certificates and
 # tzdata, nothing else; the ":nonroot" variant runs as uid/gid 65532.
@@ -58,7 +65,7 @@ LABEL org.opencontainers.image.title="capkv" \
       org.opencontainers.image.description="In-memory key-value cache that never outgrows its memory limit (seed line protocol + RESP2)" \
       org.opencontainers.image.licenses="MIT"
 
-COPY --from=builder /build/target/release/capkv /usr/local/bin/capkv
+COPY --from=builder /build/capkv /usr/local/bin/capkv
 
 # Numeric, so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
 USER 65532:65532
