@@ -44,8 +44,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
     let max = limits.max_line();
     let Some(newline) = memchr(b'\n', buf) else {
         if buf.len() >= max {
-            let error = early_reason(buf, limits).unwrap_or(CommandError::LineTooLong);
-            return Parsed::Oversized { error, skip: None };
+            return Parsed::Oversized { error: over_limit(buf, limits), skip: None };
         }
         // Below this, every prefix could still become a valid request.
         if buf.len() > limits.max_key_size + 8 {
@@ -56,16 +55,26 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
         return Parsed::Incomplete;
     };
     let consumed = newline + 1;
+    if consumed > max {
+        return Parsed::Invalid { error: over_limit(buf, limits), consumed };
+    }
     let line = &buf[..newline];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.is_empty() {
         return Parsed::Ignored { consumed };
     }
     match parse_line(line, limits) {
-        Ok(_) if consumed > max => Parsed::Invalid { error: CommandError::LineTooLong, consumed },
         Ok(command) => Parsed::Command { command, consumed },
         Err(error) => Parsed::Invalid { error, consumed },
     }
+}
+
+/// The answer for a line longer than the limit, complete or not: what its
+/// first `max_line` bytes prove, else "line too long". Judging only those
+/// bytes makes the answer the same whether or not the newline had arrived.
+fn over_limit(buf: &[u8], limits: &Limits) -> CommandError {
+    let start = &buf[..limits.max_line().min(buf.len())];
+    early_reason(start, limits).unwrap_or(CommandError::LineTooLong)
 }
 
 /// The known commands.
