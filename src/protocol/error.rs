@@ -371,8 +371,8 @@ mod tests {
         assert_eq!(resp(&e), expected);
 
         // The second argument gets only what is left of the 128 bytes.
-        let a = vec![b'a'; 100];
-        let b = vec![b'b'; 100];
+        let a = [b'a'; 100];
+        let b = [b'b'; 100];
         let e = CommandError::unknown_command(b"x", [&a[..], &b[..], b"c"]);
         let mut expected = b"-ERR unknown command 'x', with args beginning with: '".to_vec();
         expected.extend_from_slice(&a);

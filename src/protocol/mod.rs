@@ -117,3 +117,6 @@ pub enum Parsed<'a> {
     /// More bytes are needed.
     Incomplete,
 }
+
+#[cfg(test)]
+mod proptests;

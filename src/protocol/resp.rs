@@ -13,7 +13,7 @@
 //! - a multibulk count over [`Limits::max_args`] is an invalid multibulk
 //!   length (Redis's bound is `INT_MAX`);
 //! - a bulk length over the bulk limit (the larger of the key and value
-//!   limits) is refused. When it is the last argument of its request, the
+//!   limits, and at least 64) is refused. When it is the last argument of its request, the
 //!   request's total size is known from its header, so the answer is
 //!   `-ERR value too large` and the rest of the request is skipped as it
 //!   streams in ([`Parsed::Oversized`], the connection stays usable). Any
@@ -33,6 +33,11 @@ use super::{Args, CommandError, Limits, Parsed, table};
 /// reachable through [`Frame::tail`]. Four covers every fixed position the
 /// command table reads (`SET key value` + options from index 3).
 const HEAD: usize = 4;
+
+/// The bulk limit never goes below this, so numbers (20 characters) and
+/// option names always frame even under a tiny value limit; longer values
+/// are then refused by the command table instead.
+const MIN_BULK_LIMIT: usize = 64;
 
 /// Longest bulk string ever skipped rather than refused outright: Redis's
 /// default `proto-max-bulk-len`.
@@ -178,7 +183,7 @@ fn parse_multibulk<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
         return fatal(ProtocolError::InvalidMultibulkLength);
     }
     let argc = count as usize;
-    let bulk_limit = limits.max_value_size.max(limits.max_key_size);
+    let bulk_limit = limits.max_value_size.max(limits.max_key_size).max(MIN_BULK_LIMIT);
     let mut head: [&'a [u8]; HEAD] = [&[]; HEAD];
     let mut starts = [0usize; HEAD];
     for i in 0..argc {

@@ -199,25 +199,41 @@ fn bulk_without_crlf_is_fatal() {
 #[test]
 fn oversized_last_bulk_is_skipped() {
     let l = small();
-    // `SET k <17 bytes>`: refused as soon as the header is read; the whole
-    // request is known to be 4 + 9 + 7 + 5 + 17 + 2 bytes long.
-    let head = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$17\r\n";
+    // `SET k <65 bytes>` (the bulk limit is at least 64): refused as soon
+    // as the header is read; the whole request is known to be
+    // 4 + 9 + 7 + 5 + 65 + 2 bytes long.
+    let head = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$65\r\n";
     let expected =
-        Parsed::Oversized { error: CommandError::ValueTooLarge, skip: Some(head.len() + 19) };
+        Parsed::Oversized { error: CommandError::ValueTooLarge, skip: Some(head.len() + 67) };
     assert_eq!(parse(head, &l), expected);
     let mut whole = head.to_vec();
-    whole.extend_from_slice(&[b'v'; 17]);
+    whole.extend_from_slice(&[b'v'; 65]);
     whole.extend_from_slice(b"\r\n");
     assert_eq!(parse(&whole, &l), expected);
     // Exactly at the limit is fine.
     let ok = frame(&[b"SET", b"k", &[b'v'; 16]]);
     assert!(matches!(parse(&ok, &l), Parsed::Command { .. }));
+    // Between the value limit and the bulk limit: framed, then refused.
+    let big = frame(&[b"SET", b"k", &[b'v'; 17]]);
+    assert_eq!(
+        parse(&big, &l),
+        Parsed::Invalid { error: CommandError::ValueTooLarge, consumed: big.len() }
+    );
+    // A larger value limit raises the bulk limit.
+    let l = Limits { max_value_size: 100, ..l };
+    let ok = frame(&[b"SET", b"k", &[b'v'; 100]]);
+    assert!(matches!(parse(&ok, &l), Parsed::Command { .. }));
+    let head = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$101\r\n";
+    assert_eq!(
+        parse(head, &l),
+        Parsed::Oversized { error: CommandError::ValueTooLarge, skip: Some(head.len() + 103) }
+    );
 }
 
 #[test]
 fn oversized_bulk_not_last_is_fatal() {
     let l = small();
-    let head = b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$17\r\n";
+    let head = b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$65\r\n";
     assert_eq!(parse(head, &l), Parsed::Fatal { error: ProtocolError::InvalidBulkLength.into() });
     // Beyond Redis's 512 MiB, never skipped.
     let huge = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870913\r\n";
