@@ -83,7 +83,7 @@ pub enum Command<'a> {
         /// The key.
         key: &'a [u8],
         /// Signed amount to add (DECRBY n is parsed as -n; `i64::MIN` for
-        /// DECRBY is refused as out of range).
+        /// DECRBY is refused with Redis's `decrement would overflow`).
         delta: i64,
     },
     /// `APPEND key value`.
@@ -132,22 +132,25 @@ pub enum Command<'a> {
     /// `CONFIG SET`, `CONFIG RESETSTAT` and the like: accepted, no effect
     /// beyond what the executor documents.
     ConfigOther,
-    /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`, `COMMAND INFO`: enough
-    /// for redis-cli and redis-benchmark to start.
+    /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`, `COMMAND INFO`,
+    /// `COMMAND LIST`: enough for redis-cli and redis-benchmark to start.
     CommandInfo {
-        /// Lower-case subcommand, empty for bare `COMMAND`.
+        /// Lower-case subcommand (a static string, whatever the client's
+        /// spelling), empty for bare `COMMAND`.
         subcommand: &'a [u8],
     },
-    /// `CLIENT SETNAME`/`SETINFO`/`GETNAME`/`ID`/...: accepted.
+    /// `CLIENT SETNAME`/`SETINFO`/`GETNAME`/`ID`/`INFO`/`LIST`/`NO-EVICT`/
+    /// `NO-TOUCH`/`REPLY`: accepted, arity already checked.
     Client {
-        /// Lower-case subcommand.
+        /// Lower-case subcommand (a static string).
         subcommand: &'a [u8],
         /// Remaining arguments.
         args: Args<'a>,
     },
-    /// `HELLO [2]`: only protocol 2 is spoken.
+    /// `HELLO [2 [AUTH user pass] [SETNAME name]]`: only protocol 2 is
+    /// spoken; any other version is refused by the parser with `NOPROTO`.
     Hello {
-        /// Requested protocol version, if given.
+        /// Requested protocol version, if given (always 2).
         version: Option<i64>,
     },
 }
@@ -176,6 +179,10 @@ pub struct SetOptions {
     pub condition: SetCondition,
     /// GET: reply with the previous value (or nil) instead of OK.
     pub get: bool,
+    /// SETNX: reply `:1` when the value was set and `:0` when it was not,
+    /// instead of `+OK` / nil. Only ever set together with
+    /// [`SetCondition::IfAbsent`].
+    pub reply_as_int: bool,
 }
 
 /// `SET ... NX|XX`.
@@ -202,8 +209,13 @@ pub enum ExpireCondition {
     IfHasExpiry,
     /// GT: only when the new deadline is later (no deadline = infinite).
     IfGreater,
-    /// LT: only when the new deadline is earlier.
+    /// LT: only when the new deadline is earlier (no deadline = infinite,
+    /// so a key without one always qualifies).
     IfLess,
+    /// XX and LT together: only when the key has a deadline and the new one
+    /// is earlier. (XX GT needs no variant: GT already fails on keys without
+    /// a deadline, so it is parsed as [`ExpireCondition::IfGreater`].)
+    IfHasExpiryAndLess,
 }
 
 /// `TTL` or `PTTL`.
@@ -217,19 +229,24 @@ pub enum TtlUnit {
 
 /// Arguments borrowed from a request, walked lazily without allocating.
 ///
-/// Either a single argument (the line protocol's `DEL key`) or a run of
-/// RESP bulk strings (`$len\r\nbytes\r\n` ...) that the parser has already
-/// validated, so walking it again cannot fail.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Either a single argument (the line protocol's `DEL key`), a run of RESP
+/// bulk strings (`$len\r\nbytes\r\n` ...), or the tail of an inline command
+/// line; the parser has already validated the run, so walking it again
+/// cannot fail.
+///
+/// Equality compares the arguments, not how they were framed: `DEL k` sent
+/// inline and as multibulk parse to equal commands.
+#[derive(Clone, Copy)]
 pub struct Args<'a> {
     repr: ArgsRepr<'a>,
     len: usize,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum ArgsRepr<'a> {
     One(&'a [u8]),
     Resp(&'a [u8]),
+    Inline(&'a [u8]),
 }
 
 impl<'a> Args<'a> {
@@ -250,6 +267,13 @@ impl<'a> Args<'a> {
         Args { repr: ArgsRepr::Resp(raw), len: count }
     }
 
+    /// `count` inline arguments at the start of `raw` (leading whitespace
+    /// allowed), tokenised as by [`super::inline::next_token`]. The caller
+    /// must have checked that every token is borrowable.
+    pub(crate) fn inline(raw: &'a [u8], count: usize) -> Args<'a> {
+        Args { repr: ArgsRepr::Inline(raw), len: count }
+    }
+
     /// Number of arguments.
     pub fn len(&self) -> usize {
         self.len
@@ -265,6 +289,14 @@ impl<'a> Args<'a> {
         ArgsIter { repr: self.repr, left: self.len }
     }
 }
+
+impl PartialEq for Args<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Args<'_> {}
 
 impl std::fmt::Debug for Args<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -301,18 +333,32 @@ impl<'a> Iterator for ArgsIter<'a> {
             ArgsRepr::One(arg) => Some(arg),
             ArgsRepr::Resp(raw) => {
                 // Layout validated by the parser: `$<digits>\r\n<len bytes>\r\n`.
-                let digits_end = memchr::memchr(b'\r', raw).unwrap_or(raw.len());
-                let len = raw
-                    .get(1..digits_end)
-                    .and_then(|d| std::str::from_utf8(d).ok())
-                    .and_then(|d| d.parse::<usize>().ok())
-                    .unwrap_or(0);
-                let start = (digits_end + 2).min(raw.len());
-                let end = (start + len).min(raw.len());
+                // Clamped anyway, so a caller breaking that promise gets
+                // wrong arguments, never a panic.
+                let mut at = 1;
+                let mut len = 0usize;
+                while let Some(d) = raw.get(at).filter(|d| d.is_ascii_digit()) {
+                    len = len.saturating_mul(10).saturating_add(usize::from(d - b'0'));
+                    at += 1;
+                }
+                let start = (at + 2).min(raw.len());
+                let end = start.saturating_add(len).min(raw.len());
                 let arg = &raw[start..end];
                 *raw = &raw[(end + 2).min(raw.len())..];
                 Some(arg)
             }
+            ArgsRepr::Inline(raw) => match super::inline::next_token(raw, 0) {
+                Ok(Some(token)) => {
+                    let arg = &raw[token.start..token.end];
+                    *raw = &raw[token.next..];
+                    Some(arg)
+                }
+                // Validated by the parser; stop rather than invent bytes.
+                _ => {
+                    self.left = 0;
+                    None
+                }
+            },
         }
     }
 

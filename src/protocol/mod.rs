@@ -19,10 +19,14 @@ pub mod resp;
 
 mod command;
 mod error;
+mod inline;
 mod reply;
+mod table;
 
-pub use command::{Args, Command, ExpireCondition, Expiry, SetCondition, SetOptions, TtlUnit};
-pub use error::CommandError;
+pub use command::{
+    Args, ArgsIter, Command, ExpireCondition, Expiry, SetCondition, SetOptions, TtlUnit,
+};
+pub use error::{CommandError, ProtocolError};
 pub use reply::{Reply, encode_reply};
 
 /// Which protocol a connection speaks. Decided once, by its first byte.
@@ -86,8 +90,11 @@ pub enum Parsed<'a> {
     },
     /// The request at the front is over a limit and not yet complete: answer
     /// `error` once, then discard input through the end of the request as it
-    /// streams in (`skip` bytes in total, or through the next `\n` when
-    /// `skip` is `None`), without buffering it.
+    /// streams in, without buffering it: `skip` bytes counted from the start
+    /// of the buffer (RESP), or, when `skip` is `None` (line protocol),
+    /// everything up to and including the next `\n` (which may already be in
+    /// the buffer: the parser returns this before a complete over-long line
+    /// has arrived, or as soon as the line's start proves it invalid).
     Oversized {
         /// Why it was refused.
         error: CommandError,
@@ -101,6 +108,15 @@ pub enum Parsed<'a> {
         /// What was wrong with the framing.
         error: CommandError,
     },
+    /// The first `consumed` bytes carry no request (empty lines, RESP `*0`
+    /// and `*-1`, which Redis ignores too): drop them and reply nothing.
+    Ignored {
+        /// Bytes to drop.
+        consumed: usize,
+    },
     /// More bytes are needed.
     Incomplete,
 }
+
+#[cfg(test)]
+mod proptests;

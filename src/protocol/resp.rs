@@ -1,6 +1,294 @@
-//! RESP2 (being written on the proto branch).
-use super::{Limits, Parsed};
-/// Parses one request.
-pub fn parse<'a>(_buf: &'a [u8], _limits: &Limits) -> Parsed<'a> {
-    Parsed::Incomplete
+//! RESP2 request framing: multibulk requests (`*N\r\n$len\r\narg\r\n...`)
+//! and, like Redis, inline commands on the same connection.
+//!
+//! One pass validates a whole frame without allocating, remembering where
+//! the first few arguments are; the command table ([`super::table`]) then
+//! builds a [`Command`](super::Command) that borrows from the buffer, with
+//! multi-key arguments left as a lazily walked [`Args`] over the validated
+//! run. An incomplete frame costs a re-walk of its headers on the next call,
+//! but bulk data is skipped by length, never scanned.
+//!
+//! Framing errors are answered and close the connection ([`Parsed::Fatal`]),
+//! as in Redis. Where capkv differs:
+//! - a multibulk count over [`Limits::max_args`] is an invalid multibulk
+//!   length (Redis's bound is `INT_MAX`);
+//! - a bulk length over the bulk limit (the larger of the key and value
+//!   limits, and at least 64) is refused. When it is the last argument of its request, the
+//!   request's total size is known from its header, so the answer is
+//!   `-ERR value too large` and the rest of the request is skipped as it
+//!   streams in ([`Parsed::Oversized`], the connection stays usable). Any
+//!   other position (the sizes of later arguments are unknown) or a length
+//!   over 512 MiB (Redis's own default limit) gets Redis's fatal
+//!   `invalid bulk length`;
+//! - a bulk string not followed by `\r\n` is fatal (Redis skips two bytes
+//!   unchecked and desynchronises);
+//! - length lines are judged as soon as they cannot be valid (21 bytes
+//!   without `\r`) instead of after 64 KiB.
+
+use super::error::ProtocolError;
+use super::inline::{Token, next_token};
+use super::{Args, CommandError, Limits, Parsed, table};
+
+/// Arguments remembered by position while validating; later ones are only
+/// reachable through [`Frame::tail`]. Four covers every fixed position the
+/// command table reads (`SET key value` + options from index 3).
+const HEAD: usize = 4;
+
+/// The bulk limit never goes below this, so numbers (20 characters) and
+/// option names always frame even under a tiny value limit; longer values
+/// are then refused by the command table instead.
+const MIN_BULK_LIMIT: usize = 64;
+
+/// Longest bulk string ever skipped rather than refused outright: Redis's
+/// default `proto-max-bulk-len`.
+const MAX_SKIPPABLE_BULK: i64 = 512 * 1024 * 1024;
+
+/// Longest decimal length line Redis's `string2ll` accepts (`LONG_STR_SIZE`
+/// minus one): 20 characters.
+const MAX_NUMBER_LEN: usize = 20;
+
+/// Parses one request (multibulk or inline) from the front of `buf`.
+pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
+    match buf.first() {
+        None => Parsed::Incomplete,
+        Some(b'*') => parse_multibulk(buf, limits),
+        Some(_) => parse_inline(buf, limits),
+    }
 }
+
+/// How a frame's arguments are laid out, for [`Frame::tail`].
+#[derive(Clone, Copy)]
+enum Layout {
+    /// `$len\r\nbytes\r\n` runs.
+    Multibulk,
+    /// Space-separated inline tokens.
+    Inline,
+}
+
+/// A validated request: its argument count, its first arguments, and where
+/// each of those begins in `raw` so that any suffix of the arguments can be
+/// handed out as [`Args`].
+pub(crate) struct Frame<'a> {
+    raw: &'a [u8],
+    layout: Layout,
+    argc: usize,
+    head: [&'a [u8]; HEAD],
+    starts: [usize; HEAD],
+}
+
+impl<'a> Frame<'a> {
+    /// Number of arguments, command name included.
+    pub(crate) fn argc(&self) -> usize {
+        self.argc
+    }
+
+    /// Argument `i`. Callers check `argc` first; `i` must be below
+    /// [`HEAD`]; anything else reads as empty.
+    pub(crate) fn arg(&self, i: usize) -> &'a [u8] {
+        debug_assert!(i < self.argc && i < HEAD);
+        self.head.get(i).copied().unwrap_or_default()
+    }
+
+    /// Arguments from index `from` (below [`HEAD`]) to the end.
+    pub(crate) fn tail(&self, from: usize) -> Args<'a> {
+        if from >= self.argc || from >= HEAD {
+            return Args::empty();
+        }
+        let raw = &self.raw[self.starts[from]..];
+        let count = self.argc - from;
+        match self.layout {
+            Layout::Multibulk => Args::resp(raw, count),
+            Layout::Inline => Args::inline(raw, count),
+        }
+    }
+}
+
+/// Why a length line could not be read.
+enum LengthError {
+    Incomplete,
+    Invalid,
+}
+
+/// Reads `<number>\r\n` starting at `at`; returns the number and the index
+/// just past the `\n`.
+#[inline]
+fn read_length(buf: &[u8], at: usize) -> Result<(i64, usize), LengthError> {
+    let window = &buf[at.min(buf.len())..];
+    let Some(cr) = window.iter().take(MAX_NUMBER_LEN + 1).position(|&b| b == b'\r') else {
+        return Err(if window.len() > MAX_NUMBER_LEN {
+            LengthError::Invalid
+        } else {
+            LengthError::Incomplete
+        });
+    };
+    match window.get(cr + 1) {
+        None => return Err(LengthError::Incomplete),
+        Some(b'\n') => {}
+        Some(_) => return Err(LengthError::Invalid),
+    }
+    match parse_i64(&window[..cr]) {
+        Some(n) => Ok((n, at + cr + 2)),
+        None => Err(LengthError::Invalid),
+    }
+}
+
+/// Redis's `string2ll`: an optional `-`, then `0` alone or a digit 1-9
+/// followed by digits, at most 20 characters, no `+`, no spaces, no leading
+/// zeros, no `-0`, within `i64`.
+pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > MAX_NUMBER_LEN {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    let (&first, rest) = digits.split_first()?;
+    if !(b'1'..=b'9').contains(&first) {
+        return None;
+    }
+    let mut value = u64::from(first - b'0');
+    for &d in rest {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if negative {
+        // `i64::MIN` has magnitude `i64::MAX + 1`.
+        if value > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((value as i64).wrapping_neg())
+    } else {
+        i64::try_from(value).ok()
+    }
+}
+
+fn parse_multibulk<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
+    let fatal = |error: ProtocolError| Parsed::Fatal { error: error.into() };
+    let (count, mut pos) = match read_length(buf, 1) {
+        Ok(found) => found,
+        Err(LengthError::Incomplete) => return Parsed::Incomplete,
+        Err(LengthError::Invalid) => return fatal(ProtocolError::InvalidMultibulkLength),
+    };
+    if count <= 0 {
+        // `*0` and `*-1` carry no command; Redis silently drops them.
+        return Parsed::Ignored { consumed: pos };
+    }
+    if count > i64::from(i32::MAX) || count as u64 > limits.max_args as u64 {
+        return fatal(ProtocolError::InvalidMultibulkLength);
+    }
+    let argc = count as usize;
+    let bulk_limit = limits.max_value_size.max(limits.max_key_size).max(MIN_BULK_LIMIT);
+    let mut head: [&'a [u8]; HEAD] = [&[]; HEAD];
+    let mut starts = [0usize; HEAD];
+    for i in 0..argc {
+        let header = pos;
+        match buf.get(pos) {
+            None => return Parsed::Incomplete,
+            Some(b'$') => {}
+            Some(&other) => return fatal(ProtocolError::ExpectedDollar(other)),
+        }
+        let (len, data) = match read_length(buf, pos + 1) {
+            Ok(found) => found,
+            Err(LengthError::Incomplete) => return Parsed::Incomplete,
+            Err(LengthError::Invalid) => return fatal(ProtocolError::InvalidBulkLength),
+        };
+        if len < 0 {
+            return fatal(ProtocolError::InvalidBulkLength);
+        }
+        if len as u64 > bulk_limit as u64 {
+            if i + 1 == argc && len <= MAX_SKIPPABLE_BULK {
+                // The frame ends with this bulk: its size is known now.
+                let skip = data + len as usize + 2;
+                return Parsed::Oversized { error: CommandError::ValueTooLarge, skip: Some(skip) };
+            }
+            return fatal(ProtocolError::InvalidBulkLength);
+        }
+        let end = data + len as usize;
+        let Some(terminator) = buf.get(end..end + 2) else { return Parsed::Incomplete };
+        if terminator != b"\r\n" {
+            return fatal(ProtocolError::MissingBulkCrlf);
+        }
+        if i < HEAD {
+            head[i] = &buf[data..end];
+            starts[i] = header;
+        }
+        pos = end + 2;
+    }
+    let frame = Frame { raw: &buf[..pos], layout: Layout::Multibulk, argc, head, starts };
+    finish(table::dispatch(&frame, limits), pos)
+}
+
+fn parse_inline<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
+    // Redis caps unterminated inline requests at 64 KiB; capkv's inline
+    // `SET k <value>` must fit a maximum value, so the cap is the line
+    // protocol's. A complete line over the cap is refused too, so the
+    // outcome never depends on how the bytes were split into reads.
+    let max = limits.max_line();
+    let Some(newline) = memchr::memchr(b'\n', buf) else {
+        return if buf.len() > max {
+            Parsed::Fatal { error: ProtocolError::TooBigInlineRequest.into() }
+        } else {
+            Parsed::Incomplete
+        };
+    };
+    let consumed = newline + 1;
+    if consumed > max {
+        return Parsed::Fatal { error: ProtocolError::TooBigInlineRequest.into() };
+    }
+    let mut line = &buf[..newline];
+    if let Some(stripped) = line.strip_suffix(b"\r") {
+        line = stripped;
+    }
+    // Redis splits the line as a C string: a NUL ends it.
+    if let Some(nul) = memchr::memchr(0, line) {
+        line = &line[..nul];
+    }
+
+    let mut head: [&'a [u8]; HEAD] = [&[]; HEAD];
+    let mut starts = [0usize; HEAD];
+    let mut argc = 0usize;
+    let mut verbatim = true;
+    let mut pos = 0;
+    loop {
+        let token: Token = match next_token(line, pos) {
+            Ok(Some(token)) => token,
+            Ok(None) => break,
+            Err(_) => return Parsed::Fatal { error: ProtocolError::UnbalancedQuotes.into() },
+        };
+        if argc < HEAD {
+            head[argc] = &line[token.start..token.end];
+            starts[argc] = pos;
+        }
+        verbatim &= token.verbatim;
+        argc += 1;
+        pos = token.next;
+    }
+    if argc == 0 {
+        // Empty and blank lines are keep-alives for Redis; so here.
+        return Parsed::Ignored { consumed };
+    }
+    if !verbatim {
+        return Parsed::Invalid { error: CommandError::InlineQuoting, consumed };
+    }
+    if argc > limits.max_args {
+        return Parsed::Fatal { error: ProtocolError::InvalidMultibulkLength.into() };
+    }
+    let frame = Frame { raw: line, layout: Layout::Inline, argc, head, starts };
+    finish(table::dispatch(&frame, limits), consumed)
+}
+
+fn finish(result: Result<super::Command<'_>, CommandError>, consumed: usize) -> Parsed<'_> {
+    match result {
+        Ok(command) => Parsed::Command { command, consumed },
+        Err(error) => Parsed::Invalid { error, consumed },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -201,6 +201,7 @@ impl Connection {
         };
         match parsed {
             Parsed::Incomplete => Step::NeedInput,
+            Parsed::Ignored { consumed } => Step::Consumed(consumed),
             Parsed::Command { command, consumed } => {
                 let mut ctx = Context {
                     store: &self.shared.store,

@@ -181,6 +181,7 @@ fn run(
                 ExpireCondition::IfHasExpiry => ExpireWhen::HasDeadline,
                 ExpireCondition::IfGreater => ExpireWhen::Later,
                 ExpireCondition::IfLess => ExpireWhen::Earlier,
+                ExpireCondition::IfHasExpiryAndLess => ExpireWhen::HasDeadlineAndEarlier,
             };
             let applied = store.expire(key, at, when).map_err(store_error)?;
             finish(out, dialect, &Reply::Int(applied as i64))
@@ -328,7 +329,12 @@ fn set(
             return Ok(Flow::NeedRoom(32));
         }
         let outcome = store.set(key, value, expiry, condition, None).map_err(store_error)?;
-        let reply = if outcome == SetOutcome::Written { Reply::Ok } else { Reply::Nil };
+        let written = outcome == SetOutcome::Written;
+        let reply = match (options.reply_as_int, written) {
+            (true, _) => Reply::Int(written as i64),
+            (false, true) => Reply::Ok,
+            (false, false) => Reply::Nil,
+        };
         return Ok(finish(out, dialect, &reply));
     }
     let mut need = 0;

@@ -84,8 +84,10 @@ pub enum ExpireWhen {
     HasDeadline,
     /// Only if the new deadline is later (no deadline counts as infinite).
     Later,
-    /// Only if the new deadline is earlier.
+    /// Only if the new deadline is earlier (no deadline counts as infinite).
     Earlier,
+    /// Only if the key has a deadline and the new one is earlier (XX LT).
+    HasDeadlineAndEarlier,
 }
 
 /// The state of a key's deadline.
@@ -312,6 +314,10 @@ impl Shard {
                 (None, _) => false,
                 (Some(_), None) => true,
                 (Some(new), Some(cur)) => new < cur,
+            },
+            ExpireWhen::HasDeadlineAndEarlier => match (deadline, current) {
+                (Some(new), Some(cur)) => new < cur,
+                _ => false,
             },
         };
         if !allowed {

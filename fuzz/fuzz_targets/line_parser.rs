@@ -1,0 +1,8 @@
+//! Drives the line-protocol parser the way the server does, over arbitrary
+//! bytes cut into arbitrary reads.
+#![no_main]
+
+use capkv::protocol::Dialect;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| capkv_fuzz::check(Dialect::Line, data));

@@ -1,0 +1,175 @@
+//! Shared driver for the protocol fuzz targets.
+//!
+//! Each input is parsed like a connection would be: bytes arrive in reads,
+//! complete requests are consumed, invalid ones answered, oversized ones
+//! skipped as they stream in, fatal ones end the stream. Every reply is
+//! encoded. Invariants checked on every step:
+//! - `consumed` and `skip` make progress and never exceed what they claim;
+//! - `Fatal` only on RESP, line-style skipping (`skip: None`) only on the
+//!   line protocol, and only protocol errors close a connection;
+//! - argument lists walk to exactly their advertised length;
+//! - the outcomes do not depend on how the input was cut into reads.
+
+use capkv::protocol::{
+    Command, CommandError, Dialect, Limits, Parsed, Reply, encode_reply, line, resp,
+};
+
+/// Entry point for both targets. The first byte picks the limits and the
+/// read size; the rest is the byte stream.
+pub fn check(dialect: Dialect, data: &[u8]) {
+    let Some((&control, input)) = data.split_first() else { return };
+    let limits = if control & 0x80 == 0 {
+        Limits { max_key_size: 8, max_value_size: 16, max_args: 8 }
+    } else {
+        Limits::default()
+    };
+    let read_size = usize::from(control & 0x7f).max(1);
+    let whole = drive(dialect, &[input], &limits);
+    let reads: Vec<&[u8]> = input.chunks(read_size).collect();
+    let chunked = drive(dialect, &reads, &limits);
+    assert_eq!(whole, chunked, "outcome depends on read boundaries");
+}
+
+enum Skipping {
+    No,
+    Bytes(usize),
+    ThroughNewline,
+}
+
+/// Runs a connection over `reads`; returns what the client would observe.
+pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> {
+    let parse = match dialect {
+        Dialect::Line => line::parse,
+        Dialect::Resp => resp::parse,
+    };
+    let mut buf: Vec<u8> = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut wire = Vec::new();
+    let mut skipping = Skipping::No;
+    for read in reads {
+        buf.extend_from_slice(read);
+        loop {
+            match skipping {
+                Skipping::No => {}
+                Skipping::Bytes(n) => {
+                    let k = n.min(buf.len());
+                    buf.drain(..k);
+                    if n > k {
+                        skipping = Skipping::Bytes(n - k);
+                        break;
+                    }
+                    skipping = Skipping::No;
+                }
+                Skipping::ThroughNewline => match memchr::memchr(b'\n', &buf) {
+                    Some(i) => {
+                        buf.drain(..=i);
+                        skipping = Skipping::No;
+                    }
+                    None => {
+                        buf.clear();
+                        break;
+                    }
+                },
+            }
+            if buf.is_empty() {
+                break;
+            }
+            let len = buf.len();
+            let consumed = match parse(&buf, limits) {
+                Parsed::Command { command, consumed } => {
+                    walk_args(&command);
+                    reply_to(dialect, &command, &mut wire);
+                    outcomes.push(format!("{command:?}"));
+                    consumed
+                }
+                Parsed::Invalid { error, consumed } => {
+                    assert!(!error.closes_connection());
+                    outcomes.push(seen(dialect, &error));
+                    encode_reply(dialect, &Reply::Error(error), &mut wire);
+                    consumed
+                }
+                Parsed::Ignored { consumed } => consumed,
+                Parsed::Oversized { error, skip } => {
+                    assert!(!error.closes_connection());
+                    outcomes.push(seen(dialect, &error));
+                    encode_reply(dialect, &Reply::Error(error), &mut wire);
+                    skipping = match skip {
+                        Some(n) => {
+                            assert!(n > 0 && dialect == Dialect::Resp);
+                            Skipping::Bytes(n)
+                        }
+                        None => {
+                            assert_eq!(dialect, Dialect::Line);
+                            Skipping::ThroughNewline
+                        }
+                    };
+                    continue;
+                }
+                Parsed::Fatal { error } => {
+                    assert_eq!(dialect, Dialect::Resp);
+                    assert!(error.closes_connection());
+                    outcomes.push(seen(dialect, &error));
+                    encode_reply(dialect, &Reply::Error(error), &mut wire);
+                    return outcomes;
+                }
+                Parsed::Incomplete => break,
+            };
+            assert!(consumed > 0 && consumed <= len, "consumed {consumed} of {len}");
+            buf.drain(..consumed);
+        }
+    }
+    outcomes
+}
+
+/// What the client sees of an error. On the line protocol only the line
+/// text is ever sent.
+fn seen(dialect: Dialect, error: &CommandError) -> String {
+    match dialect {
+        Dialect::Line => error.line_text().to_string(),
+        Dialect::Resp => error.resp_text().into_owned(),
+    }
+}
+
+/// Walks every argument list of `command` to its end.
+fn walk_args(command: &Command<'_>) {
+    let lists = match command {
+        Command::Del { keys } | Command::Exists { keys } | Command::MGet { keys } => vec![*keys],
+        Command::MSet { pairs } => {
+            assert_eq!(pairs.len() % 2, 0);
+            vec![*pairs]
+        }
+        Command::Info { sections } => vec![*sections],
+        Command::ConfigGet { patterns } => vec![*patterns],
+        Command::Client { args, .. } => vec![*args],
+        _ => vec![],
+    };
+    for args in lists {
+        assert_eq!(args.iter().count(), args.len());
+    }
+}
+
+/// Encodes a plausible reply for `command`, exercising every reply shape.
+fn reply_to(dialect: Dialect, command: &Command<'_>, out: &mut Vec<u8>) {
+    let reply = match command {
+        Command::Get { key } | Command::GetDel { key } => Reply::Bulk(key),
+        Command::Set { value, .. } | Command::Append { value, .. } => {
+            encode_reply(dialect, &Reply::Bulk(value), out);
+            Reply::Ok
+        }
+        Command::Del { keys } => Reply::Deleted(keys.len() as u64),
+        Command::MGet { keys } => {
+            encode_reply(dialect, &Reply::Array(keys.len()), out);
+            for key in keys.iter() {
+                encode_reply(dialect, &Reply::Bulk(key), out);
+            }
+            Reply::Nil
+        }
+        Command::IncrBy { delta, .. } => Reply::Int(*delta),
+        Command::Ping { message: None } => Reply::Pong,
+        Command::Ping { message: Some(m) } | Command::Echo { message: m } => Reply::Bulk(m),
+        Command::Info { .. } => Reply::Report(b"# Server\r\n"),
+        Command::Quit => Reply::Status("OK"),
+        _ => Reply::Int(0),
+    };
+    encode_reply(dialect, &reply, out);
+}

@@ -1,0 +1,554 @@
+//! Property tests across both parsers: canonical commands survive an
+//! encode/parse round trip, arbitrary bytes never panic or over-consume, and
+//! the outcome of a byte stream never depends on where it was split into
+//! reads.
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+use super::{
+    Args, Command, CommandError, Dialect, ExpireCondition, Expiry, Limits, Parsed, Reply,
+    SetCondition, TtlUnit, encode_reply, line, resp,
+};
+
+/// Keys up to 8 bytes, values up to 16, 8 arguments, lines up to 32 bytes.
+fn small() -> Limits {
+    Limits { max_key_size: 8, max_value_size: 16, max_args: 8 }
+}
+
+fn frame(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn num(n: impl ToString) -> Vec<u8> {
+    n.to_string().into_bytes()
+}
+
+/// The canonical argument vector of a command: the one spelling of it that
+/// [`canonical`] generates (upper-case names, millisecond expiries, options
+/// in a fixed order).
+fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
+    let words = |ws: &[&[u8]]| ws.iter().map(|w| w.to_vec()).collect::<Vec<_>>();
+    let with = |mut head: Vec<Vec<u8>>, args: Args<'_>| {
+        head.extend(args.iter().map(<[u8]>::to_vec));
+        head
+    };
+    let expiry_args = |expiry: &Expiry| match expiry {
+        Expiry::InMillis(ms) => vec![b"PX".to_vec(), num(ms)],
+        Expiry::AtUnixMillis(ms) => vec![b"PXAT".to_vec(), num(ms)],
+        Expiry::Persist => vec![b"PERSIST".to_vec()],
+    };
+    match command {
+        Command::Get { key } => words(&[b"GET", key]),
+        Command::Set { key, value, options } if options.reply_as_int => {
+            words(&[b"SETNX", key, value])
+        }
+        Command::Set { key, value, options } => {
+            let mut out = words(&[b"SET", key, value]);
+            match options.condition {
+                SetCondition::Always => {}
+                SetCondition::IfAbsent => out.push(b"NX".to_vec()),
+                SetCondition::IfPresent => out.push(b"XX".to_vec()),
+            }
+            if options.get {
+                out.push(b"GET".to_vec());
+            }
+            if options.keep_ttl {
+                out.push(b"KEEPTTL".to_vec());
+            }
+            if let Some(expiry) = &options.expiry {
+                out.extend(expiry_args(expiry));
+            }
+            out
+        }
+        Command::Del { keys } => with(words(&[b"DEL"]), *keys),
+        Command::GetDel { key } => words(&[b"GETDEL", key]),
+        Command::GetEx { key, expiry } => {
+            let mut out = words(&[b"GETEX", key]);
+            if let Some(expiry) = expiry {
+                out.extend(expiry_args(expiry));
+            }
+            out
+        }
+        Command::Exists { keys } => with(words(&[b"EXISTS"]), *keys),
+        Command::Expire { key, expiry, condition } => {
+            let mut out = match expiry {
+                Expiry::InMillis(ms) => vec![b"PEXPIRE".to_vec(), key.to_vec(), num(ms)],
+                Expiry::AtUnixMillis(ms) => vec![b"PEXPIREAT".to_vec(), key.to_vec(), num(ms)],
+                Expiry::Persist => unreachable!("EXPIRE never parses to PERSIST"),
+            };
+            let flags: &[&[u8]] = match condition {
+                ExpireCondition::Always => &[],
+                ExpireCondition::IfNoExpiry => &[b"NX"],
+                ExpireCondition::IfHasExpiry => &[b"XX"],
+                ExpireCondition::IfGreater => &[b"GT"],
+                ExpireCondition::IfLess => &[b"LT"],
+                ExpireCondition::IfHasExpiryAndLess => &[b"XX", b"LT"],
+            };
+            out.extend(flags.iter().map(|f| f.to_vec()));
+            out
+        }
+        Command::Persist { key } => words(&[b"PERSIST", key]),
+        Command::Ttl { key, unit: TtlUnit::Seconds } => words(&[b"TTL", key]),
+        Command::Ttl { key, unit: TtlUnit::Millis } => words(&[b"PTTL", key]),
+        Command::MGet { keys } => with(words(&[b"MGET"]), *keys),
+        Command::MSet { pairs } => with(words(&[b"MSET"]), *pairs),
+        Command::IncrBy { key, delta } => vec![b"INCRBY".to_vec(), key.to_vec(), num(delta)],
+        Command::Append { key, value } => words(&[b"APPEND", key, value]),
+        Command::StrLen { key } => words(&[b"STRLEN", key]),
+        Command::DbSize => words(&[b"DBSIZE"]),
+        Command::FlushAll => words(&[b"FLUSHALL"]),
+        Command::Ping { message: None } => words(&[b"PING"]),
+        Command::Ping { message: Some(m) } => words(&[b"PING", m]),
+        Command::Echo { message } => words(&[b"ECHO", message]),
+        Command::Select { index } => vec![b"SELECT".to_vec(), num(index)],
+        Command::Quit => words(&[b"QUIT"]),
+        Command::Info { sections } => with(words(&[b"INFO"]), *sections),
+        Command::ConfigGet { patterns } => with(words(&[b"CONFIG", b"GET"]), *patterns),
+        Command::ConfigOther => words(&[b"CONFIG", b"RESETSTAT"]),
+        Command::CommandInfo { subcommand: b"" } => words(&[b"COMMAND"]),
+        Command::CommandInfo { subcommand } => {
+            words(&[b"COMMAND", &subcommand.to_ascii_uppercase()])
+        }
+        Command::Client { subcommand, args } => {
+            with(words(&[b"CLIENT", &subcommand.to_ascii_uppercase()]), *args)
+        }
+        Command::Hello { version: None } => words(&[b"HELLO"]),
+        Command::Hello { version: Some(v) } => vec![b"HELLO".to_vec(), num(v)],
+    }
+}
+
+fn key() -> impl Strategy<Value = Vec<u8>> {
+    vec(any::<u8>(), 0..=8)
+}
+
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    vec(any::<u8>(), 0..=16)
+}
+
+fn keys() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    vec(key(), 1..=6)
+}
+
+fn expiry() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    prop_oneof![
+        (1..=i64::MAX).prop_map(|ms| vec![b"PX".to_vec(), num(ms)]),
+        (1..=i64::MAX).prop_map(|ms| vec![b"PXAT".to_vec(), num(ms)]),
+    ]
+}
+
+fn cat(parts: Vec<Vec<Vec<u8>>>) -> Vec<Vec<u8>> {
+    parts.into_iter().flatten().collect()
+}
+
+fn words(ws: &[&[u8]]) -> Vec<Vec<u8>> {
+    ws.iter().map(|w| w.to_vec()).collect()
+}
+
+/// Canonical argument vectors of valid commands within [`small`] limits.
+fn canonical() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    let set = (
+        key(),
+        value(),
+        prop_oneof![Just(vec![]), Just(words(&[b"NX"])), Just(words(&[b"XX"]))],
+        any::<bool>(),
+        prop_oneof![Just(vec![]), Just(words(&[b"KEEPTTL"])), expiry()],
+    )
+        .prop_map(|(k, v, cond, get, ttl)| {
+            let get = if get { words(&[b"GET"]) } else { vec![] };
+            cat(vec![vec![b"SET".to_vec(), k, v], cond, get, ttl])
+        });
+    let expire = (
+        key(),
+        prop_oneof![
+            (1..=i64::MAX).prop_map(|ms| (b"PEXPIRE".to_vec(), num(ms))),
+            any::<i64>().prop_map(|ms| (b"PEXPIREAT".to_vec(), num(ms))),
+        ],
+        prop_oneof![
+            Just(vec![]),
+            Just(words(&[b"NX"])),
+            Just(words(&[b"XX"])),
+            Just(words(&[b"GT"])),
+            Just(words(&[b"LT"])),
+            Just(words(&[b"XX", b"LT"])),
+        ],
+    )
+        .prop_map(|(k, (name, t), flags)| cat(vec![vec![name, k, t], flags]));
+    let getex = (key(), prop_oneof![Just(vec![]), Just(words(&[b"PERSIST"])), expiry()])
+        .prop_map(|(k, e)| cat(vec![vec![b"GETEX".to_vec(), k], e]));
+    let named = |name: &'static [u8]| move |rest: Vec<Vec<u8>>| cat(vec![words(&[name]), rest]);
+    prop_oneof![
+        key().prop_map(|k| vec![b"GET".to_vec(), k]),
+        set,
+        (key(), value()).prop_map(|(k, v)| vec![b"SETNX".to_vec(), k, v]),
+        keys().prop_map(named(b"DEL")),
+        key().prop_map(|k| vec![b"GETDEL".to_vec(), k]),
+        getex,
+        keys().prop_map(named(b"EXISTS")),
+        expire,
+        key().prop_map(|k| vec![b"PERSIST".to_vec(), k]),
+        key().prop_map(|k| vec![b"TTL".to_vec(), k]),
+        key().prop_map(|k| vec![b"PTTL".to_vec(), k]),
+        keys().prop_map(named(b"MGET")),
+        vec((key(), value()), 1..=3).prop_map(|pairs| {
+            cat(vec![words(&[b"MSET"]), pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()])
+        }),
+        (key(), any::<i64>()).prop_map(|(k, d)| vec![b"INCRBY".to_vec(), k, num(d)]),
+        (key(), value()).prop_map(|(k, v)| vec![b"APPEND".to_vec(), k, v]),
+        key().prop_map(|k| vec![b"STRLEN".to_vec(), k]),
+        Just(words(&[b"DBSIZE"])),
+        Just(words(&[b"FLUSHALL"])),
+        Just(words(&[b"PING"])),
+        value().prop_map(|m| vec![b"PING".to_vec(), m]),
+        value().prop_map(|m| vec![b"ECHO".to_vec(), m]),
+        any::<i32>().prop_map(|i| vec![b"SELECT".to_vec(), num(i)]),
+        Just(words(&[b"QUIT"])),
+        vec(value(), 0..=3).prop_map(named(b"INFO")),
+        vec(value(), 1..=3).prop_map(|p| cat(vec![words(&[b"CONFIG", b"GET"]), p])),
+        Just(words(&[b"CONFIG", b"RESETSTAT"])),
+        Just(words(&[b"COMMAND"])),
+        Just(words(&[b"COMMAND", b"DOCS"])),
+        value().prop_map(|n| vec![b"CLIENT".to_vec(), b"SETNAME".to_vec(), n]),
+        Just(words(&[b"HELLO"])),
+        Just(words(&[b"HELLO", b"2"])),
+    ]
+}
+
+/// True when `arg` can be written as a bare inline word.
+fn bare(arg: &[u8]) -> bool {
+    !arg.is_empty() && arg.iter().all(|b| !b" \t\r\n\x0b\x0c\"'\\\0".contains(b))
+}
+
+/// `arg` spelled as one inline argument: bare, or quoted verbatim when
+/// that is possible without escapes.
+fn inline_word(arg: &[u8]) -> Option<Vec<u8>> {
+    let has = |set: &[u8]| arg.iter().any(|b| set.contains(b));
+    if bare(arg) {
+        Some(arg.to_vec())
+    } else if has(b"\n\0") {
+        None
+    } else if !has(b"\"\\") {
+        Some([&b"\""[..], arg, b"\""].concat())
+    } else if !has(b"'\\") {
+        Some([&b"'"[..], arg, b"'"].concat())
+    } else {
+        None
+    }
+}
+
+/// One observable outcome of feeding bytes to a parser, as a server would
+/// act on it.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Command(Vec<Vec<u8>>),
+    Error(String),
+    Fatal(String),
+}
+
+enum Skipping {
+    No,
+    Bytes(usize),
+    ThroughNewline,
+}
+
+/// Feeds `chunks` one after the other into a buffer and drives `dialect`'s
+/// parser the way the server does (including skipping oversized requests),
+/// checking the parser's invariants on every call.
+fn drive(dialect: Dialect, chunks: &[&[u8]], limits: &Limits) -> Vec<Outcome> {
+    let parse = match dialect {
+        Dialect::Line => line::parse,
+        Dialect::Resp => resp::parse,
+    };
+    let mut buf: Vec<u8> = Vec::new();
+    let mut out = Vec::new();
+    let mut skipping = Skipping::No;
+    let mut wire = Vec::new();
+    for chunk in chunks {
+        buf.extend_from_slice(chunk);
+        loop {
+            match skipping {
+                Skipping::No => {}
+                Skipping::Bytes(n) => {
+                    let k = n.min(buf.len());
+                    buf.drain(..k);
+                    if n > k {
+                        skipping = Skipping::Bytes(n - k);
+                        break;
+                    }
+                    skipping = Skipping::No;
+                }
+                Skipping::ThroughNewline => match memchr::memchr(b'\n', &buf) {
+                    Some(i) => {
+                        buf.drain(..=i);
+                        skipping = Skipping::No;
+                    }
+                    None => {
+                        buf.clear();
+                        break;
+                    }
+                },
+            }
+            if buf.is_empty() {
+                break;
+            }
+            let len = buf.len();
+            let consumed = match parse(&buf, limits) {
+                Parsed::Command { command, consumed } => {
+                    encode_reply(dialect, &Reply::Bulk(to_args(&command)[0].as_slice()), &mut wire);
+                    out.push(Outcome::Command(to_args(&command)));
+                    consumed
+                }
+                Parsed::Invalid { error, consumed } => {
+                    assert!(!error.closes_connection());
+                    out.push(Outcome::Error(text(dialect, &error)));
+                    encode_reply(dialect, &Reply::Error(error), &mut wire);
+                    consumed
+                }
+                Parsed::Ignored { consumed } => consumed,
+                Parsed::Oversized { error, skip } => {
+                    out.push(Outcome::Error(text(dialect, &error)));
+                    skipping = match skip {
+                        Some(n) => {
+                            assert!(n > 0);
+                            Skipping::Bytes(n)
+                        }
+                        None => {
+                            assert_eq!(dialect, Dialect::Line);
+                            Skipping::ThroughNewline
+                        }
+                    };
+                    continue;
+                }
+                Parsed::Fatal { error } => {
+                    assert_eq!(dialect, Dialect::Resp);
+                    assert!(error.closes_connection());
+                    out.push(Outcome::Fatal(error.resp_text().into_owned()));
+                    return out;
+                }
+                Parsed::Incomplete => break,
+            };
+            assert!(consumed > 0 && consumed <= len, "consumed {consumed} of {len}");
+            buf.drain(..consumed);
+        }
+    }
+    out
+}
+
+/// What a client of `dialect` sees of `error`. (An unknown-command error
+/// found from the start of an over-long line quotes fewer arguments than
+/// the whole line would; only the RESP text, never sent on the line
+/// protocol, differs.)
+fn text(dialect: Dialect, error: &CommandError) -> String {
+    match dialect {
+        Dialect::Line => error.line_text().to_string(),
+        Dialect::Resp => error.resp_text().into_owned(),
+    }
+}
+
+/// Byte soup biased towards the protocols' own tokens.
+fn soup() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        canonical().prop_map(|args| frame(&args)),
+        canonical().prop_map(|args| {
+            let mut line = args.iter().filter(|a| bare(a)).cloned().collect::<Vec<_>>().join(&b' ');
+            line.extend_from_slice(b"\r\n");
+            line
+        }),
+        vec(any::<u8>(), 0..12),
+        prop::sample::select(vec![
+            &b"\r\n"[..],
+            b"\n",
+            b"*",
+            b"$",
+            b"*1\r\n",
+            b"*2\r\n",
+            b"*3\r\n",
+            b"$3\r\n",
+            b"$65\r\n",
+            b"$-1\r\n",
+            b"*0\r\n",
+            b"*-1\r\n",
+            b"GET ",
+            b"PUT ",
+            b"DEL ",
+            b"SET ",
+            b"PING",
+            b"STATS",
+            b"QUIT",
+            b" ",
+            b"  ",
+            b"\"",
+            b"'",
+            b"\\",
+            b"\0",
+            b"0",
+            b"12345678901",
+            b"EX",
+            b"PX",
+            b"NX",
+            b"XX",
+        ])
+        .prop_map(<[u8]>::to_vec),
+    ];
+    vec(piece, 0..8).prop_map(|pieces| pieces.concat())
+}
+
+fn lines() -> impl Strategy<Value = Vec<u8>> {
+    let word =
+        vec(any::<u8>().prop_filter("no space or newline", |b| !b" \r\n".contains(b)), 1..=8);
+    let text = vec(any::<u8>().prop_filter("no newline", |&b| b != b'\n'), 0..=20);
+    let line = prop_oneof![
+        (word.clone(), text.clone()).prop_map(|(k, v)| [&b"PUT "[..], &k, b" ", &v].concat()),
+        word.clone().prop_map(|k| [&b"GET "[..], &k].concat()),
+        word.prop_map(|k| [&b"DEL "[..], &k].concat()),
+        Just(b"PING".to_vec()),
+        Just(b"STATS".to_vec()),
+        text,
+    ];
+    vec((line, any::<bool>()), 0..6).prop_map(|ls| {
+        ls.into_iter()
+            .flat_map(|(l, crlf)| [l, if crlf { b"\r\n".to_vec() } else { b"\n".to_vec() }])
+            .flatten()
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn multibulk_round_trip(args in canonical()) {
+        let buf = frame(&args);
+        match resp::parse(&buf, &small()) {
+            Parsed::Command { command, consumed } => {
+                prop_assert_eq!(consumed, buf.len());
+                prop_assert_eq!(to_args(&command), args);
+            }
+            other => prop_assert!(false, "{:?} -> {:?}", args, other),
+        }
+    }
+
+    #[test]
+    fn inline_agrees_with_multibulk(args in canonical()) {
+        let words: Option<Vec<Vec<u8>>> = args.iter().map(|a| inline_word(a)).collect();
+        prop_assume!(words.is_some());
+        let mut line = words.unwrap_or_default().join(&b' ');
+        line.extend_from_slice(b"\r\n");
+        let multibulk = frame(&args);
+        // Default limits: with `small`, lines over 32 bytes are refused.
+        let limits = Limits::default();
+        let (a, b) = (resp::parse(&line, &limits), resp::parse(&multibulk, &limits));
+        match (a, b) {
+            (Parsed::Command { command: x, consumed }, Parsed::Command { command: y, .. }) => {
+                prop_assert_eq!(consumed, line.len());
+                prop_assert_eq!(x, y);
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    #[test]
+    fn line_round_trip(
+        key in vec(any::<u8>().prop_filter("word", |b| !b" \r\n".contains(b)), 1..=256),
+        value in vec(any::<u8>().prop_filter("no newline", |&b| b != b'\n'), 0..=300),
+        crlf in any::<bool>(),
+    ) {
+        let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+        // A value ending in `\r` loses it on a LF-terminated line.
+        prop_assume!(crlf || value.last() != Some(&b'\r'));
+        let put = [&b"PUT "[..], &key, b" ", &value, eol].concat();
+        match line::parse(&put, &Limits::default()) {
+            Parsed::Command { command: Command::Set { key: k, value: v, .. }, consumed } => {
+                prop_assert_eq!(consumed, put.len());
+                prop_assert_eq!(k, &key[..]);
+                prop_assert_eq!(v, &value[..]);
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+        let get = [&b"GET "[..], &key, eol].concat();
+        prop_assert_eq!(
+            line::parse(&get, &Limits::default()),
+            Parsed::Command { command: Command::Get { key: &key }, consumed: get.len() }
+        );
+    }
+
+    #[test]
+    fn random_bytes_never_break_the_parsers(bytes in vec(any::<u8>(), 0..256)) {
+        for limits in [small(), Limits::default()] {
+            drive(Dialect::Line, &[&bytes], &limits);
+            drive(Dialect::Resp, &[&bytes], &limits);
+            let mut star = b"*".to_vec();
+            star.extend_from_slice(&bytes);
+            drive(Dialect::Resp, &[&star], &limits);
+        }
+    }
+
+    #[test]
+    fn resp_outcome_does_not_depend_on_splits(input in soup()) {
+        for limits in [small(), Limits::default()] {
+            let whole = drive(Dialect::Resp, &[&input], &limits);
+            for cut in 0..=input.len() {
+                let (a, b) = input.split_at(cut);
+                prop_assert_eq!(&drive(Dialect::Resp, &[a, b], &limits), &whole, "cut {}", cut);
+            }
+        }
+    }
+
+    #[test]
+    fn line_outcome_does_not_depend_on_splits(input in prop_oneof![lines(), soup()]) {
+        for limits in [small(), Limits::default()] {
+            let whole = drive(Dialect::Line, &[&input], &limits);
+            for cut in 0..=input.len() {
+                let (a, b) = input.split_at(cut);
+                prop_assert_eq!(&drive(Dialect::Line, &[a, b], &limits), &whole, "cut {}", cut);
+            }
+        }
+    }
+
+    #[test]
+    fn byte_at_a_time_matches_whole(input in soup()) {
+        for dialect in [Dialect::Line, Dialect::Resp] {
+            let whole = drive(dialect, &[&input], &small());
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            prop_assert_eq!(drive(dialect, &bytes, &small()), whole);
+        }
+    }
+}
+
+#[test]
+fn oversized_requests_are_skipped_exactly() {
+    // A 40-byte value is refused without being buffered, and the request
+    // after it is parsed normally.
+    let mut input = frame(&[b"SET".to_vec(), b"k".to_vec(), vec![b'v'; 100]]);
+    input.extend_from_slice(&frame(&[b"GET".to_vec(), b"k".to_vec()]));
+    let expected = vec![
+        Outcome::Error("ERR value too large".into()),
+        Outcome::Command(vec![b"GET".to_vec(), b"k".to_vec()]),
+    ];
+    assert_eq!(drive(Dialect::Resp, &[&input], &small()), expected);
+    let bytes: Vec<&[u8]> = input.chunks(3).collect();
+    assert_eq!(drive(Dialect::Resp, &bytes, &small()), expected);
+
+    let mut input = b"PUT k ".to_vec();
+    input.extend_from_slice(&[b'v'; 100]);
+    input.extend_from_slice(b"\nGET k\n");
+    let expected = vec![
+        Outcome::Error("ERROR value too large".into()),
+        Outcome::Command(vec![b"GET".to_vec(), b"k".to_vec()]),
+    ];
+    assert_eq!(drive(Dialect::Line, &[&input], &small()), expected);
+    let bytes: Vec<&[u8]> = input.chunks(5).collect();
+    assert_eq!(drive(Dialect::Line, &bytes, &small()), expected);
+}
+
+#[test]
+fn error_variant_is_small() {
+    assert!(std::mem::size_of::<CommandError>() <= 24);
+    assert!(std::mem::size_of::<Reply<'_>>() <= 32);
+}

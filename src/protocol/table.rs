@@ -1,0 +1,511 @@
+//! The Redis command table: from a validated [`Frame`] to a [`Command`],
+//! with Redis 7's arity rules, option grammar and error texts.
+//!
+//! Redis checks a command in this order, and so does this table: existence,
+//! arity, then the command's own argument parsing (options before numbers).
+//! capkv's size limits (key and value length) come last, because Redis
+//! would have accepted the request up to that point.
+//!
+//! Arity follows Redis's convention: `n > 0` means exactly `n` arguments
+//! (command name included), `-n` means at least `n`.
+
+use super::resp::{Frame, parse_i64};
+use super::{
+    Args, Command, CommandError, ExpireCondition, Expiry, Limits, SetCondition, SetOptions, TtlUnit,
+};
+
+/// Longest command or subcommand name in the table, rounded up. Longer
+/// names are unknown without looking further.
+const NAME_MAX: usize = 16;
+
+/// Lower-cases `name` into `buf`; empty when too long to be a known name.
+fn lower<'b>(name: &[u8], buf: &'b mut [u8; NAME_MAX]) -> &'b [u8] {
+    if name.len() > NAME_MAX {
+        return &[];
+    }
+    let out = &mut buf[..name.len()];
+    for (o, b) in out.iter_mut().zip(name) {
+        *o = b.to_ascii_lowercase();
+    }
+    out
+}
+
+/// Redis's arity rule.
+fn arity(argc: usize, arity: i32, command: &'static str) -> Result<(), CommandError> {
+    let ok = if arity > 0 { argc == arity as usize } else { argc >= arity.unsigned_abs() as usize };
+    if ok { Ok(()) } else { Err(CommandError::WrongArity { command }) }
+}
+
+fn key<'a>(key: &'a [u8], limits: &Limits) -> Result<&'a [u8], CommandError> {
+    if key.len() > limits.max_key_size { Err(CommandError::KeyTooLong) } else { Ok(key) }
+}
+
+fn keys<'a>(keys: Args<'a>, limits: &Limits) -> Result<Args<'a>, CommandError> {
+    if keys.iter().any(|k| k.len() > limits.max_key_size) {
+        Err(CommandError::KeyTooLong)
+    } else {
+        Ok(keys)
+    }
+}
+
+fn value<'a>(value: &'a [u8], limits: &Limits) -> Result<&'a [u8], CommandError> {
+    if value.len() > limits.max_value_size { Err(CommandError::ValueTooLarge) } else { Ok(value) }
+}
+
+fn integer(arg: &[u8]) -> Result<i64, CommandError> {
+    parse_i64(arg).ok_or(CommandError::NotAnInteger)
+}
+
+/// Builds the command for a validated frame.
+pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    let name = f.arg(0);
+    let mut buf = [0u8; NAME_MAX];
+    // Ordered roughly by how often clients send each command: a slice match
+    // is a chain of length-and-bytes comparisons.
+    let command = match lower(name, &mut buf) {
+        b"get" => {
+            arity(argc, 2, "get")?;
+            Command::Get { key: key(f.arg(1), limits)? }
+        }
+        b"set" => {
+            arity(argc, -3, "set")?;
+            let options = set_options(f.tail(3))?;
+            Command::Set { key: key(f.arg(1), limits)?, value: value(f.arg(2), limits)?, options }
+        }
+        b"del" | b"unlink" => {
+            arity(argc, -2, if name.len() == 3 { "del" } else { "unlink" })?;
+            Command::Del { keys: keys(f.tail(1), limits)? }
+        }
+        b"mget" => {
+            arity(argc, -2, "mget")?;
+            Command::MGet { keys: keys(f.tail(1), limits)? }
+        }
+        b"mset" => {
+            arity(argc, -3, "mset")?;
+            if argc % 2 == 0 {
+                return Err(CommandError::WrongArity { command: "mset" });
+            }
+            let pairs = f.tail(1);
+            for (i, arg) in pairs.iter().enumerate() {
+                if i % 2 == 0 {
+                    key(arg, limits)?;
+                } else {
+                    value(arg, limits)?;
+                }
+            }
+            Command::MSet { pairs }
+        }
+        b"exists" => {
+            arity(argc, -2, "exists")?;
+            Command::Exists { keys: keys(f.tail(1), limits)? }
+        }
+        b"incr" | b"decr" => {
+            let incr = name[0].eq_ignore_ascii_case(&b'i');
+            arity(argc, 2, if incr { "incr" } else { "decr" })?;
+            Command::IncrBy { key: key(f.arg(1), limits)?, delta: if incr { 1 } else { -1 } }
+        }
+        b"incrby" => {
+            arity(argc, 3, "incrby")?;
+            let delta = integer(f.arg(2))?;
+            Command::IncrBy { key: key(f.arg(1), limits)?, delta }
+        }
+        b"decrby" => {
+            arity(argc, 3, "decrby")?;
+            let amount = integer(f.arg(2))?;
+            let delta = amount.checked_neg().ok_or(CommandError::DecrementOverflow)?;
+            Command::IncrBy { key: key(f.arg(1), limits)?, delta }
+        }
+        b"setnx" => {
+            arity(argc, 3, "setnx")?;
+            let options = SetOptions {
+                condition: SetCondition::IfAbsent,
+                reply_as_int: true,
+                ..SetOptions::default()
+            };
+            Command::Set { key: key(f.arg(1), limits)?, value: value(f.arg(2), limits)?, options }
+        }
+        b"setex" | b"psetex" => {
+            let seconds = name.len() == 5;
+            let command = if seconds { "setex" } else { "psetex" };
+            arity(argc, 4, command)?;
+            let amount = integer(f.arg(2))?;
+            let expiry = relative_expiry(amount, seconds, command)?;
+            let options = SetOptions { expiry: Some(expiry), ..SetOptions::default() };
+            Command::Set { key: key(f.arg(1), limits)?, value: value(f.arg(3), limits)?, options }
+        }
+        b"getdel" => {
+            arity(argc, 2, "getdel")?;
+            Command::GetDel { key: key(f.arg(1), limits)? }
+        }
+        b"getex" => {
+            arity(argc, -2, "getex")?;
+            let expiry = getex_expiry(f.tail(2))?;
+            Command::GetEx { key: key(f.arg(1), limits)?, expiry }
+        }
+        b"expire" => expire(f, limits, "expire", ExpireKind::RelativeSeconds)?,
+        b"pexpire" => expire(f, limits, "pexpire", ExpireKind::RelativeMillis)?,
+        b"expireat" => expire(f, limits, "expireat", ExpireKind::AtSeconds)?,
+        b"pexpireat" => expire(f, limits, "pexpireat", ExpireKind::AtMillis)?,
+        b"ttl" => {
+            arity(argc, 2, "ttl")?;
+            Command::Ttl { key: key(f.arg(1), limits)?, unit: TtlUnit::Seconds }
+        }
+        b"pttl" => {
+            arity(argc, 2, "pttl")?;
+            Command::Ttl { key: key(f.arg(1), limits)?, unit: TtlUnit::Millis }
+        }
+        b"persist" => {
+            arity(argc, 2, "persist")?;
+            Command::Persist { key: key(f.arg(1), limits)? }
+        }
+        b"append" => {
+            arity(argc, 3, "append")?;
+            Command::Append { key: key(f.arg(1), limits)?, value: value(f.arg(2), limits)? }
+        }
+        b"strlen" => {
+            arity(argc, 2, "strlen")?;
+            Command::StrLen { key: key(f.arg(1), limits)? }
+        }
+        b"ping" => {
+            arity(argc, -1, "ping")?;
+            match argc {
+                1 => Command::Ping { message: None },
+                2 => Command::Ping { message: Some(f.arg(1)) },
+                _ => return Err(CommandError::WrongArity { command: "ping" }),
+            }
+        }
+        b"echo" => {
+            arity(argc, 2, "echo")?;
+            Command::Echo { message: f.arg(1) }
+        }
+        b"dbsize" => {
+            arity(argc, 1, "dbsize")?;
+            Command::DbSize
+        }
+        b"flushall" | b"flushdb" => {
+            arity(argc, -1, if name.len() == 8 { "flushall" } else { "flushdb" })?;
+            let flag_ok = argc == 1
+                || (argc == 2
+                    && (f.arg(1).eq_ignore_ascii_case(b"sync")
+                        || f.arg(1).eq_ignore_ascii_case(b"async")));
+            if !flag_ok {
+                return Err(CommandError::Syntax);
+            }
+            Command::FlushAll
+        }
+        b"select" => {
+            arity(argc, 2, "select")?;
+            // `getIntFromObjectOrReply`: an i64 that also fits an `int`.
+            let index = integer(f.arg(1))?;
+            if i32::try_from(index).is_err() {
+                return Err(CommandError::NotAnInteger);
+            }
+            Command::Select { index }
+        }
+        b"quit" => Command::Quit,
+        b"info" => Command::Info { sections: f.tail(1) },
+        b"hello" => hello(f)?,
+        b"config" => config(f)?,
+        b"command" => command_info(f)?,
+        b"client" => client(f)?,
+        _ => return Err(CommandError::unknown_command(name, f.tail(1))),
+    };
+    Ok(command)
+}
+
+// Flags of Redis's `parseExtendedStringArgumentsOrReply`.
+const NX: u8 = 1 << 0;
+const XX: u8 = 1 << 1;
+const EX: u8 = 1 << 2;
+const PX: u8 = 1 << 3;
+const KEEPTTL: u8 = 1 << 4;
+const EXAT: u8 = 1 << 5;
+const PXAT: u8 = 1 << 6;
+const PERSIST: u8 = 1 << 7;
+
+/// Which command the extended string options belong to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StringCommand {
+    Set,
+    GetEx,
+}
+
+/// The parsed options of SET or GETEX: flags, the expiry argument, and
+/// whether SET's GET flag was given (not a conflict-relevant flag).
+struct StringOptions<'a> {
+    flags: u8,
+    get: bool,
+    expire: Option<&'a [u8]>,
+}
+
+/// Redis's `parseExtendedStringArgumentsOrReply`, condition for condition:
+/// repeats of the same option are accepted (the last expiry wins), options
+/// that conflict with one already given are syntax errors, and so is an
+/// expiry flag without a following argument.
+fn string_options(
+    args: Args<'_>,
+    command: StringCommand,
+) -> Result<StringOptions<'_>, CommandError> {
+    let set = command == StringCommand::Set;
+    let get = command == StringCommand::GetEx;
+    let mut out = StringOptions { flags: 0, get: false, expire: None };
+    let mut iter = args.iter();
+    while let Some(opt) = iter.next() {
+        let has_next = iter.len() > 0;
+        let flags = out.flags;
+        let mut buf = [0u8; NAME_MAX];
+        let expiry_conflicts =
+            |own: u8| flags & (KEEPTTL | PERSIST | EX | PX | EXAT | PXAT) & !own != 0;
+        match lower(opt, &mut buf) {
+            b"nx" if set && flags & XX == 0 => out.flags |= NX,
+            b"xx" if set && flags & NX == 0 => out.flags |= XX,
+            b"get" if set => out.get = true,
+            b"keepttl" if set && flags & (PERSIST | EX | EXAT | PX | PXAT) == 0 => {
+                out.flags |= KEEPTTL
+            }
+            b"persist" if get && flags & (EX | EXAT | PX | PXAT | KEEPTTL) == 0 => {
+                out.flags |= PERSIST
+            }
+            b"ex" if has_next && !expiry_conflicts(EX) => {
+                out.flags |= EX;
+                out.expire = iter.next();
+            }
+            b"px" if has_next && !expiry_conflicts(PX) => {
+                out.flags |= PX;
+                out.expire = iter.next();
+            }
+            b"exat" if has_next && !expiry_conflicts(EXAT) => {
+                out.flags |= EXAT;
+                out.expire = iter.next();
+            }
+            b"pxat" if has_next && !expiry_conflicts(PXAT) => {
+                out.flags |= PXAT;
+                out.expire = iter.next();
+            }
+            _ => return Err(CommandError::Syntax),
+        }
+    }
+    Ok(out)
+}
+
+/// Redis's `getExpireMillisecondsOrReply`, minus adding the current time
+/// (the executor's job: it must answer `invalid expire time` if that
+/// overflows). Non-positive values are refused.
+fn string_expiry(flags: u8, arg: &[u8], command: &'static str) -> Result<Expiry, CommandError> {
+    let amount = integer(arg)?;
+    if flags & (EX | PX) != 0 {
+        relative_expiry(amount, flags & EX != 0, command)
+    } else {
+        let invalid = CommandError::InvalidExpireTime { command };
+        if amount <= 0 {
+            return Err(invalid);
+        }
+        let millis =
+            if flags & EXAT != 0 { amount.checked_mul(1000).ok_or(invalid)? } else { amount };
+        Ok(Expiry::AtUnixMillis(millis))
+    }
+}
+
+/// A SET-style relative expiry: must be positive and fit in milliseconds.
+fn relative_expiry(
+    amount: i64,
+    seconds: bool,
+    command: &'static str,
+) -> Result<Expiry, CommandError> {
+    let invalid = CommandError::InvalidExpireTime { command };
+    if amount <= 0 {
+        return Err(invalid);
+    }
+    let millis = if seconds { amount.checked_mul(1000).ok_or(invalid)? } else { amount };
+    Ok(Expiry::InMillis(millis as u64))
+}
+
+fn set_options(args: Args<'_>) -> Result<SetOptions, CommandError> {
+    let parsed = string_options(args, StringCommand::Set)?;
+    let expiry = match parsed.expire {
+        Some(arg) => Some(string_expiry(parsed.flags, arg, "set")?),
+        None => None,
+    };
+    let condition = if parsed.flags & NX != 0 {
+        SetCondition::IfAbsent
+    } else if parsed.flags & XX != 0 {
+        SetCondition::IfPresent
+    } else {
+        SetCondition::Always
+    };
+    Ok(SetOptions {
+        expiry,
+        keep_ttl: parsed.flags & KEEPTTL != 0,
+        condition,
+        get: parsed.get,
+        reply_as_int: false,
+    })
+}
+
+fn getex_expiry(args: Args<'_>) -> Result<Option<Expiry>, CommandError> {
+    let parsed = string_options(args, StringCommand::GetEx)?;
+    match parsed.expire {
+        Some(arg) => Ok(Some(string_expiry(parsed.flags, arg, "getex")?)),
+        None if parsed.flags & PERSIST != 0 => Ok(Some(Expiry::Persist)),
+        None => Ok(None),
+    }
+}
+
+/// How an EXPIRE-family time argument is read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpireKind {
+    RelativeSeconds,
+    RelativeMillis,
+    AtSeconds,
+    AtMillis,
+}
+
+/// Redis's `expireGenericCommand` up to the key lookup: flags first
+/// (`parseExtendedExpireArgumentsOrReply`), then the number, then the
+/// seconds-to-milliseconds overflow check.
+fn expire<'a>(
+    f: &Frame<'a>,
+    limits: &Limits,
+    command: &'static str,
+    kind: ExpireKind,
+) -> Result<Command<'a>, CommandError> {
+    arity(f.argc(), -3, command)?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in f.tail(3) {
+        let mut buf = [0u8; NAME_MAX];
+        match lower(opt, &mut buf) {
+            b"nx" => nx = true,
+            b"xx" => xx = true,
+            b"gt" => gt = true,
+            b"lt" => lt = true,
+            _ => return Err(CommandError::unsupported_option(opt)),
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CommandError::ExpireNxConflict);
+    }
+    if gt && lt {
+        return Err(CommandError::ExpireGtLtConflict);
+    }
+    let condition = match (nx, xx, gt, lt) {
+        (true, ..) => ExpireCondition::IfNoExpiry,
+        // XX GT behaves as GT: GT already fails on keys without a deadline.
+        (_, _, true, _) => ExpireCondition::IfGreater,
+        (_, true, _, true) => ExpireCondition::IfHasExpiryAndLess,
+        (_, true, ..) => ExpireCondition::IfHasExpiry,
+        (_, _, _, true) => ExpireCondition::IfLess,
+        _ => ExpireCondition::Always,
+    };
+    let amount = integer(f.arg(2))?;
+    let millis = match kind {
+        ExpireKind::RelativeSeconds | ExpireKind::AtSeconds => {
+            amount.checked_mul(1000).ok_or(CommandError::InvalidExpireTime { command })?
+        }
+        ExpireKind::RelativeMillis | ExpireKind::AtMillis => amount,
+    };
+    let expiry = match kind {
+        // A deadline at or before now deletes the key. Without a clock the
+        // parser cannot say "now - 5 s", but any instant at or before the
+        // epoch is just as past and compares the same way under GT/LT
+        // against a live key's deadline.
+        ExpireKind::RelativeSeconds | ExpireKind::RelativeMillis if millis <= 0 => {
+            Expiry::AtUnixMillis(millis)
+        }
+        ExpireKind::RelativeSeconds | ExpireKind::RelativeMillis => Expiry::InMillis(millis as u64),
+        ExpireKind::AtSeconds | ExpireKind::AtMillis => Expiry::AtUnixMillis(millis),
+    };
+    Ok(Command::Expire { key: key(f.arg(1), limits)?, expiry, condition })
+}
+
+fn hello<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
+    if f.argc() < 2 {
+        return Ok(Command::Hello { version: None });
+    }
+    let version = parse_i64(f.arg(1)).ok_or(CommandError::HelloVersionNotInteger)?;
+    // Redis also speaks 3; capkv only RESP2, so 3 is refused like 1 or 4.
+    if version != 2 {
+        return Err(CommandError::NoProto);
+    }
+    let mut iter = f.tail(2).iter();
+    while let Some(opt) = iter.next() {
+        let more = iter.len();
+        if opt.eq_ignore_ascii_case(b"auth") && more >= 2 {
+            iter.next();
+            iter.next();
+        } else if opt.eq_ignore_ascii_case(b"setname") && more >= 1 {
+            iter.next();
+        } else {
+            return Err(CommandError::hello_syntax(opt));
+        }
+    }
+    Ok(Command::Hello { version: Some(version) })
+}
+
+fn config<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    arity(argc, -2, "config")?;
+    let mut buf = [0u8; NAME_MAX];
+    match lower(f.arg(1), &mut buf) {
+        b"get" => {
+            arity(argc, -3, "config|get")?;
+            Ok(Command::ConfigGet { patterns: f.tail(2) })
+        }
+        b"set" => {
+            arity(argc, -4, "config|set")?;
+            if argc % 2 != 0 {
+                return Err(CommandError::WrongArity { command: "config|set" });
+            }
+            Ok(Command::ConfigOther)
+        }
+        b"resetstat" => {
+            arity(argc, 2, "config|resetstat")?;
+            Ok(Command::ConfigOther)
+        }
+        b"rewrite" => {
+            arity(argc, 2, "config|rewrite")?;
+            Ok(Command::ConfigOther)
+        }
+        _ => Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
+    }
+}
+
+fn command_info<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    if argc == 1 {
+        return Ok(Command::CommandInfo { subcommand: b"" });
+    }
+    let mut buf = [0u8; NAME_MAX];
+    let subcommand: &'static [u8] = match lower(f.arg(1), &mut buf) {
+        b"count" => {
+            arity(argc, 2, "command|count")?;
+            b"count"
+        }
+        b"docs" => b"docs",
+        b"info" => b"info",
+        b"list" => b"list",
+        _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
+    };
+    Ok(Command::CommandInfo { subcommand })
+}
+
+fn client<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    arity(argc, -2, "client")?;
+    let mut buf = [0u8; NAME_MAX];
+    let (subcommand, expected, full): (&'static [u8], i32, &'static str) =
+        match lower(f.arg(1), &mut buf) {
+            b"setname" => (b"setname", 3, "client|setname"),
+            b"getname" => (b"getname", 2, "client|getname"),
+            b"id" => (b"id", 2, "client|id"),
+            b"setinfo" => (b"setinfo", 4, "client|setinfo"),
+            b"info" => (b"info", 2, "client|info"),
+            b"list" => (b"list", -2, "client|list"),
+            b"no-evict" => (b"no-evict", 3, "client|no-evict"),
+            b"no-touch" => (b"no-touch", 3, "client|no-touch"),
+            b"reply" => (b"reply", 3, "client|reply"),
+            _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
+        };
+    arity(argc, expected, full)?;
+    Ok(Command::Client { subcommand, args: f.tail(2) })
+}
