@@ -75,9 +75,12 @@ impl Server {
         let store_config = StoreConfig { segment_quota: 0, ..config.store.clone() };
         let store = Arc::new(Store::new(&store_config));
         let budget = Arc::new(Budget::new(config.budget, store.clone()));
+        // A cgroup without a limit cannot OOM-kill us, and its usage may be
+        // other processes' (a login session, a CI runner): ignore it then.
+        let cgroup = Cgroup::detect().filter(|c| c.limit().is_some());
         let mut governor = Governor::new(
             budget.clone(),
-            Cgroup::detect(),
+            cgroup,
             GovernorConfig {
                 tick: GOVERNOR_TICK,
                 hard_limit: config.hard_limit,
