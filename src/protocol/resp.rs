@@ -2,7 +2,7 @@
 //! and, like Redis, inline commands on the same connection.
 //!
 //! One pass validates a whole frame without allocating, remembering where
-//! the first few arguments are; the command table ([`super::table`]) then
+//! the first few arguments are; the command table (`table.rs`) then
 //! builds a [`Command`](super::Command) that borrows from the buffer, with
 //! multi-key arguments left as a lazily walked [`Args`] over the validated
 //! run. An incomplete frame costs a re-walk of its headers on the next call,
@@ -114,6 +114,21 @@ enum LengthError {
 #[inline]
 fn read_length(buf: &[u8], at: usize) -> Result<(i64, usize), LengthError> {
     let window = &buf[at.min(buf.len())..];
+    // Fast path: a non-negative number of up to 18 digits (which cannot
+    // overflow), read in the same pass that finds its end. Leading zeros
+    // and everything else go to the exact `string2ll` rules below.
+    let mut value = 0u64;
+    let mut digits = 0;
+    while let Some(&d) = window.get(digits).filter(|d| d.is_ascii_digit() && digits < 18) {
+        value = value * 10 + u64::from(d - b'0');
+        digits += 1;
+    }
+    if digits > 0
+        && (window[0] != b'0' || digits == 1)
+        && window.get(digits..digits + 2) == Some(b"\r\n")
+    {
+        return Ok((value as i64, at + digits + 2));
+    }
     let Some(cr) = window.iter().take(MAX_NUMBER_LEN + 1).position(|&b| b == b'\r') else {
         return Err(if window.len() > MAX_NUMBER_LEN {
             LengthError::Invalid
