@@ -37,7 +37,7 @@ pub enum Reply<'a> {
 ///
 /// GET replies are the hottest path of the server, so bulk strings reserve
 /// their whole size once and format the length header without going through
-/// `core::fmt` (see [`push_decimal`]).
+/// `core::fmt` (see `push_unsigned`).
 #[inline]
 pub fn encode_reply(dialect: Dialect, reply: &Reply<'_>, out: &mut Vec<u8>) {
     match dialect {
