@@ -13,13 +13,13 @@
 //! - a multibulk count over [`Limits::max_args`] is an invalid multibulk
 //!   length (Redis's bound is `INT_MAX`);
 //! - a bulk length over the bulk limit (the larger of the key and value
-//!   limits, and at least 64) is refused. When it is the last argument of its request, the
-//!   request's total size is known from its header, so the answer is
-//!   `-ERR value too large` and the rest of the request is skipped as it
-//!   streams in ([`Parsed::Oversized`], the connection stays usable). Any
-//!   other position (the sizes of later arguments are unknown) or a length
-//!   over 512 MiB (Redis's own default limit) gets Redis's fatal
-//!   `invalid bulk length`;
+//!   limits, and at least 64) is refused. When it is the last argument of
+//!   its request, the request's total size is known from its header, so the
+//!   answer is `-ERR value too large` and the rest of the request is
+//!   skipped as it streams in ([`Parsed::Oversized`], the connection stays
+//!   usable). Any other position (the sizes of later arguments are unknown)
+//!   or a length over 512 MiB (Redis's own default limit) gets Redis's
+//!   fatal `invalid bulk length`;
 //! - a bulk string not followed by `\r\n` is fatal (Redis skips two bytes
 //!   unchecked and desynchronises);
 //! - length lines are judged as soon as they cannot be valid (21 bytes
@@ -91,6 +91,7 @@ impl<'a> Frame<'a> {
 
     /// Arguments from index `from` (below [`HEAD`]) to the end.
     pub(crate) fn tail(&self, from: usize) -> Args<'a> {
+        debug_assert!(from < HEAD);
         if from >= self.argc || from >= HEAD {
             return Args::empty();
         }
