@@ -159,8 +159,11 @@ pub enum Command<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
     /// Expire this many milliseconds from now (EX s is parsed as s*1000).
-    /// Always > 0; zero or negative durations are parse errors for SET and
-    /// become [`Expiry::AtUnixMillis`] in the past for EXPIRE.
+    /// Always in `1..=i64::MAX`; zero or negative durations are parse errors
+    /// for SET/GETEX and become [`Expiry::AtUnixMillis`] at or before the
+    /// epoch for EXPIRE. The executor adds the current time and, like
+    /// Redis, answers `invalid expire time in '<cmd>' command` if that
+    /// overflows `i64`.
     InMillis(u64),
     /// Expire at this Unix time in milliseconds (EXAT s is s*1000).
     AtUnixMillis(i64),

@@ -3,7 +3,7 @@
 //! parser can be unit-tested, fuzzed and benchmarked on plain slices.
 //!
 //! Two dialects share one port and one command model:
-//! - [`line`]: the seed's newline protocol (`PUT k v\n`, `GET k\n`), plus
+//! - [`line`](mod@line): the seed's newline protocol (`PUT k v\n`, `GET k\n`), plus
 //!   `DEL`, `PING`, `QUIT`, `STATS`;
 //! - [`resp`]: RESP2, the cache subset of Redis, chosen when the first byte
 //!   a connection sends is `*`.

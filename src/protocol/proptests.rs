@@ -420,7 +420,13 @@ fn lines() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        // `inline_agrees_with_multibulk` skips arguments inline quoting cannot
+        // spell (about 7% of inputs).
+        max_global_rejects: 1 << 20,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn multibulk_round_trip(args in canonical()) {

@@ -2,7 +2,7 @@
 //! and, like Redis, inline commands on the same connection.
 //!
 //! One pass validates a whole frame without allocating, remembering where
-//! the first few arguments are; the command table ([`super::table`]) then
+//! the first few arguments are; the command table (`table.rs`) then
 //! builds a [`Command`](super::Command) that borrows from the buffer, with
 //! multi-key arguments left as a lazily walked [`Args`] over the validated
 //! run. An incomplete frame costs a re-walk of its headers on the next call,
@@ -13,13 +13,13 @@
 //! - a multibulk count over [`Limits::max_args`] is an invalid multibulk
 //!   length (Redis's bound is `INT_MAX`);
 //! - a bulk length over the bulk limit (the larger of the key and value
-//!   limits, and at least 64) is refused. When it is the last argument of its request, the
-//!   request's total size is known from its header, so the answer is
-//!   `-ERR value too large` and the rest of the request is skipped as it
-//!   streams in ([`Parsed::Oversized`], the connection stays usable). Any
-//!   other position (the sizes of later arguments are unknown) or a length
-//!   over 512 MiB (Redis's own default limit) gets Redis's fatal
-//!   `invalid bulk length`;
+//!   limits, and at least 64) is refused. When it is the last argument of
+//!   its request, the request's total size is known from its header, so the
+//!   answer is `-ERR value too large` and the rest of the request is
+//!   skipped as it streams in ([`Parsed::Oversized`], the connection stays
+//!   usable). Any other position (the sizes of later arguments are unknown)
+//!   or a length over 512 MiB (Redis's own default limit) gets Redis's
+//!   fatal `invalid bulk length`;
 //! - a bulk string not followed by `\r\n` is fatal (Redis skips two bytes
 //!   unchecked and desynchronises);
 //! - length lines are judged as soon as they cannot be valid (21 bytes
@@ -91,6 +91,7 @@ impl<'a> Frame<'a> {
 
     /// Arguments from index `from` (below [`HEAD`]) to the end.
     pub(crate) fn tail(&self, from: usize) -> Args<'a> {
+        debug_assert!(from < HEAD);
         if from >= self.argc || from >= HEAD {
             return Args::empty();
         }
@@ -114,6 +115,21 @@ enum LengthError {
 #[inline]
 fn read_length(buf: &[u8], at: usize) -> Result<(i64, usize), LengthError> {
     let window = &buf[at.min(buf.len())..];
+    // Fast path: a non-negative number of up to 18 digits (which cannot
+    // overflow), read in the same pass that finds its end. Leading zeros
+    // and everything else go to the exact `string2ll` rules below.
+    let mut value = 0u64;
+    let mut digits = 0;
+    while let Some(&d) = window.get(digits).filter(|d| d.is_ascii_digit() && digits < 18) {
+        value = value * 10 + u64::from(d - b'0');
+        digits += 1;
+    }
+    if digits > 0
+        && (window[0] != b'0' || digits == 1)
+        && window.get(digits..digits + 2) == Some(b"\r\n")
+    {
+        return Ok((value as i64, at + digits + 2));
+    }
     let Some(cr) = window.iter().take(MAX_NUMBER_LEN + 1).position(|&b| b == b'\r') else {
         return Err(if window.len() > MAX_NUMBER_LEN {
             LengthError::Invalid
