@@ -61,7 +61,12 @@ fn every_error_reason_and_the_connection_stays_usable() {
             "request {:?}",
             String::from_utf8_lossy(request)
         );
-        assert_eq!(c.ask(b"PING\n"), b"PONG\n", "usable after {:?}", String::from_utf8_lossy(request));
+        assert_eq!(
+            c.ask(b"PING\n"),
+            b"PONG\n",
+            "usable after {:?}",
+            String::from_utf8_lossy(request)
+        );
     }
     assert_eq!(c.ask(b"PUT k 1234567890123456\n"), b"OK\n", "exactly at the limit is fine");
 }
@@ -112,7 +117,9 @@ fn stats_reports_budget_and_usage() {
     }
     assert_eq!(fields["maxmemory"], (256u64 << 20).to_string());
     assert_eq!(fields["db0"], "keys=1,expires=0,avg_ttl=0");
-    for name in ["capkv_item_bytes", "capkv_index_bytes", "capkv_buffer_bytes", "capkv_segment_quota"] {
+    for name in
+        ["capkv_item_bytes", "capkv_index_bytes", "capkv_buffer_bytes", "capkv_segment_quota"]
+    {
         assert!(fields.contains_key(name), "{name} missing");
     }
     assert!(fields["capkv_item_bytes"].parse::<u64>().unwrap() >= 3);

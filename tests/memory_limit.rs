@@ -25,7 +25,8 @@ fn one_gib_through_a_64mb_budget() {
         let (peak, done, pid) = (peak.clone(), done.clone(), server.child.id());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
                 let rss = status
                     .lines()
                     .find(|l| l.starts_with("VmRSS:"))

@@ -26,7 +26,7 @@ impl TestServer {
     /// metrics off, 256 MiB budget unless overridden).
     pub fn start(extra: &[&str]) -> TestServer {
         let mut args = vec!["capkv", "--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0"];
-        if !extra.iter().any(|a| *a == "--max-memory") {
+        if !extra.contains(&"--max-memory") {
             args.extend(["--max-memory", "256mb"]);
         }
         args.extend_from_slice(extra);
@@ -166,7 +166,8 @@ impl BinaryServer {
 
     /// Resident set size of the server process, from /proc.
     pub fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find(|l| l.starts_with("VmRSS:"))
@@ -177,7 +178,8 @@ impl BinaryServer {
 
     /// Sends a signal to the server.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        let status =
+            Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
     }
 
