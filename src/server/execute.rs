@@ -142,23 +142,8 @@ fn run(
         }
         Command::GetDel { key } => {
             let mut need = 0;
-            let found = store.get_delete(key, |v| {
-                send(out, dialect, &Reply::Bulk(v)) || {
-                    need = v.len() + 32;
-                    false
-                }
-            });
-            match found {
-                Some(true) => {
-                    ctx.counters.hits += 1;
-                    Flow::Continue
-                }
-                Some(false) => Flow::NeedRoom(need),
-                None => {
-                    ctx.counters.misses += 1;
-                    finish(out, dialect, &Reply::Nil)
-                }
-            }
+            let found = store.get_delete(key, value_sender(out, dialect, &mut need));
+            value_reply(found, need, ctx, out)
         }
         Command::GetEx { key, expiry } => {
             let flow = get(key, ctx, out);
@@ -279,15 +264,30 @@ fn run(
 }
 
 fn get(key: &[u8], ctx: &mut Context<'_>, out: &mut Buffer) -> Flow {
-    let dialect = ctx.dialect;
     let mut need = 0;
-    let hit = ctx.store.get(key, |v| {
-        send(out, dialect, &Reply::Bulk(v)) || {
-            need = v.len() + 32;
+    let found = ctx.store.get(key, value_sender(out, ctx.dialect, &mut need));
+    value_reply(found, need, ctx, out)
+}
+
+/// A store read callback that sends the value found, or, when the budget
+/// has no room for it, returns false and records the room it needs.
+fn value_sender<'a>(
+    out: &'a mut Buffer,
+    dialect: Dialect,
+    need: &'a mut usize,
+) -> impl FnOnce(&[u8]) -> bool + 'a {
+    move |value| {
+        send(out, dialect, &Reply::Bulk(value)) || {
+            *need = value.len() + 32;
             false
         }
-    });
-    match hit {
+    }
+}
+
+/// Finishes a single-value read: `found` is what the store returned for a
+/// [`value_sender`] callback (`None`: no such key).
+fn value_reply(found: Option<bool>, need: usize, ctx: &mut Context<'_>, out: &mut Buffer) -> Flow {
+    match found {
         Some(true) => {
             ctx.counters.hits += 1;
             Flow::Continue
@@ -295,7 +295,7 @@ fn get(key: &[u8], ctx: &mut Context<'_>, out: &mut Buffer) -> Flow {
         Some(false) => Flow::NeedRoom(need),
         None => {
             ctx.counters.misses += 1;
-            finish(out, dialect, &Reply::Nil)
+            finish(out, ctx.dialect, &Reply::Nil)
         }
     }
 }
