@@ -16,11 +16,12 @@
 //! quota * segment_size + index + other + buffers + request <= budget
 //! ```
 //!
-//! When a reservation fails, the connection waits and the shortfall is
-//! recorded as *pressure*; on its next tick (milliseconds later) the
-//! governor lowers the quota by that much, the store releases its oldest
-//! segments, and the waiting connection gets its room. So a flood of
-//! connections shrinks the cache instead of growing the process.
+//! When a reservation fails, the connection waits and its demand counts as
+//! *pressure*; on its next tick (milliseconds later) the governor lowers
+//! the quota by that much, the store releases its oldest segments, and the
+//! waiting connection gets its room. So a flood of connections shrinks the
+//! cache instead of growing the process, down to half the budget: buffers
+//! never hold more than that, and past it connections simply wait.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,29 @@ use tokio::sync::Notify;
 use super::governor::Reading;
 use crate::store::Store;
 
+/// Buffers may hold at most 1/`BUFFER_SHARE` of the budget.
+const BUFFER_SHARE: u64 = 2;
+
+/// Counts a waiting reservation for as long as it waits (even if the
+/// waiting future is dropped).
+struct Waiting<'a> {
+    waiting: &'a AtomicUsize,
+    bytes: usize,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(waiting: &'a AtomicUsize, bytes: usize) -> Waiting<'a> {
+        waiting.fetch_add(bytes, Ordering::Relaxed);
+        Waiting { waiting, bytes }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.waiting.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
 /// The budget shared by the governor, the store and the server.
 pub struct Budget {
     limit: u64,
@@ -38,8 +62,8 @@ pub struct Budget {
     /// Bytes of everything that is neither segments nor buffers, as the
     /// governor last measured it (index included).
     other: AtomicU64,
-    /// Buffer bytes refused since the governor last looked.
-    pressure: AtomicUsize,
+    /// Bytes connections are waiting for right now.
+    waiting: AtomicUsize,
     /// Woken when the governor has made room.
     room: Notify,
     /// The governor's latest measurement.
@@ -55,7 +79,7 @@ impl Budget {
             store,
             buffers: AtomicUsize::new(0),
             other: AtomicU64::new(other),
-            pressure: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
             room: Notify::new(),
             reading: Mutex::new(Reading::default()),
         }
@@ -94,9 +118,12 @@ impl Budget {
         *self.reading.lock().unwrap_or_else(|e| e.into_inner()) = reading;
     }
 
-    /// Takes the pressure recorded since the last call.
-    pub(super) fn take_pressure(&self) -> usize {
-        self.pressure.swap(0, Ordering::Relaxed)
+    /// Buffer bytes connections are waiting for that the cache could give
+    /// up: their demand, as far as the buffer cap lets buffers grow.
+    pub(super) fn pressure(&self) -> u64 {
+        let waiting = self.waiting.load(Ordering::Relaxed) as u64;
+        let headroom = self.buffer_cap().saturating_sub(self.buffer_bytes() as u64);
+        waiting.min(headroom)
     }
 
     /// Wakes connections waiting for room.
@@ -109,24 +136,32 @@ impl Budget {
         (self.store.segment_quota() * self.store.segment_size()) as u64
     }
 
-    /// Tries to reserve `bytes` for a connection buffer. On failure the
-    /// shortfall is recorded so the governor shrinks the cache.
+    /// Most bytes buffers may hold in total: past this, connections wait
+    /// without squeezing the cache further, so a flood of clients can take
+    /// half the budget but never all of it.
+    pub fn buffer_cap(&self) -> u64 {
+        self.limit / BUFFER_SHARE
+    }
+
+    /// Tries to reserve `bytes` for a connection buffer, without waiting.
     pub fn try_reserve(&self, bytes: usize) -> bool {
         let fixed = self.segment_entitlement() + self.other_bytes();
-        let ok = self
-            .buffers
+        let cap = self.buffer_cap();
+        self.buffers
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
-                (fixed + (held + bytes) as u64 <= self.limit).then_some(held + bytes)
+                let after = (held + bytes) as u64;
+                (fixed + after <= self.limit && after <= cap).then_some(held + bytes)
             })
-            .is_ok();
-        if !ok {
-            self.pressure.fetch_add(bytes, Ordering::Relaxed);
-        }
-        ok
+            .is_ok()
     }
 
     /// Reserves `bytes`, waiting for the governor to make room if needed.
+    /// While it waits, its demand counts as pressure on the segment quota.
     pub async fn reserve(&self, bytes: usize) {
+        if self.try_reserve(bytes) {
+            return;
+        }
+        let _waiting = Waiting::new(&self.waiting, bytes);
         loop {
             let room = self.room.notified();
             if self.try_reserve(bytes) {
@@ -171,16 +206,48 @@ mod tests {
 
     #[test]
     fn buffers_only_get_what_the_quota_leaves() {
-        let b = budget(10_000, 8);
-        let other = b.other_bytes();
-        let free = 10_000 - 8 * 1024 - other as usize;
+        let b = budget(100_000, 90);
+        let other = b.other_bytes() as usize;
+        let free = 100_000 - 90 * 1024 - other;
         assert!(b.try_reserve(free));
         assert!(!b.try_reserve(1));
-        assert_eq!(b.take_pressure(), 1);
-        assert_eq!(b.take_pressure(), 0);
+        assert_eq!(b.pressure(), 0, "nobody is waiting");
         b.release(free);
         assert_eq!(b.buffer_bytes(), 0);
-        b.store().set_segment_quota(4);
-        assert!(b.try_reserve(free + 4 * 1024));
+        b.store().set_segment_quota(40);
+        assert!(b.try_reserve(free + 30 * 1024));
+    }
+
+    #[test]
+    fn buffers_never_take_more_than_half() {
+        let b = budget(100_000, 0);
+        assert!(!b.try_reserve(50_001));
+        assert!(b.try_reserve(50_000));
+        assert!(!b.try_reserve(1));
+    }
+
+    #[tokio::test]
+    async fn waiting_counts_as_pressure_until_served() {
+        let b = Arc::new(budget(100_000, 90));
+        let free = 100_000 - 90 * 1024 - b.other_bytes() as usize;
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move { b.reserve(free + 2048).await })
+        };
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                while b.pressure() != (free + 2048) as u64 {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await
+            .is_ok()
+        );
+        // What the governor does: lower the quota, then wake the waiters.
+        b.store().set_segment_quota(80);
+        b.notify_room();
+        waiter.await.unwrap();
+        assert_eq!(b.buffer_bytes(), free + 2048);
+        assert_eq!(b.pressure(), 0);
     }
 }

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! where `reserve` is room kept free so buffers can grow without waiting
-//! and `pressure` is what connections were refused since the last tick.
+//! and `pressure` is what connections are waiting for right now.
 //! Lowering the quota makes the store release its oldest segments at once.
 //!
 //! Dirty pages are left out of "other": they are free memory jemalloc
@@ -119,7 +119,7 @@ impl Governor {
         self.budget.set_other(other);
 
         let limit = self.budget.limit();
-        let pressure = self.budget.take_pressure() as u64;
+        let pressure = self.budget.pressure();
         let reserve = self.config.min_reserve.max(buffers / 2);
         let room = limit.saturating_sub(other + buffers + reserve + pressure);
         let quota = (room / store.segment_size() as u64) as usize;

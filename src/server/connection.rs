@@ -105,11 +105,18 @@ impl Connection {
                 return Ok(());
             }
             if self.input.spare() < MIN_READ {
-                let grow = self.input.capacity().max(BASE_CAPACITY);
-                if self.input.len() + grow > self.shared.max_client_buffer.max(BASE_CAPACITY * 2) {
+                // Double, up to the largest request the dialect can need:
+                // the line parser refuses a line before it passes
+                // `max_line`; a RESP request may be up to the client cap.
+                let most = match self.dialect {
+                    Some(Dialect::Resp) => self.shared.max_client_buffer,
+                    _ => self.shared.limits.max_line() + MIN_READ,
+                };
+                let target = (self.input.capacity() * 2).max(BASE_CAPACITY).min(most);
+                if target < self.input.len() + MIN_READ {
                     return self.refuse_oversized_request().await;
                 }
-                self.input.room(grow).await;
+                self.input.room(target - self.input.len()).await;
             }
             let read = tokio::select! {
                 biased;
