@@ -68,6 +68,19 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", config.listen))?;
         let server = Server::start(&config).context("starting the store")?;
         let address = listener.local_addr()?;
+        // A port that cannot be bound is fatal: probes would fail and the
+        // orchestrator restart us anyway, with a less clear reason.
+        let metrics = match config.metrics {
+            Some(at) => {
+                let metrics = TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("binding --metrics-port {at}"))?;
+                let at = metrics.local_addr()?;
+                server.serve_metrics(metrics);
+                format!("http://{at}/metrics")
+            }
+            None => "disabled".into(),
+        };
         tracing::info!(
             budget = config.budget,
             budget_human = %show(config.budget),
@@ -77,6 +90,7 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
             workers = config.workers,
             shards = config.store.shards,
             segment_size = config.store.segment_size,
+            metrics = %metrics,
             "capkv {} listening on {address}",
             env!("CARGO_PKG_VERSION"),
         );
