@@ -135,7 +135,10 @@ fn health_readiness_and_unknown_paths() {
     let server = TestServer::start_with_metrics(&[]);
     let metrics = server.metrics.unwrap();
     assert_eq!(http_get(metrics, "/healthz"), Some((200, "ok\n".into())));
-    assert_eq!(http_get(metrics, "/readyz"), Some((200, "ready\n".into())));
+    // Ready once the accept loop runs, a moment after start_with_metrics
+    // returns; before that, 503 "starting".
+    let ready = || http_get(metrics, "/readyz") == Some((200, "ready\n".into()));
+    assert!(eventually(Duration::from_secs(10), ready), "never ready");
     assert_eq!(http_get(metrics, "/readyz?verbose=1"), Some((200, "ready\n".into())));
     assert_eq!(http_get(metrics, "/nope"), Some((404, "not found\n".into())));
     assert_eq!(http_get(metrics, "/metrics/"), Some((404, "not found\n".into())));
@@ -165,7 +168,9 @@ fn the_binary_reports_its_memory() {
     let metrics = server.metrics.unwrap();
     let log = server.log.lock().unwrap().clone();
     assert!(log.contains(&format!("metrics=http://{metrics}/metrics")), "{log}");
-    assert_eq!(http_get(metrics, "/readyz"), Some((200, "ready\n".into())));
+    // Ready once the accept loop runs, a moment after the start-up log line.
+    let ready = || http_get(metrics, "/readyz") == Some((200, "ready\n".into()));
+    assert!(eventually(Duration::from_secs(10), ready), "never ready");
     let scrape = Scrape::take(metrics);
     assert_eq!(scrape.get("capkv_memory_budget_bytes"), (64u64 << 20) as f64);
     // jemalloc is the binary's allocator and the governor has measured.

@@ -199,13 +199,17 @@ impl BinaryServer {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // Logged before the address is handed over, so the start-up
+                // line is in the log once start() returns.
+                {
+                    let mut log = sink.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
                 if let Some(at) = line.find("listening on ") {
                     let addr = line[at + 13..].split_whitespace().next().unwrap_or("").to_string();
                     let _ = addr_tx.send(addr);
                 }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
             }
         });
         let Ok(addr) = addr_rx.recv_timeout(Duration::from_secs(30)) else {
