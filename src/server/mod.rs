@@ -45,14 +45,15 @@ const GOVERNOR_TICK: Duration = Duration::from_millis(10);
 
 /// Where a server is in its life, as `/readyz` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Phase {
     /// Built, not yet accepting clients.
-    Starting,
+    Starting = 0,
     /// Accepting clients.
-    Serving,
+    Serving = 1,
     /// Shutdown has begun: the client listener is closed and open
     /// connections are finishing.
-    Draining,
+    Draining = 2,
 }
 
 /// State every connection shares.
@@ -90,12 +91,7 @@ impl Shared {
     }
 
     fn set_phase(&self, phase: Phase) {
-        let n = match phase {
-            Phase::Starting => 0,
-            Phase::Serving => 1,
-            Phase::Draining => 2,
-        };
-        self.phase.store(n, Ordering::Release);
+        self.phase.store(phase as u8, Ordering::Release);
     }
 }
 
@@ -151,7 +147,7 @@ impl Server {
             max_client_buffer: config.max_client_buffer,
             max_connections: config.max_connections,
             next_id: AtomicU64::new(1),
-            phase: AtomicU8::new(0),
+            phase: AtomicU8::new(Phase::Starting as u8),
         });
         Ok(Server { shared, governor_stop, governor: Some(handle), drain: config.shutdown_timeout })
     }
