@@ -178,6 +178,9 @@ impl Server {
         let mut backoff = Duration::from_millis(5);
         loop {
             let accepted = tokio::select! {
+                // Shutdown first: once it has resolved, not one more
+                // connection is accepted, even if one is waiting.
+                biased;
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => accepted,
             };
