@@ -4,7 +4,8 @@
 //! Data flows top to bottom; no module reaches upward.
 //! - [`config`]: plain configuration structs and memory-limit detection.
 //! - [`server`]: the only module that touches sockets: accept loop,
-//!   per-connection tasks, execution of commands against the store.
+//!   per-connection tasks, execution of commands against the store, the
+//!   metrics and health port.
 //! - [`protocol`]: pure parsers and encoders for the line protocol and RESP2.
 //! - [`store`]: segments, the hash index, eviction. Knows nothing of sockets.
 //! - [`memory`]: the byte budget: jemalloc and cgroup readings, the governor.

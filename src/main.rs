@@ -63,11 +63,25 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
+        let shutdown = shutdown_signal();
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let server = Server::start(&config).context("starting the store")?;
         let address = listener.local_addr()?;
+        // A port that cannot be bound is fatal: probes would fail and the
+        // orchestrator restart us anyway, with a less clear reason.
+        let metrics = match config.metrics {
+            Some(at) => {
+                let metrics = TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("binding --metrics-port {at}"))?;
+                let at = metrics.local_addr()?;
+                server.serve_metrics(metrics);
+                format!("http://{at}/metrics")
+            }
+            None => "disabled".into(),
+        };
         tracing::info!(
             budget = config.budget,
             budget_human = %show(config.budget),
@@ -77,10 +91,11 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
             workers = config.workers,
             shards = config.store.shards,
             segment_size = config.store.segment_size,
+            metrics = %metrics,
             "capkv {} listening on {address}",
             env!("CARGO_PKG_VERSION"),
         );
-        let drained = server.run(listener, shutdown_signal()).await;
+        let drained = server.run(listener, shutdown).await;
         if drained {
             tracing::info!("shut down cleanly");
         } else {
@@ -96,19 +111,36 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGTERM (orchestrators) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+/// Installs the SIGTERM (orchestrators) and SIGINT (Ctrl-C) handlers and
+/// returns a future that resolves on either.
+///
+/// The handlers go in when this is called, not when the future is first
+/// polled: `Server::run` polls it only once its accept loop is running,
+/// and a SIGTERM that came before (a pod deleted while starting, a test
+/// that signals right after the start-up line) would meet the default
+/// action and kill the process without a drain or exit code 0.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops capkv");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let wait = |kind: SignalKind, name: &'static str| {
+        let stream = signal(kind);
+        if let Err(e) = &stream {
+            tracing::warn!(error = %e, "cannot listen for {name}");
+        }
+        async move {
+            match stream {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
         }
     };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: draining"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: draining"),
+    let (term, int) =
+        (wait(SignalKind::terminate(), "SIGTERM"), wait(SignalKind::interrupt(), "SIGINT"));
+    async move {
+        tokio::select! {
+            _ = term => tracing::info!("SIGTERM: draining"),
+            _ = int => tracing::info!("SIGINT: draining"),
+        }
     }
 }

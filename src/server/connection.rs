@@ -17,6 +17,13 @@
 //!   cannot get room waits, which is backpressure on that client alone;
 //! - a client that does not read its replies for `--write-timeout` is
 //!   disconnected.
+//!
+//! Closing is done with care (see [`Connection::close`]): when capkv ends
+//! a connection the client may still be sending (QUIT with more requests
+//! behind it, a fatal request, shutdown), it sends FIN after the last
+//! reply and reads and discards until the client closes too. Dropping a
+//! socket with unread input makes the kernel reset the connection and
+//! throw away replies not yet sent, cutting the last reply short.
 
 use std::io;
 use std::sync::Arc;
@@ -37,6 +44,18 @@ pub const FLUSH_AT: usize = 64 * 1024;
 
 /// Read at least this much per read call (grow the buffer if less is free).
 const MIN_READ: usize = 1024;
+
+/// How long a closing connection waits for the client to close its side.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How a connection ended, when no I/O error ended it.
+enum End {
+    /// The client closed its side: nothing more can arrive.
+    PeerClosed,
+    /// capkv is closing (QUIT, a fatal request, shutdown) and the client
+    /// may still be sending.
+    Close,
+}
 
 /// Discarding an oversized request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,18 +110,22 @@ pub async fn serve(
         counters: LocalCounters::default(),
         id,
     };
-    if let Err(e) = connection.run(shutdown).await {
-        tracing::debug!(connection = id, error = %e, "connection closed");
+    match connection.run(shutdown).await {
+        Ok(End::Close) => connection.close().await,
+        Ok(End::PeerClosed) => {}
+        Err(e) => tracing::debug!(connection = id, error = %e, "connection closed"),
     }
     let Connection { shared, mut counters, .. } = connection;
     shared.stats.merge(&mut counters);
 }
 
 impl Connection {
-    async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
+    async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> io::Result<End> {
         loop {
+            // Shutdown is only noticed between batches: every request
+            // already read has been answered and flushed by now.
             if *shutdown.borrow() {
-                return Ok(());
+                return Ok(End::Close);
             }
             if self.input.spare() < MIN_READ {
                 // Double, up to the largest request the dialect can need:
@@ -114,23 +137,24 @@ impl Connection {
                 };
                 let target = (self.input.capacity() * 2).max(BASE_CAPACITY).min(most);
                 if target < self.input.len() + MIN_READ {
-                    return self.refuse_oversized_request().await;
+                    self.refuse_oversized_request().await?;
+                    return Ok(End::Close);
                 }
                 self.input.room(target - self.input.len()).await;
             }
             let read = tokio::select! {
                 biased;
-                _ = shutdown.changed() => return Ok(()),
+                _ = shutdown.changed() => return Ok(End::Close),
                 read = Self::read(&mut self.socket, &mut self.input, self.shared.idle_timeout) => read?,
             };
             if read == 0 {
-                return Ok(());
+                return Ok(End::PeerClosed);
             }
             self.counters.bytes_in += read as u64;
             let close = self.process().await?;
             self.shared.stats.merge(&mut self.counters);
             if close {
-                return Ok(());
+                return Ok(End::Close);
             }
             // A small read means a quiet client: give back what a burst
             // grew, so ten thousand idle connections hold 4 KiB each.
@@ -277,6 +301,25 @@ impl Connection {
         let dialect = self.dialect();
         execute::send(&mut self.output, dialect, &Reply::Error(error));
         self.flush().await
+    }
+
+    /// Ends a connection the client may still be sending on, without
+    /// losing replies: FIN after the last reply, then read and discard
+    /// until the client closes too, for at most [`LINGER`].
+    ///
+    /// Closing a socket whose receive queue holds unread bytes makes Linux
+    /// send RST instead of FIN and drop whatever is still in the send
+    /// queue (RFC 2525, 2.17): a client that pipelined past QUIT, or past
+    /// the moment shutdown began, would see its last replies cut short.
+    /// The client sees a clean end of stream after a complete reply
+    /// instead; what it sent after that goes unanswered.
+    async fn close(&mut self) {
+        if self.socket.shutdown().await.is_err() {
+            return;
+        }
+        let mut sink = [0u8; 1024];
+        let discard = async { while let Ok(1..) = self.socket.read(&mut sink).await {} };
+        let _ = tokio::time::timeout(LINGER, discard).await;
     }
 
     /// Writes all pending output, giving up on a client that does not read.

@@ -6,6 +6,9 @@
 //!   (tests bind port 0 and pass their own shutdown future), then stops
 //!   accepting, lets every connection finish the requests it already read,
 //!   and returns once all are gone or the drain deadline passes;
+//! - [`Server::serve_metrics`] answers `/metrics`, `/healthz` and `/readyz`
+//!   on a second listener ([`http`], [`prometheus`]); readiness follows the
+//!   [`Phase`] that `run` moves through;
 //! - [`connection`] serves one client; [`execute`] runs one command;
 //!   [`info`] formats INFO/STATS; [`buffer`] accounts buffer memory.
 //!
@@ -16,12 +19,14 @@
 pub mod buffer;
 pub mod connection;
 pub mod execute;
+pub mod http;
 pub mod info;
+pub mod prometheus;
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -37,6 +42,19 @@ use crate::store::{Store, StoreConfig};
 
 /// Time between governor measurements.
 const GOVERNOR_TICK: Duration = Duration::from_millis(10);
+
+/// Where a server is in its life, as `/readyz` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Built, not yet accepting clients.
+    Starting = 0,
+    /// Accepting clients.
+    Serving = 1,
+    /// Shutdown has begun: the client listener is closed and open
+    /// connections are finishing.
+    Draining = 2,
+}
 
 /// State every connection shares.
 pub struct Shared {
@@ -59,6 +77,22 @@ pub struct Shared {
     /// Connection cap.
     pub max_connections: usize,
     next_id: AtomicU64,
+    phase: AtomicU8,
+}
+
+impl Shared {
+    /// Where the server is in its life.
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Starting,
+            1 => Phase::Serving,
+            _ => Phase::Draining,
+        }
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Release);
+    }
 }
 
 /// A running cache: store, budget and governor, ready to serve.
@@ -113,6 +147,7 @@ impl Server {
             max_client_buffer: config.max_client_buffer,
             max_connections: config.max_connections,
             next_id: AtomicU64::new(1),
+            phase: AtomicU8::new(Phase::Starting as u8),
         });
         Ok(Server { shared, governor_stop, governor: Some(handle), drain: config.shutdown_timeout })
     }
@@ -122,10 +157,18 @@ impl Server {
         &self.shared
     }
 
+    /// Answers `/metrics`, `/healthz` and `/readyz` on `listener` (see
+    /// [`http`]) in a task of the current runtime, until the runtime stops.
+    /// It keeps answering through the drain, so `/readyz` can say so.
+    pub fn serve_metrics(&self, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(http::serve(listener, self.shared.clone()))
+    }
+
     /// Serves `listener` until `shutdown` resolves, then drains. Returns
     /// true if every connection finished within the drain deadline.
     pub async fn run(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> bool {
         let shared = &self.shared;
+        shared.set_phase(Phase::Serving);
         let (stop_tx, stop_rx) = watch::channel(false);
         // Each connection holds a sender; when all are dropped, recv()
         // returns None: every connection is gone (mini-redis's pattern).
@@ -135,6 +178,9 @@ impl Server {
         let mut backoff = Duration::from_millis(5);
         loop {
             let accepted = tokio::select! {
+                // Shutdown first: once it has resolved, not one more
+                // connection is accepted, even if one is waiting.
+                biased;
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => accepted,
             };
@@ -168,7 +214,15 @@ impl Server {
                 drop(done);
             });
         }
+        // Closed first, then reported: whoever sees `/readyz` say draining
+        // knows a new connection is refused. Connections still in the
+        // kernel's accept queue are reset with it, never half-served.
         drop(listener);
+        shared.set_phase(Phase::Draining);
+        tracing::info!(
+            connections = shared.stats.connections_current.load(Ordering::Relaxed),
+            "listener closed; draining"
+        );
         let _ = stop_tx.send(true);
         drop(done_tx);
         tokio::time::timeout(self.drain, done_rx.recv()).await.is_ok()

@@ -16,6 +16,8 @@ use capkv::server::{Server, Shared};
 /// A server running on its own runtime thread, stopped on drop.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The metrics port, when started with [`TestServer::start_with_metrics`].
+    pub metrics: Option<SocketAddr>,
     pub shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<bool>>,
@@ -25,6 +27,16 @@ impl TestServer {
     /// Starts a server with the given extra flags (port 0, loopback,
     /// metrics off, 256 MiB budget unless overridden).
     pub fn start(extra: &[&str]) -> TestServer {
+        Self::launch(extra, false)
+    }
+
+    /// Like [`TestServer::start`], plus `/metrics`, `/healthz` and
+    /// `/readyz` on a loopback port of their own.
+    pub fn start_with_metrics(extra: &[&str]) -> TestServer {
+        Self::launch(extra, true)
+    }
+
+    fn launch(extra: &[&str], with_metrics: bool) -> TestServer {
         let mut args = vec!["capkv", "--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0"];
         if !extra.contains(&"--max-memory") {
             args.extend(["--max-memory", "256mb"]);
@@ -44,7 +56,16 @@ impl TestServer {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
                 let server = Server::start(&config).unwrap();
-                addr_tx.send((listener.local_addr().unwrap(), server.shared().clone())).unwrap();
+                let metrics = if with_metrics {
+                    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                    let at = metrics.local_addr().unwrap();
+                    server.serve_metrics(metrics);
+                    Some(at)
+                } else {
+                    None
+                };
+                let addr = listener.local_addr().unwrap();
+                addr_tx.send((addr, metrics, server.shared().clone())).unwrap();
                 server
                     .run(listener, async {
                         let _ = stop_rx.await;
@@ -52,8 +73,8 @@ impl TestServer {
                     .await
             })
         });
-        let (addr, shared) = addr_rx.recv().expect("server started");
-        TestServer { addr, shared, stop: Some(stop_tx), thread: Some(thread) }
+        let (addr, metrics, shared) = addr_rx.recv().expect("server started");
+        TestServer { addr, metrics, shared, stop: Some(stop_tx), thread: Some(thread) }
     }
 
     /// A blocking client connection with a read timeout.
@@ -130,13 +151,43 @@ impl Client {
 pub struct BinaryServer {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The metrics port, when started with [`BinaryServer::start_with_metrics`].
+    pub metrics: Option<SocketAddr>,
     pub log: Arc<std::sync::Mutex<String>>,
 }
 
 impl BinaryServer {
     pub fn start(args: &[&str]) -> BinaryServer {
+        Self::launch(0, args).unwrap_or_else(|log| panic!("capkv did not start: {log}"))
+    }
+
+    /// Like [`BinaryServer::start`], with the metrics port on a free
+    /// loopback port. `--metrics-port 0` means "disabled", so the port is
+    /// picked here (bind port 0, read it, release it) and the start retried
+    /// if another process took it in between.
+    pub fn start_with_metrics(args: &[&str]) -> BinaryServer {
+        let mut failures = String::new();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            match Self::launch(port, args) {
+                Ok(mut server) => {
+                    server.metrics = Some(SocketAddr::from(([127, 0, 0, 1], port)));
+                    return server;
+                }
+                Err(log) => failures.push_str(&log),
+            }
+        }
+        panic!("capkv did not start with a metrics port: {failures}");
+    }
+
+    /// Starts the binary; on failure, returns its log.
+    fn launch(metrics_port: u16, args: &[&str]) -> Result<BinaryServer, String> {
+        let metrics_port = metrics_port.to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_capkv"))
-            .args(["--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0"])
+            .args(["--bind", "127.0.0.1", "--port", "0", "--metrics-port", &metrics_port])
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -148,20 +199,26 @@ impl BinaryServer {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // Logged before the address is handed over, so the start-up
+                // line is in the log once start() returns.
+                {
+                    let mut log = sink.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
                 if let Some(at) = line.find("listening on ") {
                     let addr = line[at + 13..].split_whitespace().next().unwrap_or("").to_string();
                     let _ = addr_tx.send(addr);
                 }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
             }
         });
-        let addr = addr_rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("capkv did not start: {}", log.lock().unwrap()));
+        let Ok(addr) = addr_rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(log.lock().unwrap().clone());
+        };
         let addr = strip_ansi(&addr).parse().expect("address in log");
-        BinaryServer { child, addr, log }
+        Ok(BinaryServer { child, addr, metrics: None, log })
     }
 
     /// Resident set size of the server process, from /proc.
@@ -232,4 +289,24 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// `GET path` over HTTP/1.1 on a fresh connection: the status code and the
+/// body, or `None` if the connection was refused or closed without a
+/// complete response.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8(response).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|n| n.parse().ok())?;
+    (body.len() == length).then(|| (status, body.to_string()))
 }

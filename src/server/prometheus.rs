@@ -1,0 +1,307 @@
+//! `/metrics`: the counters of [`crate::metrics`], the store and the memory
+//! budget in the Prometheus text format (version 0.0.4).
+//!
+//! The counters stay where they are (the atomics in
+//! [`ServerStats`](crate::metrics::ServerStats), the shard counters, the
+//! governor's [`Reading`]); a scrape copies them into a [`Snapshot`] and
+//! encodes that through a `prometheus-client` collector built for the
+//! scrape. Nothing on the request path knows Prometheus exists, and there
+//! is no second set of counters that could drift from STATS/INFO.
+//!
+//! `prometheus-client` (the Prometheus project's Rust client) writes the
+//! exposition format: `# HELP`/`# TYPE` lines, the `_total` suffix of
+//! counters, the `_bytes` unit suffix, label escaping. Names follow the
+//! Prometheus conventions (one `capkv_` prefix, base units, `_total` for
+//! counters); where a Redis figure has the same meaning, the name is the one
+//! redis_exporter uses (`keyspace_hits`, `evicted_keys`, `net_input_bytes`)
+//! so Redis dashboards translate with a prefix change.
+//!
+//! Every command kind is exported with both results, zero or not, so that
+//! `rate()` has a series from the first scrape on. Figures that do not
+//! exist on this host (the cgroup limit and usage outside a memory-limited
+//! cgroup) are left out rather than reported as 0, which would read as "no
+//! memory" on a dashboard.
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::memory::Reading;
+use crate::metrics::StatsSnapshot;
+use crate::store::StoreStats;
+
+use super::Shared;
+
+pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Everything `/metrics` reports, read at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Server counters.
+    pub stats: StatsSnapshot,
+    /// Store sizes and eviction counters.
+    pub store: StoreStats,
+    /// The governor's latest measurement.
+    pub reading: Reading,
+    /// The memory budget.
+    pub budget: u64,
+    /// Connection buffer bytes, now.
+    pub buffer_bytes: u64,
+    /// The container (cgroup) memory limit, if one was detected.
+    pub hard_limit: Option<u64>,
+}
+
+impl Snapshot {
+    /// Reads every source once (locks each store shard briefly).
+    pub fn take(shared: &Shared) -> Snapshot {
+        Snapshot {
+            stats: shared.stats.snapshot(),
+            store: shared.store.stats(),
+            reading: shared.budget.reading(),
+            budget: shared.budget.limit(),
+            buffer_bytes: shared.budget.buffer_bytes() as u64,
+            hard_limit: shared.settings.hard_limit,
+        }
+    }
+}
+
+/// The snapshot in the Prometheus text format.
+pub fn render(snapshot: Snapshot) -> String {
+    let mut registry = Registry::with_prefix("capkv");
+    registry.register_collector(Box::new(snapshot));
+    let mut text = String::with_capacity(16 * 1024);
+    // Writing to a String cannot fail; an error here would be a bug in the
+    // collector, and an empty page is the honest answer to it.
+    if prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).is_err() {
+        text.clear();
+    }
+    text
+}
+
+type Result = std::result::Result<(), std::fmt::Error>;
+
+fn counter(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<Unit>,
+    v: u64,
+) -> Result {
+    let metric = ConstCounter::new(v);
+    metric.encode(e.encode_descriptor(name, help, unit.as_ref(), metric.metric_type())?)
+}
+
+fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, unit: Option<Unit>, v: u64) -> Result {
+    let metric = ConstGauge::new(v);
+    metric.encode(e.encode_descriptor(name, help, unit.as_ref(), metric.metric_type())?)
+}
+
+fn bytes(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> Result {
+    gauge(e, name, help, Some(Unit::Bytes), v)
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result {
+        let (s, store, r) = (&self.stats, &self.store, &self.reading);
+        let e = &mut e;
+
+        let mut family = e.encode_descriptor(
+            "commands",
+            "Commands answered, by command and result (invalid: requests that did not parse).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (result, counts) in [("ok", &s.ok), ("error", &s.failed)] {
+            for (kind, n) in counts {
+                let labels = [("command", kind.name()), ("result", result)];
+                ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        counter(e, "keyspace_hits", "Key lookups that found a live key.", None, s.hits)?;
+        counter(e, "keyspace_misses", "Key lookups that found nothing.", None, s.misses)?;
+        let c = &store.counters;
+        counter(e, "evicted_keys", "Live keys dropped by eviction.", None, c.evicted_items)?;
+        counter(
+            e,
+            "expired_keys",
+            "Keys dropped because their TTL passed.",
+            None,
+            c.expired_items,
+        )?;
+        counter(
+            e,
+            "retained_keys",
+            "Keys copied forward by eviction because they had been read.",
+            None,
+            c.retained_items,
+        )?;
+        counter(
+            e,
+            "evicted_segments",
+            "Segments reclaimed by eviction.",
+            None,
+            c.evicted_segments,
+        )?;
+        counter(
+            e,
+            "rejected_writes",
+            "Writes refused for lack of memory (out of memory errors).",
+            None,
+            s.rejected_writes,
+        )?;
+
+        gauge(e, "connections_current", "Open client connections.", None, s.connections_current)?;
+        counter(
+            e,
+            "connections",
+            "Client connections accepted, including those refused at --max-connections.",
+            None,
+            s.connections_total,
+        )?;
+        counter(
+            e,
+            "connections_rejected",
+            "Client connections refused at --max-connections.",
+            None,
+            s.connections_rejected,
+        )?;
+        counter(e, "net_input", "Bytes read from clients.", Some(Unit::Bytes), s.bytes_in)?;
+        counter(e, "net_output", "Bytes written to clients.", Some(Unit::Bytes), s.bytes_out)?;
+
+        gauge(
+            e,
+            "items",
+            "Keys stored (expired ones not yet noticed included).",
+            None,
+            to_u64(store.items),
+        )?;
+        bytes(e, "memory_budget", "The memory budget the whole process is held to.", self.budget)?;
+        if let Some(limit) = self.hard_limit {
+            bytes(
+                e,
+                "memory_limit",
+                "The container (cgroup) memory limit detected at start-up.",
+                limit,
+            )?;
+        }
+        bytes(
+            e,
+            "memory_measured",
+            "The process's footprint as the governor last measured it: the largest of RSS, \
+             cgroup working set and jemalloc resident.",
+            r.truth,
+        )?;
+        bytes(
+            e,
+            "memory_other",
+            "Memory that is neither segments nor connection buffers (index, runtime, allocator, \
+             kernel), as the governor last measured it.",
+            r.other,
+        )?;
+        bytes(e, "item", "Bytes of live items (headers, keys, values).", to_u64(store.item_bytes))?;
+        bytes(e, "index", "Bytes of the hash index.", to_u64(store.index_bytes))?;
+        bytes(e, "buffer", "Bytes reserved by connection buffers.", self.buffer_bytes)?;
+        bytes(e, "segment", "Bytes of segments allocated.", to_u64(store.segment_bytes))?;
+        bytes(
+            e,
+            "segment_quota",
+            "Bytes of segments the governor currently allows (quota times segment size).",
+            to_u64(store.segment_quota.saturating_mul(store.segment_size)),
+        )?;
+        bytes(
+            e,
+            "jemalloc_allocated",
+            "Bytes allocated by the program (jemalloc).",
+            r.heap.allocated,
+        )?;
+        bytes(e, "jemalloc_resident", "Bytes in pages jemalloc holds resident.", r.heap.resident)?;
+        bytes(
+            e,
+            "jemalloc_dirty",
+            "Bytes in free pages jemalloc has not yet returned to the kernel.",
+            r.heap.dirty,
+        )?;
+        bytes(e, "process_resident_memory", "Resident set size of the process.", r.rss)?;
+        if let Some(usage) = r.cgroup_usage {
+            bytes(
+                e,
+                "cgroup_usage",
+                "Working set of the memory cgroup (usage minus inactive file pages).",
+                usage,
+            )?;
+        }
+        counter(
+            e,
+            "memory_emergency_purges",
+            "Times jemalloc's free pages were purged at once because the process neared the \
+             container limit.",
+            None,
+            r.emergency_purges,
+        )?;
+
+        let mut info = e.encode_descriptor("build", "capkv's version.", None, MetricType::Info)?;
+        info.encode_info(&[("version", env!("CARGO_PKG_VERSION"))])
+    }
+}
+
+fn to_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::CommandKind;
+
+    fn sample() -> Snapshot {
+        let mut s = Snapshot { budget: 1 << 30, hard_limit: Some(2 << 30), ..Snapshot::default() };
+        s.stats.ok = CommandKind::ALL.iter().map(|&k| (k, 0)).collect();
+        s.stats.failed = s.stats.ok.clone();
+        s.stats.ok[0].1 = 7;
+        s.stats.hits = 5;
+        s.store.segment_quota = 3;
+        s.store.segment_size = 1 << 20;
+        s
+    }
+
+    #[test]
+    fn names_types_and_values() {
+        let text = render(sample());
+        for line in [
+            "# TYPE capkv_commands_total counter",
+            "capkv_commands_total{command=\"get\",result=\"ok\"} 7",
+            "capkv_commands_total{command=\"invalid\",result=\"error\"} 0",
+            "# TYPE capkv_keyspace_hits_total counter",
+            "capkv_keyspace_hits_total 5",
+            "# TYPE capkv_memory_limit_bytes gauge",
+            "capkv_memory_limit_bytes 2147483648",
+            "capkv_memory_budget_bytes 1073741824",
+            "capkv_segment_quota_bytes 3145728",
+            "capkv_net_input_bytes_total 0",
+            "capkv_connections_current 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        let info = format!("capkv_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+        assert!(text.lines().any(|l| l == info), "missing {info:?}");
+        // Every sample belongs to a family declared just before it.
+        let mut family = String::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split(' ').next().unwrap().to_string();
+            } else if !line.starts_with('#') {
+                assert!(line.starts_with(&family), "{line:?} outside its family {family:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn absent_cgroup_figures_are_left_out() {
+        let text = render(Snapshot { hard_limit: None, ..sample() });
+        assert!(!text.contains("capkv_memory_limit_bytes"));
+        assert!(!text.contains("capkv_cgroup_usage_bytes"));
+    }
+}
