@@ -55,6 +55,11 @@ pub enum Command<'a> {
         expiry: Expiry,
         /// Redis 7 condition flag.
         condition: ExpireCondition,
+        /// Redis's lower-case name of the command that was sent (`expire`,
+        /// `pexpire`, ...): the executor's `invalid expire time in '<name>'
+        /// command` must name it, and `EXPIRE k 10` and `PEXPIRE k 10000`
+        /// parse to the same expiry.
+        command: &'static str,
     },
     /// `PERSIST key`.
     Persist {

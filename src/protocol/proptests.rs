@@ -77,7 +77,7 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
             out
         }
         Command::Exists { keys } => with(words(&[b"EXISTS"]), *keys),
-        Command::Expire { key, expiry, condition } => {
+        Command::Expire { key, expiry, condition, .. } => {
             let mut out = match expiry {
                 Expiry::InMillis(ms) => vec![b"PEXPIRE".to_vec(), key.to_vec(), num(ms)],
                 Expiry::AtUnixMillis(ms) => vec![b"PEXPIREAT".to_vec(), key.to_vec(), num(ms)],

@@ -415,7 +415,7 @@ fn expire<'a>(
         ExpireKind::RelativeSeconds | ExpireKind::RelativeMillis => Expiry::InMillis(millis as u64),
         ExpireKind::AtSeconds | ExpireKind::AtMillis => Expiry::AtUnixMillis(millis),
     };
-    Ok(Command::Expire { key: key(f.arg(1), limits)?, expiry, condition })
+    Ok(Command::Expire { key: key(f.arg(1), limits)?, expiry, condition, command })
 }
 
 fn hello<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {

@@ -172,9 +172,9 @@ fn run(
             let n = keys.iter().filter(|k| store.exists(k)).count();
             finish(out, dialect, &Reply::Int(n as i64))
         }
-        Command::Expire { key, expiry, condition } => {
+        Command::Expire { key, expiry, condition, command } => {
             // A deadline not in the future deletes the key (store rule).
-            let at = deadline(expiry, store.now_ms(), "expire")?;
+            let at = deadline(expiry, store.now_ms(), command)?;
             let when = match condition {
                 ExpireCondition::Always => ExpireWhen::Always,
                 ExpireCondition::IfNoExpiry => ExpireWhen::NoDeadline,
