@@ -10,6 +10,10 @@
 //!   `--max-client-buffer`; it shrinks back once drained;
 //! - a line over the limit is answered with an error and discarded as it
 //!   streams in (the [`Skip`] state), never buffered whole;
+//! - handled requests are dropped from the front of the read buffer in one
+//!   move before the next read (`done`), not one by one: dropping each of
+//!   the thousands of requests a pipelined read brings would move the rest
+//!   of the buffer every time;
 //! - replies are written out once they pass [`FLUSH_AT`], before more
 //!   requests are executed, so a client that pipelines a million GETs
 //!   holds at most one flush's worth of replies;
@@ -70,6 +74,9 @@ struct Connection {
     skip: Skip,
     counters: LocalCounters,
     id: u64,
+    /// Bytes at the front of `input` already handled (executed, refused or
+    /// skipped), dropped by [`Connection::compact`].
+    done: usize,
 }
 
 /// Serves one client until it leaves, errs, idles out, or shutdown begins.
@@ -90,6 +97,7 @@ pub async fn serve(
         skip: Skip::Nothing,
         counters: LocalCounters::default(),
         id,
+        done: 0,
     };
     if let Err(e) = connection.run(shutdown).await {
         tracing::debug!(connection = id, error = %e, "connection closed");
@@ -104,6 +112,7 @@ impl Connection {
             if *shutdown.borrow() {
                 return Ok(());
             }
+            self.compact();
             if self.input.spare() < MIN_READ {
                 let grow = self.input.capacity().max(BASE_CAPACITY);
                 if self.input.len() + grow > self.shared.max_client_buffer.max(BASE_CAPACITY * 2) {
@@ -125,6 +134,7 @@ impl Connection {
             if close {
                 return Ok(());
             }
+            self.compact();
             if read < self.input.capacity() / 4 {
                 self.input.shrink_if_empty(BASE_CAPACITY);
             }
@@ -145,15 +155,28 @@ impl Connection {
         }
     }
 
+    /// The input not yet handled.
+    fn pending(&self) -> &[u8] {
+        &self.input.bytes()[self.done..]
+    }
+
+    /// Drops the handled bytes from the front of the input.
+    fn compact(&mut self) {
+        if self.done > 0 {
+            self.input.consume(self.done);
+            self.done = 0;
+        }
+    }
+
     /// Executes every complete request in the input. True means close.
     async fn process(&mut self) -> io::Result<bool> {
         loop {
             self.discard_skipped();
-            if self.input.is_empty() {
+            if self.pending().is_empty() {
                 break;
             }
             match self.step() {
-                Step::Consumed(n) => self.input.consume(n),
+                Step::Consumed(n) => self.done += n,
                 Step::NeedInput => break,
                 Step::NeedRoom(n) => {
                     if n > self.shared.max_client_buffer {
@@ -167,7 +190,7 @@ impl Connection {
                     self.output.room(n).await;
                 }
                 Step::Close(n) => {
-                    self.input.consume(n);
+                    self.done += n;
                     self.flush().await?;
                     return Ok(true);
                 }
@@ -186,11 +209,12 @@ impl Connection {
 
     /// Looks at the front of the input and does what it asks.
     fn step(&mut self) -> Step {
-        let dialect = *self.dialect.get_or_insert_with(|| Dialect::detect(self.input.bytes()[0]));
+        let input = &self.input.bytes()[self.done..];
+        let dialect = *self.dialect.get_or_insert_with(|| Dialect::detect(input[0]));
         let limits = &self.shared.limits;
         let parsed = match dialect {
-            Dialect::Line => protocol::line::parse(self.input.bytes(), limits),
-            Dialect::Resp => protocol::resp::parse(self.input.bytes(), limits),
+            Dialect::Line => protocol::line::parse(input, limits),
+            Dialect::Resp => protocol::resp::parse(input, limits),
         };
         let error_step = |output: &mut Buffer, error: CommandError, then: Step| {
             if execute::send(output, dialect, &Reply::Error(error)) {
@@ -234,7 +258,7 @@ impl Connection {
                 self.counters.command(CommandKind::Invalid, false);
                 // Best effort: the connection closes either way.
                 execute::send(&mut self.output, dialect, &Reply::Error(error));
-                Step::Close(self.input.len())
+                Step::Close(input.len())
             }
         }
     }
@@ -243,16 +267,16 @@ impl Connection {
     fn discard_skipped(&mut self) {
         match self.skip {
             Skip::Nothing => {}
-            Skip::Line => match memchr::memchr(b'\n', self.input.bytes()) {
+            Skip::Line => match memchr::memchr(b'\n', self.pending()) {
                 Some(end) => {
-                    self.input.consume(end + 1);
+                    self.done += end + 1;
                     self.skip = Skip::Nothing;
                 }
-                None => self.input.consume(self.input.len()),
+                None => self.done = self.input.len(),
             },
             Skip::Bytes(left) => {
-                let n = left.min(self.input.len());
-                self.input.consume(n);
+                let n = left.min(self.pending().len());
+                self.done += n;
                 self.skip = if n == left { Skip::Nothing } else { Skip::Bytes(left - n) };
             }
         }
