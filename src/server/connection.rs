@@ -20,12 +20,19 @@
 //! - every buffer byte is reserved in the budget first; a connection that
 //!   cannot get room waits, which is backpressure on that client alone;
 //! - a client that does not read its replies for `--write-timeout` is
-//!   disconnected.
+//!   disconnected;
+//! - while replies wait for the client to read them, its requests are
+//!   still read (into the accounted input buffer, up to
+//!   `--max-client-buffer`). redis-rs and redis-benchmark write a whole
+//!   pipeline before reading any reply: when both directions outgrow the
+//!   kernel's socket buffers, a server that only wrote would wait for the
+//!   client, and the client for the server, until the write timeout.
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -51,6 +58,17 @@ enum Skip {
     Line,
     /// Discard this many more bytes.
     Bytes(usize),
+}
+
+/// Whether the input can take more bytes while replies wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadRoom {
+    /// It has room.
+    Ready,
+    /// It is at `--max-client-buffer` (or the client has closed its side).
+    Full,
+    /// The budget has no room for this many more bytes yet.
+    Budget(usize),
 }
 
 /// What to do after looking at the front of the input.
@@ -144,7 +162,7 @@ impl Connection {
     async fn read(
         socket: &mut TcpStream,
         input: &mut Buffer,
-        idle: Option<std::time::Duration>,
+        idle: Option<Duration>,
     ) -> io::Result<usize> {
         let read = socket.read_buf(input.vec());
         match idle {
@@ -173,11 +191,20 @@ impl Connection {
         loop {
             self.discard_skipped();
             if self.pending().is_empty() {
-                break;
+                // Out of requests: send the replies. Requests that arrived
+                // meanwhile are executed before the next read.
+                if self.flush().await? == 0 {
+                    break;
+                }
+                continue;
             }
             match self.step() {
                 Step::Consumed(n) => self.done += n,
-                Step::NeedInput => break,
+                Step::NeedInput => {
+                    if self.flush().await? == 0 {
+                        break;
+                    }
+                }
                 Step::NeedRoom(n) => {
                     if n > self.shared.max_client_buffer {
                         let (error, dialect) =
@@ -199,7 +226,6 @@ impl Connection {
                 self.flush().await?;
             }
         }
-        self.flush().await?;
         Ok(false)
     }
 
@@ -290,24 +316,84 @@ impl Connection {
         };
         let dialect = self.dialect();
         execute::send(&mut self.output, dialect, &Reply::Error(error));
-        self.flush().await
+        self.flush().await.map(drop)
     }
 
-    /// Writes all pending output, giving up on a client that does not read.
-    async fn flush(&mut self) -> io::Result<()> {
-        if self.output.is_empty() {
-            return Ok(());
-        }
-        let write = self.socket.write_all(self.output.bytes());
-        match tokio::time::timeout(self.shared.write_timeout, write).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
+    /// Writes all pending output, giving up on a client that reads none of
+    /// it for `--write-timeout`. While the socket cannot take more, reads
+    /// the client's next requests into the input (see the module doc);
+    /// returns how many bytes it read.
+    async fn flush(&mut self) -> io::Result<usize> {
+        let total = self.output.len();
+        let mut written = 0;
+        let mut read = 0;
+        let mut eof = false;
+        let mut deadline = None;
+        while written < total {
+            // The common case, a socket with room, is one write call.
+            match self.socket.try_write(&self.output.bytes()[written..]) {
+                Ok(n) => {
+                    written += n;
+                    deadline = None;
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            let limit = self.shared.write_timeout;
+            let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + limit);
+            let room = if eof { ReadRoom::Full } else { self.read_room() };
+            let socket = &self.socket;
+            let budget = &self.shared.budget;
+            let wanted = match room {
+                ReadRoom::Budget(bytes) => bytes,
+                _ => 0,
+            };
+            tokio::select! {
+                biased;
+                ready = socket.writable() => ready?,
+                // The governor makes room within a tick; hand it straight
+                // back and let `read_room` take it on the next round.
+                () = budget.reserve(wanted), if wanted > 0 => budget.release(wanted),
+                ready = socket.readable(), if room == ReadRoom::Ready => {
+                    ready?;
+                    match socket.try_read_buf(self.input.vec()) {
+                        Ok(0) => eof = true,
+                        Ok(n) => {
+                            read += n;
+                            self.counters.bytes_in += n as u64;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                _ = tokio::time::sleep_until(until) => {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
+                }
             }
         }
-        self.counters.bytes_out += self.output.len() as u64;
+        self.counters.bytes_out += total as u64;
         self.output.vec().clear();
         self.output.shrink_if_empty(FLUSH_AT);
-        Ok(())
+        Ok(read)
+    }
+
+    /// Makes room to read into the input while replies wait, within
+    /// `--max-client-buffer` and the budget.
+    fn read_room(&mut self) -> ReadRoom {
+        if self.input.spare() < MIN_READ {
+            self.compact();
+        }
+        if self.input.spare() >= MIN_READ {
+            return ReadRoom::Ready;
+        }
+        let grow = self.input.capacity().max(BASE_CAPACITY);
+        if self.input.len() + grow > self.shared.max_client_buffer {
+            ReadRoom::Full
+        } else if self.input.try_room(grow) {
+            ReadRoom::Ready
+        } else {
+            ReadRoom::Budget(grow)
+        }
     }
 }
