@@ -299,7 +299,7 @@ fn client_setname_setinfo() {
 }
 
 #[test]
-fn hello_speaks_resp2_only() {
+fn hello_describes_the_server() {
     let server = TestServer::start(&[]);
     let mut con = connect(&server);
     for args in [&[&b"HELLO"[..]][..], &[b"HELLO", b"2"], &[b"HELLO", b"2", b"SETNAME", b"n"]] {
@@ -326,12 +326,69 @@ fn hello_speaks_resp2_only() {
         run(&mut con, &[b"HELLO", b"2", b"FOO"]),
         Err("ERR Syntax error in HELLO option 'FOO'".into())
     );
-    if is_capkv(&server) {
-        // No RESP3: a client asking for it falls back to RESP2.
-        assert_eq!(
-            run(&mut con, &[b"HELLO", b"3"]),
-            Err("NOPROTO unsupported protocol version".into())
-        );
-    }
     assert_eq!(run(&mut con, &[b"PING"]), Ok(Value::SimpleString("PONG".into())));
+}
+
+/// Raw bytes of the RESP3 replies that differ from RESP2, after `HELLO 3`,
+/// and back after `HELLO 2`.
+#[test]
+fn hello_3_switches_to_resp3_replies() {
+    let server = TestServer::start(&[]);
+    let _flush = connect(&server);
+    let mut c = raw(&server);
+    assert_eq!(ask_text(&mut c, &["GET", "missing"]), "$-1\r\n");
+    let hello = ask_text(&mut c, &["HELLO", "3"]);
+    assert!(hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{hello}");
+    assert!(hello.contains("$5\r\nproto\r\n:3\r\n"), "{hello}");
+    assert_eq!(ask_text(&mut c, &["GET", "missing"]), "_\r\n");
+    assert_eq!(ask_text(&mut c, &["SET", "k", "v", "XX"]), "_\r\n");
+    assert_eq!(ask_text(&mut c, &["SET", "k", "v", "GET"]), "_\r\n");
+    assert_eq!(ask_text(&mut c, &["MGET", "k", "missing"]), "*2\r\n$1\r\nv\r\n_\r\n");
+    let config = ask_text(&mut c, &["CONFIG", "GET", "maxmemory-policy"]);
+    assert!(config.starts_with("%1\r\n$16\r\nmaxmemory-policy\r\n$"), "{config}");
+    // Everything else reads as in RESP2.
+    assert_eq!(ask_text(&mut c, &["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(ask_text(&mut c, &["TTL", "k"]), ":-1\r\n");
+    assert_eq!(ask_text(&mut c, &["PING"]), "+PONG\r\n");
+    assert_eq!(ask_text(&mut c, &["GET"]), "-ERR wrong number of arguments for 'get' command\r\n");
+    // HELLO without a version keeps the protocol; HELLO 2 goes back.
+    assert!(ask_text(&mut c, &["HELLO"]).starts_with("%7\r\n"));
+    assert!(ask_text(&mut c, &["HELLO", "2"]).starts_with("*14\r\n"));
+    assert_eq!(ask_text(&mut c, &["GET", "missing"]), "$-1\r\n");
+    // A refused HELLO changes nothing.
+    assert_eq!(ask_text(&mut c, &["HELLO", "4"]), "-NOPROTO unsupported protocol version\r\n");
+    assert_eq!(ask_text(&mut c, &["GET", "missing"]), "$-1\r\n");
+}
+
+/// redis-rs speaking RESP3 (`?protocol=resp3`), as redis-py 8 does by
+/// default.
+#[test]
+fn redis_rs_over_resp3() {
+    let server = TestServer::start(&[]);
+    let _flush = connect(&server);
+    let url = format!("redis://{}/?protocol=resp3", target(&server));
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    assert_eq!(run(&mut con, &[b"GET", b"missing"]), Ok(Value::Nil));
+    assert_eq!(run(&mut con, &[b"SET", b"k", b"v", b"EX", b"100"]), Ok(Value::Okay));
+    assert_eq!(run(&mut con, &[b"GET", b"k"]), Ok(bulk("v")));
+    assert_eq!(
+        run(&mut con, &[b"MGET", b"k", b"x"]),
+        Ok(Value::Array(vec![bulk("v"), Value::Nil]))
+    );
+    let ttl: i64 = redis::Commands::ttl(&mut con, "k").unwrap();
+    assert!((99..=100).contains(&ttl));
+    let Ok(Value::Map(pairs)) = run(&mut con, &[b"CONFIG", b"GET", b"maxmemory"]) else {
+        panic!("CONFIG GET is a map in RESP3");
+    };
+    assert_eq!(pairs.len(), 1);
+    assert_eq!(pairs[0].0, bulk("maxmemory"));
+    let Ok(Value::Map(hello)) = run(&mut con, &[b"HELLO", b"3"]) else { panic!("HELLO map") };
+    assert!(hello.contains(&(bulk("proto"), Value::Int(3))));
+    let mut pipe = redis::pipe();
+    for i in 0..1000 {
+        pipe.cmd("SET").arg(format!("p{i}")).arg(i).ignore();
+        pipe.cmd("GET").arg(format!("p{i}"));
+    }
+    let values: Vec<i64> = pipe.query(&mut con).unwrap();
+    assert!(values.iter().copied().eq(0..1000));
 }

@@ -92,7 +92,10 @@ fn set_expiry_options() {
     assert_eq!(run(&mut con, &[b"SET", b"k", b"v", b"EX", b"10", b"EX", b"20"]), Ok(Value::Okay));
     assert!((19..=20).contains(&ttl(&mut con)));
     // Options combine with NX/XX/GET and are case-insensitive.
-    assert_eq!(run(&mut con, &[b"set", b"k", b"v4", b"xx", b"get", b"px", b"50000"]), Ok(bulk("v")));
+    assert_eq!(
+        run(&mut con, &[b"set", b"k", b"v4", b"xx", b"get", b"px", b"50000"]),
+        Ok(bulk("v"))
+    );
     assert!((49_000..=50_000).contains(&pttl(&mut con)));
     // Invalid times.
     for (opt, t) in [("EX", "0"), ("EX", "-1"), ("PX", "0"), ("EXAT", "0"), ("PXAT", "-5")] {

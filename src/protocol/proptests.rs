@@ -217,6 +217,7 @@ fn canonical() -> impl Strategy<Value = Vec<Vec<u8>>> {
         value().prop_map(|n| vec![b"CLIENT".to_vec(), b"SETNAME".to_vec(), n]),
         Just(words(&[b"HELLO"])),
         Just(words(&[b"HELLO", b"2"])),
+        Just(words(&[b"HELLO", b"3"])),
     ]
 }
 

@@ -89,6 +89,8 @@ struct Connection {
     input: Buffer,
     output: Buffer,
     dialect: Option<Dialect>,
+    /// RESP3 replies (after `HELLO 3`).
+    resp3: bool,
     skip: Skip,
     counters: LocalCounters,
     id: u64,
@@ -112,6 +114,7 @@ pub async fn serve(
         input: Buffer::new(budget.clone()),
         output: Buffer::new(budget),
         dialect: None,
+        resp3: false,
         skip: Skip::Nothing,
         counters: LocalCounters::default(),
         id,
@@ -259,10 +262,13 @@ impl Connection {
                     stats: &self.shared.stats,
                     settings: &self.shared.settings,
                     dialect,
+                    resp3: self.resp3,
                     connection_id: self.id,
                     counters: &mut self.counters,
                 };
-                match execute::execute(&command, &mut ctx, &mut self.output) {
+                let flow = execute::execute(&command, &mut ctx, &mut self.output);
+                self.resp3 = ctx.resp3;
+                match flow {
                     Flow::Continue => Step::Consumed(consumed),
                     Flow::Close => Step::Close(consumed),
                     Flow::NeedRoom(n) => Step::NeedRoom(n),

@@ -69,24 +69,25 @@ pub fn encode(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// Reads one whole RESP reply (nested arrays included) as raw bytes.
+/// Reads one whole RESP reply (nested arrays and maps included) as raw bytes.
 pub fn read_reply(client: &mut Client) -> Vec<u8> {
     let mut reply = client.line();
     assert!(reply.ends_with(b"\r\n"), "truncated reply {:?}", String::from_utf8_lossy(&reply));
     let number = || -> i64 {
         std::str::from_utf8(&reply[1..reply.len() - 2]).unwrap().parse().expect("length")
     };
+    // RESP2 types, and RESP3's (after HELLO 3) as far as Redis sends them.
     match reply[0] {
-        b'+' | b'-' | b':' => {}
-        b'$' => {
+        b'+' | b'-' | b':' | b'_' | b'#' | b',' | b'(' => {}
+        b'$' | b'=' => {
             let n = number();
             if n >= 0 {
                 let data = client.exact(n as usize + 2);
                 reply.extend_from_slice(&data);
             }
         }
-        b'*' => {
-            let n = number();
+        b'*' | b'%' | b'~' => {
+            let n = number() * if reply[0] == b'%' { 2 } else { 1 };
             for _ in 0..n.max(0) {
                 let element = read_reply(client);
                 reply.extend_from_slice(&element);

@@ -755,8 +755,9 @@ fn hello_command() {
         run(&["HELLO", "2", "AUTH", "u", "p", "SETNAME", "n"]),
         Ok(Command::Hello { version: Some(2) })
     );
-    assert_eq!(err(&["HELLO", "3"]), "NOPROTO unsupported protocol version");
+    assert_eq!(run(&["HELLO", "3"]), Ok(Command::Hello { version: Some(3) }));
     assert_eq!(err(&["HELLO", "1"]), "NOPROTO unsupported protocol version");
+    assert_eq!(err(&["HELLO", "4"]), "NOPROTO unsupported protocol version");
     assert_eq!(err(&["HELLO", "x"]), "ERR Protocol version is not an integer or out of range");
     assert_eq!(err(&["HELLO", "2", "AUTH", "u"]), "ERR Syntax error in HELLO option 'AUTH'");
     assert_eq!(err(&["HELLO", "2", "foo"]), "ERR Syntax error in HELLO option 'foo'");
