@@ -55,6 +55,11 @@ pub enum Command<'a> {
         expiry: Expiry,
         /// Redis 7 condition flag.
         condition: ExpireCondition,
+        /// Redis's lower-case name of the command that was sent (`expire`,
+        /// `pexpire`, ...): the executor's `invalid expire time in '<name>'
+        /// command` must name it, and `EXPIRE k 10` and `PEXPIRE k 10000`
+        /// parse to the same expiry.
+        command: &'static str,
     },
     /// `PERSIST key`.
     Persist {
@@ -147,10 +152,12 @@ pub enum Command<'a> {
         /// Remaining arguments.
         args: Args<'a>,
     },
-    /// `HELLO [2 [AUTH user pass] [SETNAME name]]`: only protocol 2 is
-    /// spoken; any other version is refused by the parser with `NOPROTO`.
+    /// `HELLO [protover [AUTH user pass] [SETNAME name]]`: switches the
+    /// connection to RESP2 or RESP3 (requests are framed the same way in
+    /// both; replies differ). Any other version is refused by the parser
+    /// with `NOPROTO`.
     Hello {
-        /// Requested protocol version, if given (always 2).
+        /// Requested protocol version, if given (2 or 3).
         version: Option<i64>,
     },
 }

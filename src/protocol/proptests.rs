@@ -77,7 +77,7 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
             out
         }
         Command::Exists { keys } => with(words(&[b"EXISTS"]), *keys),
-        Command::Expire { key, expiry, condition } => {
+        Command::Expire { key, expiry, condition, .. } => {
             let mut out = match expiry {
                 Expiry::InMillis(ms) => vec![b"PEXPIRE".to_vec(), key.to_vec(), num(ms)],
                 Expiry::AtUnixMillis(ms) => vec![b"PEXPIREAT".to_vec(), key.to_vec(), num(ms)],
@@ -217,6 +217,7 @@ fn canonical() -> impl Strategy<Value = Vec<Vec<u8>>> {
         value().prop_map(|n| vec![b"CLIENT".to_vec(), b"SETNAME".to_vec(), n]),
         Just(words(&[b"HELLO"])),
         Just(words(&[b"HELLO", b"2"])),
+        Just(words(&[b"HELLO", b"3"])),
     ]
 }
 

@@ -4,6 +4,12 @@
 //! [`encode_reply`], which appends the dialect's wire form to the output
 //! buffer. Variants are semantic where the dialects differ (a deletion count
 //! is `:1` in RESP but `OK` on the line protocol).
+//!
+//! RESP3 (chosen per connection with `HELLO 3`, as redis-py 8 does by
+//! default) frames requests as RESP2 does and differs, for capkv's
+//! commands, only in a null (`_`) and in maps (`%`): the executor sends
+//! [`Reply::Null`] and [`Reply::Map`] to such connections, and
+//! [`Reply::Nil`] and [`Reply::Array`] of twice the length to the others.
 
 use super::{CommandError, Dialect};
 
@@ -20,12 +26,17 @@ pub enum Reply<'a> {
     Bulk(&'a [u8]),
     /// A missing value: RESP `$-1`; line `NOTFOUND`.
     Nil,
+    /// A missing value on a RESP3 connection: `_`; line `NOTFOUND`.
+    Null,
     /// RESP `:n`; line: the decimal number.
     Int(i64),
     /// Keys deleted: RESP `:n`; line `OK` if n > 0 else `NOTFOUND`.
     Deleted(u64),
     /// Header of an array of `n` replies that follow: RESP `*n`; line: nothing.
     Array(usize),
+    /// Header of a RESP3 map of `n` key-value pairs (`2n` replies follow):
+    /// `%n`; line: nothing.
+    Map(usize),
     /// A multi-line report (INFO / STATS): RESP bulk string; line: the text
     /// as-is (it already ends with its own terminator line).
     Report(&'a [u8]),
@@ -50,6 +61,7 @@ fn encode_resp(reply: &Reply<'_>, out: &mut Vec<u8>) {
     match reply {
         Reply::Bulk(value) | Reply::Report(value) => push_bulk(value, out),
         Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
+        Reply::Null => out.extend_from_slice(b"_\r\n"),
         Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
         Reply::Pong => out.extend_from_slice(b"+PONG\r\n"),
         Reply::Status(text) => {
@@ -63,6 +75,7 @@ fn encode_resp(reply: &Reply<'_>, out: &mut Vec<u8>) {
         Reply::Int(n) => push_header(b':', *n, out),
         Reply::Deleted(n) => push_header_unsigned(b':', *n, out),
         Reply::Array(n) => push_header_unsigned(b'*', *n as u64, out),
+        Reply::Map(n) => push_header_unsigned(b'%', *n as u64, out),
         Reply::Error(error) => error.write_resp(out),
     }
 }
@@ -78,7 +91,7 @@ fn encode_line(reply: &Reply<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(value);
             out.push(b'\n');
         }
-        Reply::Nil => out.extend_from_slice(b"NOTFOUND\n"),
+        Reply::Nil | Reply::Null => out.extend_from_slice(b"NOTFOUND\n"),
         Reply::Ok => out.extend_from_slice(b"OK\n"),
         Reply::Pong => out.extend_from_slice(b"PONG\n"),
         Reply::Status(text) => {
@@ -94,7 +107,7 @@ fn encode_line(reply: &Reply<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(if *n > 0 { b"OK\n" } else { b"NOTFOUND\n" });
         }
         // The line protocol has no arrays; nothing produces one for it.
-        Reply::Array(_) => {}
+        Reply::Array(_) | Reply::Map(_) => {}
         Reply::Report(text) => out.extend_from_slice(text),
         Reply::Error(error) => error.write_line(out),
     }
@@ -203,6 +216,8 @@ mod tests {
         assert_eq!(resp(Reply::Deleted(3)), b":3\r\n");
         assert_eq!(resp(Reply::Array(2)), b"*2\r\n");
         assert_eq!(resp(Reply::Array(0)), b"*0\r\n");
+        assert_eq!(resp(Reply::Null), b"_\r\n");
+        assert_eq!(resp(Reply::Map(7)), b"%7\r\n");
         assert_eq!(resp(Reply::Report(b"# Server\r\nx:1\r\n")), b"$15\r\n# Server\r\nx:1\r\n\r\n");
         assert_eq!(resp(Reply::Error(CommandError::Syntax)), b"-ERR syntax error\r\n");
         assert_eq!(
@@ -223,6 +238,8 @@ mod tests {
         assert_eq!(line(Reply::Bulk(b"hello world")), b"hello world\n");
         assert_eq!(line(Reply::Bulk(b"")), b"\n");
         assert_eq!(line(Reply::Nil), b"NOTFOUND\n");
+        assert_eq!(line(Reply::Null), b"NOTFOUND\n");
+        assert_eq!(line(Reply::Map(2)), b"");
         assert_eq!(line(Reply::Int(42)), b"42\n");
         assert_eq!(line(Reply::Int(-7)), b"-7\n");
         assert_eq!(line(Reply::Deleted(1)), b"OK\n");

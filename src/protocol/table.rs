@@ -415,7 +415,7 @@ fn expire<'a>(
         ExpireKind::RelativeSeconds | ExpireKind::RelativeMillis => Expiry::InMillis(millis as u64),
         ExpireKind::AtSeconds | ExpireKind::AtMillis => Expiry::AtUnixMillis(millis),
     };
-    Ok(Command::Expire { key: key(f.arg(1), limits)?, expiry, condition })
+    Ok(Command::Expire { key: key(f.arg(1), limits)?, expiry, condition, command })
 }
 
 fn hello<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
@@ -423,8 +423,7 @@ fn hello<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
         return Ok(Command::Hello { version: None });
     }
     let version = parse_i64(f.arg(1)).ok_or(CommandError::HelloVersionNotInteger)?;
-    // Redis also speaks 3; capkv only RESP2, so 3 is refused like 1 or 4.
-    if version != 2 {
+    if version != 2 && version != 3 {
         return Err(CommandError::NoProto);
     }
     let mut iter = f.tail(2).iter();

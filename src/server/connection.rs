@@ -10,13 +10,23 @@
 //!   `--max-client-buffer`; it shrinks back once drained;
 //! - a line over the limit is answered with an error and discarded as it
 //!   streams in (the [`Skip`] state), never buffered whole;
+//! - handled requests are dropped from the front of the read buffer in one
+//!   move before the next read (`done`), not one by one: dropping each of
+//!   the thousands of requests a pipelined read brings would move the rest
+//!   of the buffer every time;
 //! - replies are written out once they pass [`FLUSH_AT`], before more
 //!   requests are executed, so a client that pipelines a million GETs
 //!   holds at most one flush's worth of replies;
 //! - every buffer byte is reserved in the budget first; a connection that
 //!   cannot get room waits, which is backpressure on that client alone;
 //! - a client that does not read its replies for `--write-timeout` is
-//!   disconnected.
+//!   disconnected;
+//! - while replies wait for the client to read them, its requests are
+//!   still read (into the accounted input buffer, up to
+//!   `--max-client-buffer`). redis-rs and redis-benchmark write a whole
+//!   pipeline before reading any reply: when both directions outgrow the
+//!   kernel's socket buffers, a server that only wrote would wait for the
+//!   client, and the client for the server, until the write timeout.
 //!
 //! Closing is done with care (see [`Connection::close`]): when capkv ends
 //! a connection the client may still be sending (QUIT with more requests
@@ -27,6 +37,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -46,7 +57,7 @@ pub const FLUSH_AT: usize = 64 * 1024;
 const MIN_READ: usize = 1024;
 
 /// How long a closing connection waits for the client to close its side.
-const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER: Duration = Duration::from_secs(2);
 
 /// How a connection ended, when no I/O error ended it.
 enum End {
@@ -68,6 +79,17 @@ enum Skip {
     Bytes(usize),
 }
 
+/// Whether the input can take more bytes while replies wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadRoom {
+    /// It has room.
+    Ready,
+    /// It is at `--max-client-buffer` (or the client has closed its side).
+    Full,
+    /// The budget has no room for this many more bytes yet.
+    Budget(usize),
+}
+
 /// What to do after looking at the front of the input.
 enum Step {
     /// Drop this many bytes of input and go on.
@@ -86,9 +108,14 @@ struct Connection {
     input: Buffer,
     output: Buffer,
     dialect: Option<Dialect>,
+    /// RESP3 replies (after `HELLO 3`).
+    resp3: bool,
     skip: Skip,
     counters: LocalCounters,
     id: u64,
+    /// Bytes at the front of `input` already handled (executed, refused or
+    /// skipped), dropped by [`Connection::compact`].
+    done: usize,
 }
 
 /// Serves one client until it leaves, errs, idles out, or shutdown begins.
@@ -106,9 +133,11 @@ pub async fn serve(
         input: Buffer::new(budget.clone()),
         output: Buffer::new(budget),
         dialect: None,
+        resp3: false,
         skip: Skip::Nothing,
         counters: LocalCounters::default(),
         id,
+        done: 0,
     };
     match connection.run(shutdown).await {
         Ok(End::Close) => connection.close().await,
@@ -127,6 +156,7 @@ impl Connection {
             if *shutdown.borrow() {
                 return Ok(End::Close);
             }
+            self.compact();
             if self.input.spare() < MIN_READ {
                 // Double, up to the largest request the dialect can need:
                 // the line parser refuses a line before it passes
@@ -156,6 +186,7 @@ impl Connection {
             if close {
                 return Ok(End::Close);
             }
+            self.compact();
             // A small read means a quiet client: give back what a burst
             // grew, so ten thousand idle connections hold 4 KiB each.
             if read < self.input.capacity() / 4 {
@@ -168,7 +199,7 @@ impl Connection {
     async fn read(
         socket: &mut TcpStream,
         input: &mut Buffer,
-        idle: Option<std::time::Duration>,
+        idle: Option<Duration>,
     ) -> io::Result<usize> {
         let read = socket.read_buf(input.vec());
         match idle {
@@ -179,16 +210,38 @@ impl Connection {
         }
     }
 
+    /// The input not yet handled.
+    fn pending(&self) -> &[u8] {
+        &self.input.bytes()[self.done..]
+    }
+
+    /// Drops the handled bytes from the front of the input.
+    fn compact(&mut self) {
+        if self.done > 0 {
+            self.input.consume(self.done);
+            self.done = 0;
+        }
+    }
+
     /// Executes every complete request in the input. True means close.
     async fn process(&mut self) -> io::Result<bool> {
         loop {
             self.discard_skipped();
-            if self.input.is_empty() {
-                break;
+            if self.pending().is_empty() {
+                // Out of requests: send the replies. Requests that arrived
+                // meanwhile are executed before the next read.
+                if self.flush().await? == 0 {
+                    break;
+                }
+                continue;
             }
             match self.step() {
-                Step::Consumed(n) => self.input.consume(n),
-                Step::NeedInput => break,
+                Step::Consumed(n) => self.done += n,
+                Step::NeedInput => {
+                    if self.flush().await? == 0 {
+                        break;
+                    }
+                }
                 Step::NeedRoom(n) => {
                     if n > self.shared.max_client_buffer {
                         let (error, dialect) =
@@ -201,7 +254,7 @@ impl Connection {
                     self.output.room(n).await;
                 }
                 Step::Close(n) => {
-                    self.input.consume(n);
+                    self.done += n;
                     self.flush().await?;
                     return Ok(true);
                 }
@@ -210,7 +263,6 @@ impl Connection {
                 self.flush().await?;
             }
         }
-        self.flush().await?;
         Ok(false)
     }
 
@@ -220,11 +272,12 @@ impl Connection {
 
     /// Looks at the front of the input and does what it asks.
     fn step(&mut self) -> Step {
-        let dialect = *self.dialect.get_or_insert_with(|| Dialect::detect(self.input.bytes()[0]));
+        let input = &self.input.bytes()[self.done..];
+        let dialect = *self.dialect.get_or_insert_with(|| Dialect::detect(input[0]));
         let limits = &self.shared.limits;
         let parsed = match dialect {
-            Dialect::Line => protocol::line::parse(self.input.bytes(), limits),
-            Dialect::Resp => protocol::resp::parse(self.input.bytes(), limits),
+            Dialect::Line => protocol::line::parse(input, limits),
+            Dialect::Resp => protocol::resp::parse(input, limits),
         };
         let error_step = |output: &mut Buffer, error: CommandError, then: Step| {
             if execute::send(output, dialect, &Reply::Error(error)) {
@@ -243,10 +296,13 @@ impl Connection {
                     stats: &self.shared.stats,
                     settings: &self.shared.settings,
                     dialect,
+                    resp3: self.resp3,
                     connection_id: self.id,
                     counters: &mut self.counters,
                 };
-                match execute::execute(&command, &mut ctx, &mut self.output) {
+                let flow = execute::execute(&command, &mut ctx, &mut self.output);
+                self.resp3 = ctx.resp3;
+                match flow {
                     Flow::Continue => Step::Consumed(consumed),
                     Flow::Close => Step::Close(consumed),
                     Flow::NeedRoom(n) => Step::NeedRoom(n),
@@ -268,7 +324,7 @@ impl Connection {
                 self.counters.command(CommandKind::Invalid, false);
                 // Best effort: the connection closes either way.
                 execute::send(&mut self.output, dialect, &Reply::Error(error));
-                Step::Close(self.input.len())
+                Step::Close(input.len())
             }
         }
     }
@@ -277,16 +333,16 @@ impl Connection {
     fn discard_skipped(&mut self) {
         match self.skip {
             Skip::Nothing => {}
-            Skip::Line => match memchr::memchr(b'\n', self.input.bytes()) {
+            Skip::Line => match memchr::memchr(b'\n', self.pending()) {
                 Some(end) => {
-                    self.input.consume(end + 1);
+                    self.done += end + 1;
                     self.skip = Skip::Nothing;
                 }
-                None => self.input.consume(self.input.len()),
+                None => self.done = self.input.len(),
             },
             Skip::Bytes(left) => {
-                let n = left.min(self.input.len());
-                self.input.consume(n);
+                let n = left.min(self.pending().len());
+                self.done += n;
                 self.skip = if n == left { Skip::Nothing } else { Skip::Bytes(left - n) };
             }
         }
@@ -300,7 +356,7 @@ impl Connection {
         };
         let dialect = self.dialect();
         execute::send(&mut self.output, dialect, &Reply::Error(error));
-        self.flush().await
+        self.flush().await.map(drop)
     }
 
     /// Ends a connection the client may still be sending on, without
@@ -322,21 +378,81 @@ impl Connection {
         let _ = tokio::time::timeout(LINGER, discard).await;
     }
 
-    /// Writes all pending output, giving up on a client that does not read.
-    async fn flush(&mut self) -> io::Result<()> {
-        if self.output.is_empty() {
-            return Ok(());
-        }
-        let write = self.socket.write_all(self.output.bytes());
-        match tokio::time::timeout(self.shared.write_timeout, write).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
+    /// Writes all pending output, giving up on a client that reads none of
+    /// it for `--write-timeout`. While the socket cannot take more, reads
+    /// the client's next requests into the input (see the module doc);
+    /// returns how many bytes it read.
+    async fn flush(&mut self) -> io::Result<usize> {
+        let total = self.output.len();
+        let mut written = 0;
+        let mut read = 0;
+        let mut eof = false;
+        let mut deadline = None;
+        while written < total {
+            // The common case, a socket with room, is one write call.
+            match self.socket.try_write(&self.output.bytes()[written..]) {
+                Ok(n) => {
+                    written += n;
+                    deadline = None;
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            let limit = self.shared.write_timeout;
+            let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + limit);
+            let room = if eof { ReadRoom::Full } else { self.read_room() };
+            let socket = &self.socket;
+            let budget = &self.shared.budget;
+            let wanted = match room {
+                ReadRoom::Budget(bytes) => bytes,
+                _ => 0,
+            };
+            tokio::select! {
+                biased;
+                ready = socket.writable() => ready?,
+                // The governor makes room within a tick; hand it straight
+                // back and let `read_room` take it on the next round.
+                () = budget.reserve(wanted), if wanted > 0 => budget.release(wanted),
+                ready = socket.readable(), if room == ReadRoom::Ready => {
+                    ready?;
+                    match socket.try_read_buf(self.input.vec()) {
+                        Ok(0) => eof = true,
+                        Ok(n) => {
+                            read += n;
+                            self.counters.bytes_in += n as u64;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                _ = tokio::time::sleep_until(until) => {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
+                }
             }
         }
-        self.counters.bytes_out += self.output.len() as u64;
+        self.counters.bytes_out += total as u64;
         self.output.vec().clear();
         self.output.shrink_if_empty(FLUSH_AT);
-        Ok(())
+        Ok(read)
+    }
+
+    /// Makes room to read into the input while replies wait, within
+    /// `--max-client-buffer` and the budget.
+    fn read_room(&mut self) -> ReadRoom {
+        if self.input.spare() < MIN_READ {
+            self.compact();
+        }
+        if self.input.spare() >= MIN_READ {
+            return ReadRoom::Ready;
+        }
+        let grow = self.input.capacity().max(BASE_CAPACITY);
+        if self.input.len() + grow > self.shared.max_client_buffer {
+            ReadRoom::Full
+        } else if self.input.try_room(grow) {
+            ReadRoom::Ready
+        } else {
+            ReadRoom::Budget(grow)
+        }
     }
 }

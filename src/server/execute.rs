@@ -45,10 +45,26 @@ pub struct Context<'a> {
     pub settings: &'a info::Settings,
     /// This connection's dialect.
     pub dialect: Dialect,
+    /// True once the connection chose RESP3 with `HELLO 3` (nulls and maps
+    /// are then RESP3's); HELLO changes it, the connection keeps it.
+    pub resp3: bool,
     /// This connection's id (CLIENT ID).
     pub connection_id: u64,
     /// This connection's counters.
     pub counters: &'a mut LocalCounters,
+}
+
+impl Context<'_> {
+    /// A missing value in this connection's protocol.
+    fn nil(&self) -> Reply<'static> {
+        if self.resp3 { Reply::Null } else { Reply::Nil }
+    }
+
+    /// The header of a map of `n` pairs: a RESP3 map, or the flat array of
+    /// keys and values RESP2 uses.
+    fn map(&self, n: usize) -> Reply<'static> {
+        if self.resp3 { Reply::Map(n) } else { Reply::Array(2 * n) }
+    }
 }
 
 /// Upper bound of an encoded reply's size, for reserving room.
@@ -157,9 +173,9 @@ fn run(
             let n = keys.iter().filter(|k| store.exists(k)).count();
             finish(out, dialect, &Reply::Int(n as i64))
         }
-        Command::Expire { key, expiry, condition } => {
+        Command::Expire { key, expiry, condition, command } => {
             // A deadline not in the future deletes the key (store rule).
-            let at = deadline(expiry, store.now_ms(), "expire")?;
+            let at = deadline(expiry, store.now_ms(), command)?;
             let when = match condition {
                 ExpireCondition::Always => ExpireWhen::Always,
                 ExpireCondition::IfNoExpiry => ExpireWhen::NoDeadline,
@@ -236,7 +252,7 @@ fn run(
             if !out.try_room(bound + 32) {
                 return Ok(Flow::NeedRoom(bound + 32));
             }
-            encode_reply(dialect, &Reply::Array(pairs.len() * 2), out.vec());
+            encode_reply(dialect, &ctx.map(pairs.len()), out.vec());
             for (name, value) in &pairs {
                 encode_reply(dialect, &Reply::Bulk(name.as_bytes()), out.vec());
                 encode_reply(dialect, &Reply::Bulk(value.as_bytes()), out.vec());
@@ -246,6 +262,7 @@ fn run(
         Command::ConfigOther => finish(out, dialect, &Reply::Ok),
         Command::CommandInfo { subcommand } => match subcommand {
             b"count" => finish(out, dialect, &Reply::Int(CommandKind::ALL.len() as i64 - 1)),
+            b"docs" => finish(out, dialect, &ctx.map(0)),
             // An empty list is enough for redis-cli and redis-benchmark:
             // they fall back to their built-in command tables.
             _ => finish(out, dialect, &Reply::Array(0)),
@@ -254,12 +271,11 @@ fn run(
             b"setname" | b"setinfo" | b"reply" | b"no-evict" | b"no-touch" => {
                 finish(out, dialect, &Reply::Ok)
             }
-            b"getname" => finish(out, dialect, &Reply::Nil),
+            b"getname" => finish(out, dialect, &ctx.nil()),
             b"id" => finish(out, dialect, &Reply::Int(ctx.connection_id as i64)),
             _ => return Err(CommandError::unknown_subcommand(b"client", subcommand)),
         },
-        Command::Hello { version: None | Some(2) } => hello(ctx, out),
-        Command::Hello { .. } => return Err(CommandError::NoProto),
+        Command::Hello { version } => hello(version, ctx, out),
     })
 }
 
@@ -295,7 +311,7 @@ fn value_reply(found: Option<bool>, need: usize, ctx: &mut Context<'_>, out: &mu
         Some(false) => Flow::NeedRoom(need),
         None => {
             ctx.counters.misses += 1;
-            finish(out, ctx.dialect, &Reply::Nil)
+            finish(out, ctx.dialect, &ctx.nil())
         }
     }
 }
@@ -309,6 +325,7 @@ fn set(
 ) -> Result<Flow, CommandError> {
     let store = ctx.store;
     let dialect = ctx.dialect;
+    let nil = ctx.nil();
     let expiry = match (options.keep_ttl, options.expiry) {
         (true, _) => WriteExpiry::Keep,
         (false, None) => WriteExpiry::None,
@@ -333,7 +350,7 @@ fn set(
         let reply = match (options.reply_as_int, written) {
             (true, _) => Reply::Int(written as i64),
             (false, true) => Reply::Ok,
-            (false, false) => Reply::Nil,
+            (false, false) => nil,
         };
         return Ok(finish(out, dialect, &reply));
     }
@@ -341,7 +358,7 @@ fn set(
     let mut found = false;
     let mut reply_old = |old: Option<&[u8]>| {
         found = old.is_some();
-        let reply = old.map_or(Reply::Nil, Reply::Bulk);
+        let reply = old.map_or(nil.clone(), Reply::Bulk);
         send(out, dialect, &reply) || {
             need = reply_bound(&reply);
             false
@@ -364,6 +381,7 @@ fn set(
 fn mget(keys: Args<'_>, ctx: &mut Context<'_>, out: &mut Buffer) -> Flow {
     let store = ctx.store;
     let dialect = ctx.dialect;
+    let nil = ctx.nil();
     if !send(out, dialect, &Reply::Array(keys.len())) {
         return Flow::NeedRoom(32);
     }
@@ -380,7 +398,7 @@ fn mget(keys: Args<'_>, ctx: &mut Context<'_>, out: &mut Buffer) -> Flow {
             }
             None => {
                 misses += 1;
-                send(out, dialect, &Reply::Nil)
+                send(out, dialect, &nil)
             }
         };
         if !ok {
@@ -394,22 +412,27 @@ fn mget(keys: Args<'_>, ctx: &mut Context<'_>, out: &mut Buffer) -> Flow {
     Flow::Continue
 }
 
-fn hello(ctx: &mut Context<'_>, out: &mut Buffer) -> Flow {
+/// `HELLO [2|3]`: switches the connection's protocol (none given: keeps
+/// it) and describes the server, as a map in the protocol now in force.
+fn hello(version: Option<i64>, ctx: &mut Context<'_>, out: &mut Buffer) -> Flow {
     let dialect = ctx.dialect;
     if !out.try_room(512) {
         return Flow::NeedRoom(512);
+    }
+    if let Some(version) = version {
+        ctx.resp3 = version == 3;
     }
     let id = ctx.connection_id as i64;
     let fields: [(&str, Reply<'_>); 7] = [
         ("server", Reply::Bulk(b"redis")),
         ("version", Reply::Bulk(info::REDIS_VERSION.as_bytes())),
-        ("proto", Reply::Int(2)),
+        ("proto", Reply::Int(if ctx.resp3 { 3 } else { 2 })),
         ("id", Reply::Int(id)),
         ("mode", Reply::Bulk(b"standalone")),
         ("role", Reply::Bulk(b"master")),
         ("modules", Reply::Array(0)),
     ];
-    encode_reply(dialect, &Reply::Array(fields.len() * 2), out.vec());
+    encode_reply(dialect, &ctx.map(fields.len()), out.vec());
     for (name, value) in &fields {
         encode_reply(dialect, &Reply::Bulk(name.as_bytes()), out.vec());
         encode_reply(dialect, value, out.vec());

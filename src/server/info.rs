@@ -3,11 +3,14 @@
 //! Field names follow Redis where they mean the same thing (`used_memory`,
 //! `maxmemory`, `evicted_keys`, `keyspace_hits` ...), so dashboards and
 //! tools built for Redis read them unchanged; capkv's own breakdown of the
-//! budget is prefixed `capkv_`.
+//! budget is prefixed `capkv_`. Values follow Redis's formats too
+//! (`used_memory_human:1.50M`, `cmdstat_get:calls=...,failed_calls=...`),
+//! and so does the choice of sections: `INFO` alone is Redis's default set,
+//! `Commandstats` comes only with `INFO all`, `everything` or
+//! `commandstats`.
 
 use std::fmt::Write as _;
 
-use crate::config::show;
 use crate::metrics::CommandKind;
 use crate::protocol::{Args, Dialect};
 
@@ -74,6 +77,21 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 
 type Section = (&'static str, Vec<(String, String)>);
 
+/// Redis's `bytesToHuman`: `1023B`, `1.00K`, `256.00M`, `2.00G` ...
+fn human(bytes: u64) -> String {
+    const UNITS: [char; 5] = ['K', 'M', 'G', 'T', 'P'];
+    if bytes < 1024 {
+        return format!("{bytes}B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.2}{}", UNITS[unit])
+}
+
 fn fields(ctx: &Context<'_>) -> Vec<Section> {
     let store = ctx.store.stats();
     let stats = ctx.stats.snapshot();
@@ -104,11 +122,11 @@ fn fields(ctx: &Context<'_>) -> Vec<Section> {
     let used = reading.heap.allocated.max(store.segment_bytes as u64);
     let memory = vec![
         kv("used_memory", used.to_string()),
-        kv("used_memory_human", show(used)),
+        kv("used_memory_human", human(used)),
         kv("used_memory_rss", reading.rss.to_string()),
-        kv("used_memory_rss_human", show(reading.rss)),
+        kv("used_memory_rss_human", human(reading.rss)),
         kv("maxmemory", budget.to_string()),
-        kv("maxmemory_human", show(budget)),
+        kv("maxmemory_human", human(budget)),
         kv("maxmemory_policy", "allkeys-lru".into()),
         kv("mem_fragmentation_ratio", ratio(reading.rss, reading.heap.allocated)),
         kv("allocator_allocated", reading.heap.allocated.to_string()),
@@ -145,12 +163,22 @@ fn fields(ctx: &Context<'_>) -> Vec<Section> {
         kv("capkv_retained_items", c.retained_items.to_string()),
         kv("capkv_evicted_segments", c.evicted_segments.to_string()),
     ];
-    for (kind, n) in stats.ok.iter().filter(|(_, n)| *n > 0) {
+    // Redis counts requests refused before running (unknown command,
+    // arity) as `rejected_calls` of the command; capkv refuses them in the
+    // parser, before it knows which command they were, and counts them
+    // in `capkv_invalid_requests` instead. Time per call is not measured.
+    let mut commandstats = Vec::new();
+    for (kind, n) in stats.ok.iter().filter(|(k, _)| *k != CommandKind::Invalid) {
         let failed = stats.failed.iter().find(|(k, _)| k == kind).map_or(0, |(_, f)| *f);
-        stats_section.push(kv(
-            &format!("cmdstat_{}", kind.name()),
-            format!("calls={},failed={failed}", n + failed),
-        ));
+        if n + failed > 0 {
+            commandstats.push(kv(
+                &format!("cmdstat_{}", kind.name()),
+                format!(
+                    "calls={},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls={failed}",
+                    n + failed
+                ),
+            ));
+        }
     }
     let invalid =
         stats.failed.iter().find(|(k, _)| *k == CommandKind::Invalid).map_or(0, |(_, n)| *n);
@@ -165,19 +193,25 @@ fn fields(ctx: &Context<'_>) -> Vec<Section> {
         ("Clients", clients),
         ("Memory", memory),
         ("Stats", stats_section),
+        ("Commandstats", commandstats),
         ("Keyspace", keyspace),
     ]
+}
+
+/// Sections `INFO` without arguments (or `INFO default`) shows, as Redis.
+fn in_default(section: &str) -> bool {
+    section != "Commandstats"
 }
 
 /// The INFO/STATS text for the requested sections (all when empty).
 pub fn report(ctx: &Context<'_>, sections: Args<'_>) -> Vec<u8> {
     let wanted = |name: &str| {
-        sections.is_empty()
+        (sections.is_empty() && in_default(name))
             || sections.iter().any(|s| {
                 s.eq_ignore_ascii_case(name.as_bytes())
                     || s.eq_ignore_ascii_case(b"all")
                     || s.eq_ignore_ascii_case(b"everything")
-                    || s.eq_ignore_ascii_case(b"default")
+                    || (s.eq_ignore_ascii_case(b"default") && in_default(name))
             })
     };
     let mut text = String::with_capacity(2048);
@@ -208,7 +242,17 @@ pub fn report(ctx: &Context<'_>, sections: Args<'_>) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::{glob_match, human};
+
+    #[test]
+    fn human_sizes_as_redis_prints_them() {
+        assert_eq!(human(0), "0B");
+        assert_eq!(human(1023), "1023B");
+        assert_eq!(human(1024), "1.00K");
+        assert_eq!(human(1536 * 1024), "1.50M");
+        assert_eq!(human(256 << 20), "256.00M");
+        assert_eq!(human(2 << 30), "2.00G");
+    }
 
     #[test]
     fn globs() {

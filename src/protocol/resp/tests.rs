@@ -545,34 +545,59 @@ fn multi_key_commands() {
 
 #[test]
 fn expire_family() {
-    let expire = |expiry, condition| Command::Expire { key: b"k", expiry, condition };
+    let expire =
+        |command, expiry, condition| Command::Expire { key: b"k", expiry, condition, command };
     use ExpireCondition::*;
-    assert_eq!(run(&["EXPIRE", "k", "10"]), Ok(expire(Expiry::InMillis(10_000), Always)));
-    assert_eq!(run(&["PEXPIRE", "k", "1500"]), Ok(expire(Expiry::InMillis(1500), Always)));
-    assert_eq!(run(&["EXPIREAT", "k", "100"]), Ok(expire(Expiry::AtUnixMillis(100_000), Always)));
-    assert_eq!(run(&["PEXPIREAT", "k", "5"]), Ok(expire(Expiry::AtUnixMillis(5), Always)));
+    assert_eq!(run(&["EXPIRE", "k", "10"]), Ok(expire("expire", Expiry::InMillis(10_000), Always)));
+    assert_eq!(
+        run(&["PEXPIRE", "k", "1500"]),
+        Ok(expire("pexpire", Expiry::InMillis(1500), Always))
+    );
+    assert_eq!(
+        run(&["EXPIREAT", "k", "100"]),
+        Ok(expire("expireat", Expiry::AtUnixMillis(100_000), Always))
+    );
+    assert_eq!(
+        run(&["PEXPIREAT", "k", "5"]),
+        Ok(expire("pexpireat", Expiry::AtUnixMillis(5), Always))
+    );
     // Non-positive relative times are deadlines in the past.
-    assert_eq!(run(&["EXPIRE", "k", "0"]), Ok(expire(Expiry::AtUnixMillis(0), Always)));
-    assert_eq!(run(&["EXPIRE", "k", "-1"]), Ok(expire(Expiry::AtUnixMillis(-1000), Always)));
-    assert_eq!(run(&["PEXPIREAT", "k", "-1"]), Ok(expire(Expiry::AtUnixMillis(-1), Always)));
-    assert_eq!(run(&["EXPIRE", "k", "10", "NX"]), Ok(expire(Expiry::InMillis(10_000), IfNoExpiry)));
+    assert_eq!(run(&["EXPIRE", "k", "0"]), Ok(expire("expire", Expiry::AtUnixMillis(0), Always)));
+    assert_eq!(
+        run(&["EXPIRE", "k", "-1"]),
+        Ok(expire("expire", Expiry::AtUnixMillis(-1000), Always))
+    );
+    assert_eq!(
+        run(&["PEXPIREAT", "k", "-1"]),
+        Ok(expire("pexpireat", Expiry::AtUnixMillis(-1), Always))
+    );
+    assert_eq!(
+        run(&["EXPIRE", "k", "10", "NX"]),
+        Ok(expire("expire", Expiry::InMillis(10_000), IfNoExpiry))
+    );
     assert_eq!(
         run(&["EXPIRE", "k", "10", "xx"]),
-        Ok(expire(Expiry::InMillis(10_000), IfHasExpiry))
+        Ok(expire("expire", Expiry::InMillis(10_000), IfHasExpiry))
     );
-    assert_eq!(run(&["EXPIRE", "k", "10", "GT"]), Ok(expire(Expiry::InMillis(10_000), IfGreater)));
-    assert_eq!(run(&["EXPIRE", "k", "10", "LT"]), Ok(expire(Expiry::InMillis(10_000), IfLess)));
+    assert_eq!(
+        run(&["EXPIRE", "k", "10", "GT"]),
+        Ok(expire("expire", Expiry::InMillis(10_000), IfGreater))
+    );
+    assert_eq!(
+        run(&["EXPIRE", "k", "10", "LT"]),
+        Ok(expire("expire", Expiry::InMillis(10_000), IfLess))
+    );
     assert_eq!(
         run(&["EXPIRE", "k", "10", "XX", "GT"]),
-        Ok(expire(Expiry::InMillis(10_000), IfGreater))
+        Ok(expire("expire", Expiry::InMillis(10_000), IfGreater))
     );
     assert_eq!(
         run(&["EXPIRE", "k", "10", "LT", "XX"]),
-        Ok(expire(Expiry::InMillis(10_000), IfHasExpiryAndLess))
+        Ok(expire("expire", Expiry::InMillis(10_000), IfHasExpiryAndLess))
     );
     assert_eq!(
         run(&["EXPIRE", "k", "10", "NX", "NX"]),
-        Ok(expire(Expiry::InMillis(10_000), IfNoExpiry))
+        Ok(expire("expire", Expiry::InMillis(10_000), IfNoExpiry))
     );
     let nx = "ERR NX and XX, GT or LT options at the same time are not compatible";
     assert_eq!(err(&["EXPIRE", "k", "10", "NX", "XX"]), nx);
@@ -594,7 +619,7 @@ fn expire_family() {
     );
     assert_eq!(
         run(&["PEXPIRE", "k", "9223372036854775807"]),
-        Ok(expire(Expiry::InMillis(i64::MAX as u64), Always))
+        Ok(expire("pexpire", Expiry::InMillis(i64::MAX as u64), Always))
     );
     assert_eq!(err(&["EXPIRE", "k"]), arity("expire"));
     assert_eq!(err(&["PEXPIREAT", "k"]), arity("pexpireat"));
@@ -730,8 +755,9 @@ fn hello_command() {
         run(&["HELLO", "2", "AUTH", "u", "p", "SETNAME", "n"]),
         Ok(Command::Hello { version: Some(2) })
     );
-    assert_eq!(err(&["HELLO", "3"]), "NOPROTO unsupported protocol version");
+    assert_eq!(run(&["HELLO", "3"]), Ok(Command::Hello { version: Some(3) }));
     assert_eq!(err(&["HELLO", "1"]), "NOPROTO unsupported protocol version");
+    assert_eq!(err(&["HELLO", "4"]), "NOPROTO unsupported protocol version");
     assert_eq!(err(&["HELLO", "x"]), "ERR Protocol version is not an integer or out of range");
     assert_eq!(err(&["HELLO", "2", "AUTH", "u"]), "ERR Syntax error in HELLO option 'AUTH'");
     assert_eq!(err(&["HELLO", "2", "foo"]), "ERR Syntax error in HELLO option 'foo'");

@@ -1,0 +1,394 @@
+//! Connection and server commands over RESP2: PING, ECHO, SELECT, QUIT,
+//! INFO, CONFIG GET, COMMAND, CLIENT, HELLO — what redis-cli,
+//! redis-benchmark, redis-py, redis-rs and twemproxy send besides data.
+
+mod common;
+mod resp_support;
+
+use redis::{InfoDict, Value};
+
+use common::TestServer;
+use resp_support::{ask_text, connect, is_capkv, raw, run, target};
+
+fn bulk(v: &str) -> Value {
+    Value::BulkString(v.as_bytes().to_vec())
+}
+
+#[test]
+fn ping_and_echo() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    assert_eq!(run(&mut con, &[b"PING"]), Ok(Value::SimpleString("PONG".into())));
+    assert_eq!(run(&mut con, &[b"ping", b"hello"]), Ok(bulk("hello")));
+    assert_eq!(run(&mut con, &[b"ECHO", b"a\r\nb\0c"]), Ok(bulk("a\r\nb\0c")));
+    assert_eq!(run(&mut con, &[b"ECHO", b""]), Ok(bulk("")));
+    let arity = |c: &str| Err(format!("ERR wrong number of arguments for '{c}' command"));
+    assert_eq!(run(&mut con, &[b"PING", b"a", b"b"]), arity("ping"));
+    assert_eq!(run(&mut con, &[b"ECHO"]), arity("echo"));
+    assert_eq!(run(&mut con, &[b"ECHO", b"a", b"b"]), arity("echo"));
+    // Raw: the status line and the bulk string exactly.
+    let mut c = raw(&server);
+    assert_eq!(ask_text(&mut c, &["PING"]), "+PONG\r\n");
+    assert_eq!(ask_text(&mut c, &["PING", "x y"]), "$3\r\nx y\r\n");
+    assert_eq!(ask_text(&mut c, &["ECHO", "hi"]), "$2\r\nhi\r\n");
+}
+
+#[test]
+fn select_zero_only() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    assert_eq!(run(&mut con, &[b"SELECT", b"0"]), Ok(Value::Okay));
+    let not_int = Err("ERR value is not an integer or out of range".to_string());
+    assert_eq!(run(&mut con, &[b"SELECT", b"abc"]), not_int);
+    assert_eq!(
+        run(&mut con, &[b"SELECT"]),
+        Err("ERR wrong number of arguments for 'select' command".into())
+    );
+    // A URL naming database 0 makes the client send nothing extra.
+    let url = format!("redis://{}/0", target(&server));
+    let mut zero = redis::Client::open(url).unwrap().get_connection().unwrap();
+    assert_eq!(run(&mut zero, &[b"PING"]), Ok(Value::SimpleString("PONG".into())));
+    if !is_capkv(&server) {
+        return;
+    }
+    // capkv has one database; Redis's text for an index it does not have.
+    let out_of_range = Err("ERR DB index is out of range".to_string());
+    for index in ["1", "15", "-1"] {
+        assert_eq!(run(&mut con, &[b"SELECT", index.as_bytes()]), out_of_range, "{index}");
+    }
+    // So a client told to use database 1 fails to connect instead of
+    // silently sharing database 0.
+    let url = format!("redis://{}/1", server.addr);
+    let error = redis::Client::open(url).unwrap().get_connection().err().expect("refused");
+    assert!(error.to_string().contains("DB index is out of range"), "{error}");
+    // The connection is still usable after the refusal.
+    assert_eq!(run(&mut con, &[b"SELECT", b"0"]), Ok(Value::Okay));
+}
+
+#[test]
+fn quit_answers_ok_and_closes() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    let mut c = raw(&server);
+    // Requests pipelined after QUIT are not executed.
+    c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*1\r\n$4\r\nQUIT\r\n");
+    c.send(b"*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\nv\r\n");
+    assert_eq!(c.line(), b"+OK\r\n");
+    assert_eq!(c.line(), b"+OK\r\n");
+    assert!(c.closed(), "QUIT closes the connection");
+    assert_eq!(run(&mut con, &[b"GET", b"k"]), Ok(bulk("v")));
+    assert_eq!(run(&mut con, &[b"EXISTS", b"after"]), Ok(Value::Int(0)));
+    assert_eq!(run(&mut con, &[b"quit"]), Ok(Value::Okay));
+}
+
+/// Splits an INFO reply into `(section, fields)` in order, checking the
+/// framing Redis uses: `# Name` headers, `key:value` lines, CRLF, one
+/// blank line between sections.
+fn sections(text: &str) -> Vec<(String, Vec<(String, String)>)> {
+    assert!(text.is_empty() || text.ends_with("\r\n"), "INFO ends with CRLF");
+    assert!(!text.replace("\r\n", "").contains('\n'), "every line ends with CRLF");
+    let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        if let Some(name) = line.strip_prefix("# ") {
+            out.push((name.to_string(), Vec::new()));
+        } else {
+            let (k, v) = line.split_once(':').unwrap_or_else(|| panic!("not key:value: {line}"));
+            out.last_mut().expect("a section header first").1.push((k.into(), v.into()));
+        }
+    }
+    out
+}
+
+fn info(con: &mut redis::Connection, args: &[&str]) -> String {
+    let mut cmd = redis::cmd("INFO");
+    for a in args {
+        cmd.arg(*a);
+    }
+    cmd.query(con).unwrap()
+}
+
+#[test]
+fn info_sections_and_redis_field_names() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    let all = sections(&info(&mut con, &[]));
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    for wanted in ["Server", "Clients", "Memory", "Stats", "Keyspace"] {
+        assert!(names.contains(&wanted), "INFO lacks {wanted}: {names:?}");
+    }
+    assert!(!names.contains(&"Commandstats"), "not in INFO's default set");
+    let field = |section: &str, key: &str| -> String {
+        let (_, fields) = all.iter().find(|(n, _)| n == section).unwrap();
+        let found = fields.iter().find(|(k, _)| k == key);
+        found.unwrap_or_else(|| panic!("{section} lacks {key}")).1.clone()
+    };
+    assert!(field("Server", "redis_version").starts_with('7'));
+    for key in ["process_id", "tcp_port", "uptime_in_seconds"] {
+        field("Server", key).parse::<u64>().unwrap();
+    }
+    if is_capkv(&server) {
+        // (tcp_port is the configured port: 0 here, where the test server
+        // binds port 0.)
+        assert_eq!(field("Memory", "maxmemory"), (256u64 << 20).to_string());
+        assert_eq!(field("Memory", "maxmemory_human"), "256.00M");
+    }
+    assert!(field("Clients", "connected_clients").parse::<u64>().unwrap() >= 1);
+    for key in ["used_memory", "used_memory_rss", "maxmemory"] {
+        field("Memory", key).parse::<u64>().unwrap();
+    }
+    let human = field("Memory", "used_memory_human");
+    assert!(human.ends_with(['B', 'K', 'M', 'G']), "{human}");
+    field("Memory", "maxmemory_policy");
+    for key in [
+        "total_connections_received",
+        "total_commands_processed",
+        "keyspace_hits",
+        "keyspace_misses",
+        "expired_keys",
+        "evicted_keys",
+    ] {
+        field("Stats", key).parse::<u64>().unwrap();
+    }
+
+    // One section, several, case-insensitive.
+    let server_only = sections(&info(&mut con, &["server"]));
+    assert_eq!(server_only.len(), 1);
+    assert_eq!(server_only[0].0, "Server");
+    let two = sections(&info(&mut con, &["MEMORY", "stats"]));
+    assert_eq!(two.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["Memory", "Stats"]);
+    assert!(sections(&info(&mut con, &["nosuchsection"])).is_empty());
+}
+
+#[test]
+fn info_counts_keys_hits_clients_and_commands() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    let _other = connect(&server);
+    let dict = |con: &mut redis::Connection, section: &str| -> InfoDict {
+        redis::cmd("INFO").arg(section).query(con).unwrap()
+    };
+    let num = |d: &InfoDict, key: &str| -> u64 { d.get(key).unwrap_or_else(|| panic!("{key}")) };
+    assert!(num(&dict(&mut con, "clients"), "connected_clients") >= 2);
+    // An empty keyspace has the header and no db line, as in Redis.
+    assert_eq!(info(&mut con, &["keyspace"]), "# Keyspace\r\n");
+
+    let before = dict(&mut con, "stats");
+    let pairs: Vec<(String, String)> = (0..10).map(|i| (format!("k{i}"), i.to_string())).collect();
+    let () = redis::Commands::mset(&mut con, &pairs).unwrap();
+    assert_eq!(run(&mut con, &[b"GET", b"k1"]), Ok(bulk("1")));
+    assert_eq!(run(&mut con, &[b"GET", b"k2"]), Ok(bulk("2")));
+    assert_eq!(run(&mut con, &[b"GET", b"missing"]), Ok(Value::Nil));
+    let after = dict(&mut con, "stats");
+    assert_eq!(num(&after, "keyspace_hits") - num(&before, "keyspace_hits"), 2);
+    assert_eq!(num(&after, "keyspace_misses") - num(&before, "keyspace_misses"), 1);
+    // MSET, 3 GETs and the INFO itself (Redis counts the INFO being run).
+    let processed =
+        num(&after, "total_commands_processed") - num(&before, "total_commands_processed");
+    assert!((4..=5).contains(&processed), "{processed}");
+
+    let keyspace = dict(&mut con, "keyspace");
+    let db0: String = keyspace.get("db0").expect("db0 line");
+    assert!(db0.starts_with("keys=10,expires="), "{db0}");
+    assert!(db0.contains(",avg_ttl="), "{db0}");
+
+    // Per-command counters, in Redis's format, only when asked for.
+    let text = info(&mut con, &["commandstats"]);
+    let stats = sections(&text);
+    assert_eq!(stats[0].0, "Commandstats");
+    let get = &stats[0].1.iter().find(|(k, _)| k == "cmdstat_get").expect("cmdstat_get").1;
+    let calls = if is_capkv(&server) { "calls=3,usec=" } else { "calls=" };
+    assert!(get.starts_with(calls), "{get}");
+    assert!(get.contains(",rejected_calls=") && get.contains(",failed_calls="), "{get}");
+    let everything = sections(&info(&mut con, &["all"]));
+    assert!(everything.iter().any(|(n, _)| n == "Commandstats"));
+}
+
+#[test]
+fn config_get() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    let pairs = |con: &mut redis::Connection, patterns: &[&str]| -> Vec<(String, String)> {
+        let mut cmd = redis::cmd("CONFIG");
+        cmd.arg("GET");
+        for p in patterns {
+            cmd.arg(*p);
+        }
+        let flat: Vec<String> = cmd.query(con).unwrap();
+        flat.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect()
+    };
+    let maxmemory = pairs(&mut con, &["maxmemory"]);
+    assert_eq!(maxmemory.len(), 1);
+    assert_eq!(maxmemory[0].0, "maxmemory");
+    let bytes: u64 = maxmemory[0].1.parse().unwrap();
+    if is_capkv(&server) {
+        assert_eq!(bytes, 256 << 20, "the budget");
+    }
+    let policy = pairs(&mut con, &["maxmemory-policy"]);
+    assert_eq!(policy[0].0, "maxmemory-policy");
+    assert!(!policy[0].1.is_empty());
+    // Glob patterns, several at once, case-insensitive, no duplicates.
+    let max = pairs(&mut con, &["max*"]);
+    let names: Vec<&str> = max.iter().map(|(k, _)| k.as_str()).collect();
+    for wanted in ["maxmemory", "maxmemory-policy", "maxclients"] {
+        assert!(names.contains(&wanted), "{names:?}");
+    }
+    let both = pairs(&mut con, &["MAXMEMORY", "maxmem*"]);
+    // (Redis echoes an exact name as the client spelled it.)
+    let maxmemory = both.iter().filter(|(k, _)| k.eq_ignore_ascii_case("maxmemory"));
+    assert_eq!(maxmemory.count(), 1, "{both:?}");
+    // What redis-benchmark asks for at start.
+    for name in ["save", "appendonly"] {
+        assert_eq!(pairs(&mut con, &[name]).len(), 1, "{name}");
+    }
+    assert!(pairs(&mut con, &["no-such-setting"]).is_empty());
+    assert!(pairs(&mut con, &["*"]).len() >= 5);
+    assert_eq!(
+        run(&mut con, &[b"CONFIG", b"GET"]),
+        Err("ERR wrong number of arguments for 'config|get' command".into())
+    );
+    assert_eq!(
+        run(&mut con, &[b"CONFIG", b"FOO"]),
+        Err("ERR unknown subcommand 'FOO'. Try CONFIG HELP.".into())
+    );
+}
+
+#[test]
+fn command_count_docs_info() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut con).unwrap();
+    assert!(count > 0);
+    // Arrays, which clients (redis-cli's hints, redis-py) accept as they
+    // are; capkv's may be empty, the clients then use their own tables.
+    for args in [&[&b"COMMAND"[..]][..], &[b"COMMAND", b"DOCS"], &[b"COMMAND", b"DOCS", b"get"]] {
+        assert!(matches!(run(&mut con, args), Ok(Value::Array(_))), "{args:?}");
+    }
+    assert!(matches!(run(&mut con, &[b"COMMAND", b"INFO", b"get"]), Ok(Value::Array(_))));
+    assert_eq!(
+        run(&mut con, &[b"COMMAND", b"COUNT", b"x"]),
+        Err("ERR wrong number of arguments for 'command|count' command".into())
+    );
+    assert_eq!(
+        run(&mut con, &[b"COMMAND", b"FOO"]),
+        Err("ERR unknown subcommand 'FOO'. Try COMMAND HELP.".into())
+    );
+}
+
+#[test]
+fn client_setname_setinfo() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    assert_eq!(run(&mut con, &[b"CLIENT", b"SETNAME", b"worker-1"]), Ok(Value::Okay));
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut con).unwrap();
+    assert!(id > 0);
+    assert_eq!(
+        run(&mut con, &[b"CLIENT", b"SETNAME"]),
+        Err("ERR wrong number of arguments for 'client|setname' command".into())
+    );
+    assert_eq!(
+        run(&mut con, &[b"CLIENT", b"FOO"]),
+        Err("ERR unknown subcommand 'FOO'. Try CLIENT HELP.".into())
+    );
+    if !is_capkv(&server) {
+        return; // CLIENT SETINFO is Redis 7.2's.
+    }
+    // What redis-py and redis-rs send right after connecting.
+    assert_eq!(run(&mut con, &[b"CLIENT", b"SETINFO", b"LIB-NAME", b"redis-py"]), Ok(Value::Okay));
+    assert_eq!(run(&mut con, &[b"CLIENT", b"SETINFO", b"LIB-VER", b"5.0.0"]), Ok(Value::Okay));
+    assert_eq!(run(&mut con, &[b"PING"]), Ok(Value::SimpleString("PONG".into())));
+}
+
+#[test]
+fn hello_describes_the_server() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    for args in [&[&b"HELLO"[..]][..], &[b"HELLO", b"2"], &[b"HELLO", b"2", b"SETNAME", b"n"]] {
+        let Ok(Value::Array(fields)) = run(&mut con, args) else { panic!("{args:?}") };
+        let map: Vec<(Value, Value)> =
+            fields.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
+        let get = |k: &str| map.iter().find(|(key, _)| *key == bulk(k)).map(|(_, v)| v.clone());
+        assert_eq!(get("server"), Some(bulk("redis")));
+        assert_eq!(get("proto"), Some(Value::Int(2)));
+        assert!(matches!(get("version"), Some(Value::BulkString(_))));
+        assert!(matches!(get("id"), Some(Value::Int(_))));
+        assert_eq!(get("mode"), Some(bulk("standalone")));
+        assert_eq!(get("role"), Some(bulk("master")));
+    }
+    assert_eq!(
+        run(&mut con, &[b"HELLO", b"two"]),
+        Err("ERR Protocol version is not an integer or out of range".into())
+    );
+    assert_eq!(
+        run(&mut con, &[b"HELLO", b"4"]),
+        Err("NOPROTO unsupported protocol version".into())
+    );
+    assert_eq!(
+        run(&mut con, &[b"HELLO", b"2", b"FOO"]),
+        Err("ERR Syntax error in HELLO option 'FOO'".into())
+    );
+    assert_eq!(run(&mut con, &[b"PING"]), Ok(Value::SimpleString("PONG".into())));
+}
+
+/// Raw bytes of the RESP3 replies that differ from RESP2, after `HELLO 3`,
+/// and back after `HELLO 2`.
+#[test]
+fn hello_3_switches_to_resp3_replies() {
+    let server = TestServer::start(&[]);
+    let _flush = connect(&server);
+    let mut c = raw(&server);
+    assert_eq!(ask_text(&mut c, &["GET", "missing"]), "$-1\r\n");
+    let hello = ask_text(&mut c, &["HELLO", "3"]);
+    assert!(hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{hello}");
+    assert!(hello.contains("$5\r\nproto\r\n:3\r\n"), "{hello}");
+    assert_eq!(ask_text(&mut c, &["GET", "missing"]), "_\r\n");
+    assert_eq!(ask_text(&mut c, &["SET", "k", "v", "XX"]), "_\r\n");
+    assert_eq!(ask_text(&mut c, &["SET", "k", "v", "GET"]), "_\r\n");
+    assert_eq!(ask_text(&mut c, &["MGET", "k", "missing"]), "*2\r\n$1\r\nv\r\n_\r\n");
+    let config = ask_text(&mut c, &["CONFIG", "GET", "maxmemory-policy"]);
+    assert!(config.starts_with("%1\r\n$16\r\nmaxmemory-policy\r\n$"), "{config}");
+    // Everything else reads as in RESP2.
+    assert_eq!(ask_text(&mut c, &["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(ask_text(&mut c, &["TTL", "k"]), ":-1\r\n");
+    assert_eq!(ask_text(&mut c, &["PING"]), "+PONG\r\n");
+    assert_eq!(ask_text(&mut c, &["GET"]), "-ERR wrong number of arguments for 'get' command\r\n");
+    // HELLO without a version keeps the protocol; HELLO 2 goes back.
+    assert!(ask_text(&mut c, &["HELLO"]).starts_with("%7\r\n"));
+    assert!(ask_text(&mut c, &["HELLO", "2"]).starts_with("*14\r\n"));
+    assert_eq!(ask_text(&mut c, &["GET", "missing"]), "$-1\r\n");
+    // A refused HELLO changes nothing.
+    assert_eq!(ask_text(&mut c, &["HELLO", "4"]), "-NOPROTO unsupported protocol version\r\n");
+    assert_eq!(ask_text(&mut c, &["GET", "missing"]), "$-1\r\n");
+}
+
+/// redis-rs speaking RESP3 (`?protocol=resp3`), as redis-py 8 does by
+/// default.
+#[test]
+fn redis_rs_over_resp3() {
+    let server = TestServer::start(&[]);
+    let _flush = connect(&server);
+    let url = format!("redis://{}/?protocol=resp3", target(&server));
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    assert_eq!(run(&mut con, &[b"GET", b"missing"]), Ok(Value::Nil));
+    assert_eq!(run(&mut con, &[b"SET", b"k", b"v", b"EX", b"100"]), Ok(Value::Okay));
+    assert_eq!(run(&mut con, &[b"GET", b"k"]), Ok(bulk("v")));
+    assert_eq!(
+        run(&mut con, &[b"MGET", b"k", b"x"]),
+        Ok(Value::Array(vec![bulk("v"), Value::Nil]))
+    );
+    let ttl: i64 = redis::Commands::ttl(&mut con, "k").unwrap();
+    assert!((99..=100).contains(&ttl));
+    let Ok(Value::Map(pairs)) = run(&mut con, &[b"CONFIG", b"GET", b"maxmemory"]) else {
+        panic!("CONFIG GET is a map in RESP3");
+    };
+    assert_eq!(pairs.len(), 1);
+    assert_eq!(pairs[0].0, bulk("maxmemory"));
+    let Ok(Value::Map(hello)) = run(&mut con, &[b"HELLO", b"3"]) else { panic!("HELLO map") };
+    assert!(hello.contains(&(bulk("proto"), Value::Int(3))));
+    let mut pipe = redis::pipe();
+    for i in 0..1000 {
+        pipe.cmd("SET").arg(format!("p{i}")).arg(i).ignore();
+        pipe.cmd("GET").arg(format!("p{i}"));
+    }
+    let values: Vec<i64> = pipe.query(&mut con).unwrap();
+    assert!(values.iter().copied().eq(0..1000));
+}
