@@ -16,10 +16,10 @@
 //!
 //! # Why this shape
 //! The memory target leaves about 10 bytes of index per item, so the table
-//! must stay full: an 8-byte slot at 85% average load is 9.4 bytes per item.
+//! must stay full: an 8-byte slot at 80% average load is 10 bytes per item.
 //! Three choices get there without ever rehashing a large table:
 //! - **Bucketized cuckoo hashing** (two candidate buckets of eight slots, one
-//!   64-byte cache line each) runs at 95% load with a lookup that reads at
+//!   64-byte cache line each) runs at 90% load with a lookup that reads at
 //!   most two cache lines. The second bucket is `(h(tag) - b) mod n`, an
 //!   involution, so an entry can move between its buckets knowing only its
 //!   tag, for any bucket count `n` (not just powers of two).
@@ -29,8 +29,8 @@
 //!   Rehashing needs no key: bucket positions come from the stored tag.
 //! - **Growth in jemalloc size-class steps** (bucket counts `4..=7 << k`, so
 //!   byte sizes `{4,5,6,7} * 2^k * 64` are exact size classes): each step
-//!   grows a partition by at most 25%, so load stays between about 0.76 and
-//!   0.95, and no allocation is rounded up by the allocator.
+//!   grows a partition by at most 25%, so load stays between about 0.72 and
+//!   0.9, and no allocation is rounded up by the allocator.
 //!
 //! Partitions shrink again when load falls under 30%, so an index that was
 //! sized for many small items gives its memory back to segments.
@@ -169,9 +169,12 @@ impl Partition {
 
     /// The other bucket of an entry with `tag` sitting in bucket `b`.
     /// `alt(alt(b)) == b` for every `b < n`.
+    /// No division on this path: `mix` is range-reduced by a multiply and
+    /// `mix + n - b` is below `2n`, so one conditional subtraction is `mod n`.
     fn alternate(b: usize, tag: u32, n: usize) -> usize {
-        let mix = (tag.wrapping_mul(0x9E37_79B1) >> 8) as usize % n;
-        (mix + n - b) % n
+        let mix = ((tag.wrapping_mul(0x9E37_79B1) as u64 * n as u64) >> 32) as usize;
+        let x = mix + n - b;
+        if x >= n { x - n } else { x }
     }
 
     fn candidates(&self, tag: u32) -> [usize; 2] {
