@@ -59,6 +59,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 ///   large     100 KiB values;
 ///   shifting  a third of the bytes at 100 B, then 4 KiB, then 64 KiB values;
 ///   churn     --churn-keys keys (1 million) overwritten at random sizes 10 B - 10 KiB,
+///             at least --churn-passes times over (so more than 3x L at small L),
 ///             with a fraction of reads checking the latest version;
 ///   flood     thousands of connections each pipelining 256 KiB PUTs at once, plus
 ///             connections that request big values and never read the replies;
@@ -119,6 +120,10 @@ struct Args {
     /// churn: number of keys.
     #[arg(long, default_value_t = 1_000_000)]
     churn_keys: u64,
+    /// churn: write at least this many times the key space's expected size
+    /// (1 million keys x 5 KiB), so every key is overwritten over and over.
+    #[arg(long, default_value_t = 3.0)]
+    churn_passes: f64,
     /// churn: fraction of operations that are reads.
     #[arg(long, default_value_t = 0.1)]
     churn_reads: f64,
@@ -224,6 +229,7 @@ async fn run(a: Args) -> i32 {
             reconnects: a.reconnects,
             churn_keys: a.churn_keys,
             churn_reads: a.churn_reads,
+            churn_passes: a.churn_passes,
             flood_conns: a.flood_connections,
             flood_readers: a.flood_readers,
             flood_value: a.flood_value as usize,

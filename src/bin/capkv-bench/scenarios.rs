@@ -44,6 +44,8 @@ pub struct Params {
     pub churn_keys: u64,
     /// Churn: fraction of reads.
     pub churn_reads: f64,
+    /// Churn: passes over the key space (its expected size) at least.
+    pub churn_passes: f64,
     /// Flood: writing connections (default scaled from 10,000 at 2 GiB).
     pub flood_conns: Option<usize>,
     /// Flood: connections that never read (default a tenth of the writers).
@@ -320,6 +322,8 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
             });
             let counters = Arc::new(Counters::default());
             let owners = p.conns as u64;
+            let space = keys as f64 * (ks + (10 + 10 * 1024) / 2) as f64;
+            let churn_bytes = target_bytes.max((p.churn_passes * space) as u64);
             let sources: Vec<Box<dyn Source>> = (0..owners)
                 .map(|c| {
                     Box::new(engine::Random {
@@ -330,7 +334,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
                         zipf: None,
                         read_ratio: p.churn_reads,
                         counters: counters.clone(),
-                        bytes_limit: target_bytes,
+                        bytes_limit: churn_bytes,
                         ops: Arc::default(),
                         ops_limit: u64::MAX,
                     }) as Box<dyn Source>
@@ -344,7 +348,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
                 counters,
                 sources,
                 depth(p, 5 * 1024),
-                (target_bytes, false),
+                (churn_bytes, false),
                 &mut t,
             )
             .await;
