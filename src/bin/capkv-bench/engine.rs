@@ -347,7 +347,6 @@ async fn writer(
     let limit = phase.io_timeout;
     let mut buf: Vec<u8> = Vec::with_capacity(BATCH_BYTES * 2);
     let mut key = Vec::with_capacity(wl.key_size);
-    let (mut sets, mut set_bytes) = (0u64, 0u64);
     loop {
         let op = match carry.take() {
             Some(op) => Some(op),
@@ -395,8 +394,10 @@ async fn writer(
                     buf.extend_from_slice(body);
                 }
                 buf.extend_from_slice(client::set_suffix(wire));
-                sets += 1;
-                set_bytes += (wl.key_size + len) as u64;
+                // Counted as sent now, so a connection that fails later
+                // still shows what it wrote.
+                phase.counters.sets.fetch_add(1, Relaxed);
+                phase.counters.set_bytes.fetch_add((wl.key_size + len) as u64, Relaxed);
             }
             Op::Get { key: k } => {
                 data::key(wl.prefix, k, wl.key_size, &mut key);
@@ -406,16 +407,11 @@ async fn writer(
         if buf.len() >= BATCH_BYTES {
             timed(limit, "write", socket.write_all(&buf)).await?;
             buf.clear();
-            phase.counters.sets.fetch_add(sets, Relaxed);
-            phase.counters.set_bytes.fetch_add(set_bytes, Relaxed);
-            (sets, set_bytes) = (0, 0);
         }
     }
     if !buf.is_empty() {
         timed(limit, "write", socket.write_all(&buf)).await?;
     }
-    phase.counters.sets.fetch_add(sets, Relaxed);
-    phase.counters.set_bytes.fetch_add(set_bytes, Relaxed);
     Ok(())
 }
 
