@@ -65,10 +65,14 @@ def plot(path):
             phase, start = r["phase"], t
     if phase is not None:
         spans.append((phase, start, float(rows[-1]["t_s"])))
+    total = max(float(rows[-1]["t_s"]) - float(rows[0]["t_s"]), 1e-9)
     for i, (p, a, b) in enumerate(spans):
         if i % 2:
             ax.axvspan(a, b, color="grey", alpha=0.08)
-        ax.text((a + b) / 2, ax.get_ylim()[1] * 0.97, p, ha="center", va="top", fontsize=7)
+        # Narrow phases get a vertical label at their start.
+        wide = (b - a) / total > 0.12
+        ax.text((a + b) / 2 if wide else a, ax.get_ylim()[1] * 0.97, p, ha="center" if wide else "left",
+                va="top", fontsize=7, rotation=0 if wide else 90)
     ax.set_xlabel("seconds")
     ax.set_ylabel("GiB")
     ax.set_title(name.replace(".", " - "))
