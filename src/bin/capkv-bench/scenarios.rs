@@ -358,8 +358,20 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
         }
         "flood" => {
             let scaled = (10_000.0 * p.limit as f64 / (2u64 << 30) as f64) as usize;
-            let writers = p.flood_conns.unwrap_or(scaled.clamp(100, 10_000));
-            let readers = p.flood_readers.unwrap_or(writers / 10);
+            let mut writers = p.flood_conns.unwrap_or(scaled.clamp(100, 10_000));
+            let mut readers = p.flood_readers.unwrap_or(writers / 10);
+            // Stay inside this process's file limit, keeping the shape.
+            if let Some(nofile) = open_files_limit() {
+                let room = nofile.saturating_sub(64) as usize;
+                if writers + readers > room {
+                    let scale = room as f64 / (writers + readers) as f64;
+                    eprintln!(
+                        "capkv-bench: open-file limit {nofile}: flood scaled from {writers}+{readers} to fit (raise ulimit -n)"
+                    );
+                    writers = ((writers as f64 * scale) as usize).max(1);
+                    readers = (readers as f64 * scale) as usize;
+                }
+            }
             let value = p.flood_value;
             let item = (ks + value) as u64;
             let per = target_bytes.div_ceil(writers as u64 * item).max(1);
@@ -471,6 +483,13 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
     }
     let wrong = t.into_obj(&mut o);
     Ok(Outcome { obj: o, wrong, retained: retained_bytes })
+}
+
+/// The soft limit on open files, from /proc/self/limits.
+fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// A connection that asks for big values and never reads the replies,
