@@ -42,6 +42,13 @@ pub enum Sizer {
 }
 
 impl Sizer {
+    /// The longest value of any key from `key` on (for pipeline depths).
+    pub fn max_len(&self, key: u64) -> usize {
+        match self {
+            Sizer::Uniform(_, hi) => *hi,
+            _ => self.len(key, 0),
+        }
+    }
     /// The length of `key`'s value at `version`.
     pub fn len(&self, key: u64, version: u32) -> usize {
         match self {

@@ -234,7 +234,10 @@ async fn sample(
     }
     let sources: Vec<Box<dyn Source>> =
         per.into_iter().map(|keys| Box::new(Reads(keys.into_iter())) as Box<dyn Source>).collect();
-    let c = run_phase(p, name, wl, Arc::default(), sources, 1000, (n, true), totals).await;
+    // As deep as the writes: deeper pipelines of big values make the server
+    // buffer replies, which costs it cache (Redis evicts for them).
+    let depth = depth(p, p.key_size + wl.sizer.max_len(start));
+    let c = run_phase(p, name, wl, Arc::default(), sources, depth, (n, true), totals).await;
     let answered = c.gets.load(Relaxed);
     if answered == 0 {
         return 0.0;
