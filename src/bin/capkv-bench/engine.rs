@@ -348,7 +348,7 @@ async fn writer(
     source: &mut Box<dyn Source>,
     mut misses: mpsc::UnboundedReceiver<u64>,
     carry: &mut Option<Op>,
-) -> Result<(), String> {
+) -> Result<OwnedWriteHalf, String> {
     let wl = &*phase.wl;
     let wire = phase.target.wire;
     let limit = phase.io_timeout;
@@ -419,7 +419,10 @@ async fn writer(
     if !buf.is_empty() {
         timed(limit, "write", socket.write_all(&buf)).await?;
     }
-    Ok(())
+    // The write half goes back to the caller, which keeps it open until
+    // every reply has been read: dropping it sends FIN, and Redis closes a
+    // connection at EOF without sending the replies still pending.
+    Ok(socket)
 }
 
 #[derive(Default)]
