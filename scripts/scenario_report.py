@@ -24,8 +24,8 @@ THRESHOLDS = {
     "small": ("retained_fraction", 0.70),
     "large": ("retained_fraction", 0.72),
     "shifting": ("retained_fraction", 0.70),
-    "churn": ("retained_fraction", 0.70),
-    "flood": ("retained_fraction", 0.40),
+    "churn": ("retained_fraction", 0.65),
+    "flood": ("retained_fraction", 0.30),
     "zipf": ("hit_ratio", 0.75),
 }
 
