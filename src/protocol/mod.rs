@@ -14,6 +14,7 @@
 //! error. Limits (key, value, line, argument count) are enforced while
 //! parsing, so nothing unbounded is ever buffered on behalf of a bad client.
 
+pub mod client;
 pub mod line;
 pub mod resp;
 

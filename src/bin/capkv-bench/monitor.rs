@@ -1,0 +1,287 @@
+//! Watching the server while it is under load: its statistics report (INFO
+//! or STATS) and its memory cgroup, sampled into a CSV file, plus the
+//! progress line on stderr.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use capkv::protocol::client::{self, ClientReply, Expect};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::engine::{Counters, Target};
+
+/// Reads one statistics report, normalised: every `name value` pair, plus
+/// `items` (keys held) and `clients`, whatever the server calls them.
+pub async fn stats(target: Target, limit: Duration) -> Result<BTreeMap<String, String>, String> {
+    let fetch = async {
+        let mut s = TcpStream::connect(target.addr).await.map_err(|e| e.to_string())?;
+        let mut req = Vec::new();
+        client::encode_stats(target.wire, &mut req);
+        s.write_all(&req).await.map_err(|e| e.to_string())?;
+        let mut buf = Vec::with_capacity(16 * 1024);
+        loop {
+            if let Some((reply, _)) =
+                client::parse_reply(target.wire, Expect::Stats, &buf).map_err(|e| e.0)?
+            {
+                return match reply {
+                    ClientReply::Report(t) | ClientReply::Value(t) => Ok(normalise(t)),
+                    other => Err(format!("unexpected stats reply {other:?}")),
+                };
+            }
+            if s.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
+                return Err("closed".into());
+            }
+        }
+    };
+    tokio::time::timeout(limit, fetch).await.map_err(|_| "timeout".to_string())?
+}
+
+fn normalise(report: &[u8]) -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = client::parse_stats(report).into_iter().collect();
+    let items = m
+        .get("db0")
+        .and_then(|v| v.strip_prefix("keys="))
+        .map(|v| v.split(',').next().unwrap_or("0").to_string())
+        .or_else(|| m.get("curr_items").cloned());
+    m.insert("items".into(), items.unwrap_or_else(|| "0".into()));
+    if let Some(c) = m.get("curr_connections").cloned() {
+        m.entry("connected_clients".into()).or_insert(c);
+    }
+    if let Some(e) = m.get("evictions").cloned() {
+        m.entry("evicted_keys".into()).or_insert(e);
+    }
+    m
+}
+
+/// A memory cgroup (v1 or v2) to read.
+#[derive(Debug, Clone)]
+pub struct Cgroup(pub PathBuf);
+
+fn read_u64(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn keyed(path: &Path, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+}
+
+impl Cgroup {
+    fn v1(&self) -> bool {
+        self.0.join("memory.usage_in_bytes").exists()
+    }
+    /// Bytes charged now.
+    pub fn usage(&self) -> Option<u64> {
+        read_u64(&self.0.join(if self.v1() { "memory.usage_in_bytes" } else { "memory.current" }))
+    }
+    /// Most bytes ever charged.
+    pub fn peak(&self) -> Option<u64> {
+        read_u64(&self.0.join(if self.v1() { "memory.max_usage_in_bytes" } else { "memory.peak" }))
+    }
+    /// The hard limit.
+    pub fn limit(&self) -> Option<u64> {
+        read_u64(&self.0.join(if self.v1() { "memory.limit_in_bytes" } else { "memory.max" }))
+    }
+    /// OOM kills so far.
+    pub fn oom_kills(&self) -> Option<u64> {
+        if self.v1() {
+            keyed(&self.0.join("memory.oom_control"), "oom_kill ")
+        } else {
+            keyed(&self.0.join("memory.events"), "oom_kill ")
+        }
+    }
+}
+
+/// Resident set size of `pid`, from /proc.
+pub fn rss(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// Statistics columns of the CSV, in order (empty when a server lacks one).
+pub const COLUMNS: &[&str] = &[
+    "items",
+    "used_memory",
+    "bytes",
+    "evicted_keys",
+    "connected_clients",
+    "allocator_allocated",
+    "allocator_resident",
+    "capkv_item_bytes",
+    "capkv_segment_bytes",
+    "capkv_index_bytes",
+    "capkv_buffer_bytes",
+    "capkv_other_bytes",
+    "capkv_segment_quota",
+    "capkv_rejected_writes",
+    "mem_fragmentation_ratio",
+];
+
+/// What the sampler and the progress line need to know.
+pub struct Watch {
+    /// The phase now running (a label for the CSV and progress line).
+    pub phase: Mutex<String>,
+    /// The run's counters.
+    pub counters: Mutex<Arc<Counters>>,
+    /// Progress goal: user bytes stored, or operations (`goal_ops`).
+    pub goal: Mutex<(u64, bool)>,
+    /// When the run started.
+    pub start: Instant,
+}
+
+impl Watch {
+    /// A fresh watch.
+    pub fn new() -> Arc<Watch> {
+        Arc::new(Watch {
+            phase: Mutex::new("start".into()),
+            counters: Mutex::new(Arc::new(Counters::default())),
+            goal: Mutex::new((0, false)),
+            start: Instant::now(),
+        })
+    }
+    /// Enters a phase with its own counters and goal.
+    pub fn enter(&self, phase: &str, counters: &Arc<Counters>, goal: u64, ops: bool) {
+        *self.phase.lock().unwrap() = phase.to_string();
+        *self.counters.lock().unwrap() = counters.clone();
+        *self.goal.lock().unwrap() = (goal, ops);
+    }
+}
+
+/// A statistics report and when it arrived.
+type Snapshot = (Instant, BTreeMap<String, String>);
+
+/// Samples cgroup usage, RSS and the server's statistics every `interval`
+/// into `csv` until `stop` turns true.
+pub async fn sample(
+    target: Target,
+    cgroup: Option<Cgroup>,
+    pid: Option<u32>,
+    csv: PathBuf,
+    interval: Duration,
+    watch: Arc<Watch>,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&csv)?);
+    write!(out, "t_s,phase,cgroup_usage,cgroup_limit,rss,stats_age_s")?;
+    for c in COLUMNS {
+        write!(out, ",{c}")?;
+    }
+    writeln!(out)?;
+    // The statistics are fetched by their own task so a slow reply never
+    // delays the cgroup samples.
+    let latest: Arc<Mutex<Option<Snapshot>>> = Arc::default();
+    let fetcher = {
+        let latest = latest.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Ok(m) = stats(target, Duration::from_secs(5)).await {
+                    *latest.lock().unwrap() = Some((Instant::now(), m));
+                }
+                tokio::time::sleep(interval).await;
+            }
+        })
+    };
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        let now = Instant::now();
+        let (usage, limit) = match &cgroup {
+            Some(cg) => (cg.usage(), cg.limit()),
+            None => (None, None),
+        };
+        let show = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let phase = watch.phase.lock().unwrap().clone();
+        write!(
+            out,
+            "{:.3},{},{},{},{}",
+            now.duration_since(watch.start).as_secs_f64(),
+            phase,
+            show(usage),
+            show(limit),
+            show(pid.and_then(rss))
+        )?;
+        let guard = latest.lock().unwrap();
+        match &*guard {
+            Some((at, m)) => {
+                write!(out, ",{:.3}", now.duration_since(*at).as_secs_f64())?;
+                for c in COLUMNS {
+                    write!(out, ",{}", m.get(*c).map(String::as_str).unwrap_or(""))?;
+                }
+            }
+            None => {
+                write!(out, ",")?;
+                for _ in COLUMNS {
+                    write!(out, ",")?;
+                }
+            }
+        }
+        drop(guard);
+        writeln!(out)?;
+    }
+    fetcher.abort();
+    out.flush()
+}
+
+/// Draws the progress line on stderr every half second until `stop`.
+pub async fn progress(watch: Arc<Watch>, mut stop: watch::Receiver<bool>) {
+    let tty = std::io::stderr().is_terminal();
+    let every = if tty { Duration::from_millis(500) } else { Duration::from_secs(10) };
+    let mut tick = tokio::time::interval(every);
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        let phase = watch.phase.lock().unwrap().clone();
+        let c = watch.counters.lock().unwrap().clone();
+        let (goal, ops) = *watch.goal.lock().unwrap();
+        let done = if ops {
+            c.sets.load(Relaxed) + c.gets.load(Relaxed)
+        } else {
+            c.set_bytes.load(Relaxed)
+        };
+        let frac = if goal > 0 { (done as f64 / goal as f64).min(1.0) } else { 0.0 };
+        let now = Instant::now();
+        let rate = done.saturating_sub(last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+        last = (now, done);
+        let width = 30;
+        let filled = (frac * width as f64) as usize;
+        let bar: String = "#".repeat(filled) + &".".repeat(width - filled);
+        let amount = if ops {
+            format!("{:.2}M ops, {:.0}k ops/s", done as f64 / 1e6, rate / 1e3)
+        } else {
+            format!(
+                "{:.2} GiB, {:.0} MiB/s",
+                done as f64 / (1u64 << 30) as f64,
+                rate / (1u64 << 20) as f64
+            )
+        };
+        let line = format!(
+            "{phase:>14} [{bar}] {:>3.0}% {amount}, hits {} misses {} errors {} wrong {}",
+            frac * 100.0,
+            c.hits.load(Relaxed),
+            c.misses.load(Relaxed),
+            c.error_total(),
+            c.wrong.load(Relaxed) + c.stale.load(Relaxed),
+        );
+        if tty {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+}

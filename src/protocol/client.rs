@@ -1,0 +1,461 @@
+//! The client side of the three wire protocols the load driver speaks:
+//! request encoders and incremental reply parsers, pure functions over
+//! bytes like the rest of this module.
+//!
+//! `capkv-bench` drives capkv, redis-server and memcached with the same
+//! scenarios, so besides capkv's own dialects ([`Wire::Line`], [`Wire::Resp`])
+//! this speaks the memcached text protocol ([`Wire::Memcache`]). Only what a
+//! cache benchmark needs is here: store, fetch, and the statistics report.
+//!
+//! Encoders append to a caller's buffer. A store request is split into the
+//! bytes before the value ([`set_prefix`]) and after it ([`set_suffix`]) so
+//! that a large value can be written straight from where it lives instead
+//! of being copied into the request buffer.
+//!
+//! [`parse_reply`] reads one reply from the front of a buffer, given what
+//! request it answers (the line protocol and memcached cannot be framed
+//! without knowing that), and says how many bytes it used; `Ok(None)` means
+//! more bytes are needed.
+
+use memchr::{memchr, memmem};
+
+use super::reply::push_unsigned;
+
+/// A wire protocol, client side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// capkv's newline protocol (`PUT k v\n`, `GET k\n`, `STATS\n`).
+    Line,
+    /// RESP2 (`SET`, `GET`, `INFO`).
+    Resp,
+    /// The memcached text protocol (`set`, `get`, `stats`).
+    Memcache,
+}
+
+/// What request a reply answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A store (`PUT`/`SET`/`set`).
+    Set,
+    /// A fetch (`GET`/`get`).
+    Get,
+    /// A statistics report (`STATS`/`INFO`/`stats`).
+    Stats,
+}
+
+/// One parsed reply, borrowing from the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientReply<'a> {
+    /// The store succeeded.
+    Stored,
+    /// A fetch found this value.
+    Value(&'a [u8]),
+    /// A fetch found nothing.
+    Miss,
+    /// The server refused the request; the text without its line ending.
+    Error(&'a [u8]),
+    /// A statistics report: its whole text.
+    Report(&'a [u8]),
+}
+
+/// The reply stream cannot be framed: the connection is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unframeable reply: {0}")]
+pub struct FramingError(pub String);
+
+fn framing(what: &str, bytes: &[u8]) -> FramingError {
+    let shown = &bytes[..bytes.len().min(64)];
+    FramingError(format!("{what}: {:?}", String::from_utf8_lossy(shown)))
+}
+
+/// Appends everything of a store request that comes before the value.
+pub fn set_prefix(wire: Wire, key: &[u8], value_len: usize, out: &mut Vec<u8>) {
+    match wire {
+        Wire::Line => {
+            out.extend_from_slice(b"PUT ");
+            out.extend_from_slice(key);
+            out.push(b' ');
+        }
+        Wire::Resp => {
+            out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$");
+            push_unsigned(key.len() as u64, out);
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(key);
+            out.extend_from_slice(b"\r\n$");
+            push_unsigned(value_len as u64, out);
+            out.extend_from_slice(b"\r\n");
+        }
+        Wire::Memcache => {
+            out.extend_from_slice(b"set ");
+            out.extend_from_slice(key);
+            out.extend_from_slice(b" 0 0 ");
+            push_unsigned(value_len as u64, out);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// What follows the value in a store request.
+pub fn set_suffix(wire: Wire) -> &'static [u8] {
+    match wire {
+        Wire::Line => b"\n",
+        Wire::Resp | Wire::Memcache => b"\r\n",
+    }
+}
+
+/// Appends a whole store request. On the line protocol the value must not
+/// contain `\n` (it could not be framed).
+pub fn encode_set(wire: Wire, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
+    out.reserve(key.len() + value.len() + 40);
+    set_prefix(wire, key, value.len(), out);
+    out.extend_from_slice(value);
+    out.extend_from_slice(set_suffix(wire));
+}
+
+/// Appends a fetch request.
+pub fn encode_get(wire: Wire, key: &[u8], out: &mut Vec<u8>) {
+    match wire {
+        Wire::Line => {
+            out.extend_from_slice(b"GET ");
+            out.extend_from_slice(key);
+            out.push(b'\n');
+        }
+        Wire::Resp => {
+            out.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$");
+            push_unsigned(key.len() as u64, out);
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(key);
+            out.extend_from_slice(b"\r\n");
+        }
+        Wire::Memcache => {
+            out.extend_from_slice(b"get ");
+            out.extend_from_slice(key);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// Appends a statistics request.
+pub fn encode_stats(wire: Wire, out: &mut Vec<u8>) {
+    out.extend_from_slice(match wire {
+        Wire::Line => b"STATS\n",
+        Wire::Resp => b"*1\r\n$4\r\nINFO\r\n",
+        Wire::Memcache => b"stats\r\n",
+    });
+}
+
+/// The first line of `buf` without its `\n` (and `\r`), and the bytes
+/// through the `\n`.
+fn line(buf: &[u8]) -> Option<(&[u8], usize)> {
+    let newline = memchr(b'\n', buf)?;
+    let text = &buf[..newline];
+    Some((text.strip_suffix(b"\r").unwrap_or(text), newline + 1))
+}
+
+fn decimal(text: &[u8]) -> Option<usize> {
+    if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// Parses one reply to an `expect` request from the front of `buf`:
+/// `Ok(Some((reply, consumed)))`, or `Ok(None)` when more bytes are needed.
+pub fn parse_reply(
+    wire: Wire,
+    expect: Expect,
+    buf: &[u8],
+) -> Result<Option<(ClientReply<'_>, usize)>, FramingError> {
+    match wire {
+        Wire::Line => Ok(parse_line(expect, buf)),
+        Wire::Resp => parse_resp(buf),
+        Wire::Memcache => parse_memcache(expect, buf),
+    }
+}
+
+fn parse_line(expect: Expect, buf: &[u8]) -> Option<(ClientReply<'_>, usize)> {
+    if expect == Expect::Stats {
+        // `STAT name value` lines, then `END`.
+        let end = if buf.starts_with(b"END\n") { 0 } else { memmem::find(buf, b"\nEND\n")? + 1 };
+        return Some((ClientReply::Report(&buf[..end]), end + 4));
+    }
+    let (text, consumed) = line(buf)?;
+    let reply = if text.starts_with(b"ERROR") {
+        ClientReply::Error(text)
+    } else {
+        match expect {
+            Expect::Set if text == b"OK" => ClientReply::Stored,
+            Expect::Set => ClientReply::Error(text),
+            _ if text == b"NOTFOUND" => ClientReply::Miss,
+            // The server strips nothing from a value but the final `\n`.
+            _ => ClientReply::Value(&buf[..consumed - 1]),
+        }
+    };
+    Some((reply, consumed))
+}
+
+fn parse_resp(buf: &[u8]) -> Result<Option<(ClientReply<'_>, usize)>, FramingError> {
+    let Some((text, header)) = line(buf) else { return Ok(None) };
+    let Some((&tag, rest)) = text.split_first() else {
+        return Err(framing("empty reply line", buf));
+    };
+    let reply = match tag {
+        b'+' if rest == b"OK" => ClientReply::Stored,
+        b'+' => ClientReply::Report(rest),
+        b'-' => ClientReply::Error(rest),
+        b':' => ClientReply::Report(rest),
+        b'$' if rest == b"-1" => ClientReply::Miss,
+        b'$' => {
+            let Some(len) = decimal(rest) else { return Err(framing("bad bulk length", buf)) };
+            let Some(end) = header.checked_add(len).filter(|end| end + 2 <= buf.len()) else {
+                return Ok(None);
+            };
+            if &buf[end..end + 2] != b"\r\n" {
+                return Err(framing("bulk string without CRLF", buf));
+            }
+            return Ok(Some((ClientReply::Value(&buf[header..end]), end + 2)));
+        }
+        _ => return Err(framing("unexpected reply type", buf)),
+    };
+    Ok(Some((reply, header)))
+}
+
+fn parse_memcache(
+    expect: Expect,
+    buf: &[u8],
+) -> Result<Option<(ClientReply<'_>, usize)>, FramingError> {
+    if expect == Expect::Stats {
+        let end = if buf.starts_with(b"END\r\n") {
+            0
+        } else {
+            match memmem::find(buf, b"\r\nEND\r\n") {
+                Some(at) => at + 2,
+                None => return Ok(None),
+            }
+        };
+        return Ok(Some((ClientReply::Report(&buf[..end]), end + 5)));
+    }
+    let Some((text, header)) = line(buf) else { return Ok(None) };
+    let is_error =
+        text == b"ERROR" || text.starts_with(b"SERVER_ERROR") || text.starts_with(b"CLIENT_ERROR");
+    if is_error {
+        return Ok(Some((ClientReply::Error(text), header)));
+    }
+    let reply = match expect {
+        Expect::Set if text == b"STORED" => ClientReply::Stored,
+        Expect::Set => ClientReply::Error(text),
+        _ if text == b"END" => ClientReply::Miss,
+        _ => {
+            // `VALUE <key> <flags> <bytes> [<cas>]`, data, `END`.
+            let mut fields = text.split(|&b| b == b' ');
+            if fields.next() != Some(b"VALUE") {
+                return Err(framing("unexpected fetch reply", buf));
+            }
+            let Some(len) = fields.nth(2).and_then(decimal) else {
+                return Err(framing("bad VALUE length", buf));
+            };
+            let end = header + len;
+            let Some(trailer) = buf.get(end..end + 7) else { return Ok(None) };
+            if trailer != b"\r\nEND\r\n" {
+                return Err(framing("VALUE not followed by END", buf));
+            }
+            return Ok(Some((ClientReply::Value(&buf[header..end]), end + 7)));
+        }
+    };
+    Ok(Some((reply, header)))
+}
+
+/// The `name value` pairs of a statistics report: `STAT name value` lines
+/// (line protocol, memcached) or `name:value` lines (INFO), section headers
+/// and blank lines skipped.
+pub fn parse_stats(report: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(report);
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim_end_matches('\r');
+            if let Some(rest) = l.strip_prefix("STAT ") {
+                let (k, v) = rest.split_once(' ')?;
+                Some((k.to_string(), v.to_string()))
+            } else if l.starts_with('#') {
+                None
+            } else {
+                let (k, v) = l.split_once(':')?;
+                Some((k.to_string(), v.to_string()))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Command, Dialect, Limits, Parsed, Reply, encode_reply, line, resp};
+
+    fn parsed_set(buf: &[u8], dialect: Dialect) -> (Vec<u8>, Vec<u8>, usize) {
+        let limits = Limits::default();
+        let parsed = match dialect {
+            Dialect::Line => line::parse(buf, &limits),
+            Dialect::Resp => resp::parse(buf, &limits),
+        };
+        match parsed {
+            Parsed::Command { command: Command::Set { key, value, .. }, consumed } => {
+                (key.to_vec(), value.to_vec(), consumed)
+            }
+            other => panic!("not a SET: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_servers_parsers_read_our_requests() {
+        let value = vec![b'v'; 1000];
+        for (wire, dialect) in [(Wire::Line, Dialect::Line), (Wire::Resp, Dialect::Resp)] {
+            let mut out = Vec::new();
+            encode_set(wire, b"k000000000000001", &value, &mut out);
+            let (key, got, consumed) = parsed_set(&out, dialect);
+            assert_eq!(
+                (key.as_slice(), got.as_slice(), consumed),
+                (&b"k000000000000001"[..], &value[..], out.len())
+            );
+            let mut out = Vec::new();
+            encode_get(wire, b"key", &mut out);
+            let limits = Limits::default();
+            let parsed = match dialect {
+                Dialect::Line => line::parse(&out, &limits),
+                Dialect::Resp => resp::parse(&out, &limits),
+            };
+            assert_eq!(
+                parsed,
+                Parsed::Command { command: Command::Get { key: b"key" }, consumed: out.len() }
+            );
+        }
+    }
+
+    #[test]
+    fn prefix_value_suffix_is_the_whole_request() {
+        for wire in [Wire::Line, Wire::Resp, Wire::Memcache] {
+            let mut whole = Vec::new();
+            encode_set(wire, b"k", b"hello", &mut whole);
+            let mut parts = Vec::new();
+            set_prefix(wire, b"k", 5, &mut parts);
+            parts.extend_from_slice(b"hello");
+            parts.extend_from_slice(set_suffix(wire));
+            assert_eq!(whole, parts);
+        }
+        let mut out = Vec::new();
+        encode_set(Wire::Memcache, b"k", b"hello", &mut out);
+        assert_eq!(out, b"set k 0 0 5\r\nhello\r\n");
+        out.clear();
+        encode_get(Wire::Memcache, b"k", &mut out);
+        encode_stats(Wire::Memcache, &mut out);
+        assert_eq!(out, b"get k\r\nstats\r\n");
+    }
+
+    /// Every split point of `stream` yields `None` until the whole reply is
+    /// there, then the same reply.
+    fn check(wire: Wire, expect: Expect, stream: &[u8], want: ClientReply<'_>) {
+        for cut in 0..stream.len() {
+            assert_eq!(parse_reply(wire, expect, &stream[..cut]), Ok(None), "cut at {cut}");
+        }
+        assert_eq!(parse_reply(wire, expect, stream), Ok(Some((want.clone(), stream.len()))));
+        let mut more = stream.to_vec();
+        more.extend_from_slice(b"+OK\r\n");
+        assert_eq!(parse_reply(wire, expect, &more), Ok(Some((want, stream.len()))));
+    }
+
+    fn server_reply(dialect: Dialect, reply: Reply<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_reply(dialect, &reply, &mut out);
+        out
+    }
+
+    #[test]
+    fn we_read_the_servers_replies() {
+        let value = b"a value\r\nwith CRLF".as_slice();
+        let r = |reply| server_reply(Dialect::Resp, reply);
+        check(Wire::Resp, Expect::Set, &r(Reply::Ok), ClientReply::Stored);
+        check(Wire::Resp, Expect::Get, &r(Reply::Bulk(value)), ClientReply::Value(value));
+        check(Wire::Resp, Expect::Get, &r(Reply::Bulk(b"")), ClientReply::Value(b""));
+        check(Wire::Resp, Expect::Get, &r(Reply::Nil), ClientReply::Miss);
+        check(
+            Wire::Resp,
+            Expect::Set,
+            &r(Reply::Error(crate::protocol::CommandError::OutOfMemory)),
+            ClientReply::Error(b"OOM command not allowed when used memory > 'maxmemory'."),
+        );
+        check(
+            Wire::Resp,
+            Expect::Stats,
+            &r(Reply::Report(b"# S\r\na:1\r\n")),
+            ClientReply::Value(b"# S\r\na:1\r\n"),
+        );
+        let l = |reply| server_reply(Dialect::Line, reply);
+        check(Wire::Line, Expect::Set, &l(Reply::Ok), ClientReply::Stored);
+        check(
+            Wire::Line,
+            Expect::Get,
+            &l(Reply::Bulk(b"two words")),
+            ClientReply::Value(b"two words"),
+        );
+        check(Wire::Line, Expect::Get, &l(Reply::Nil), ClientReply::Miss);
+        check(
+            Wire::Line,
+            Expect::Set,
+            &l(Reply::Error(crate::protocol::CommandError::OutOfMemory)),
+            ClientReply::Error(b"ERROR out of memory"),
+        );
+        check(
+            Wire::Line,
+            Expect::Stats,
+            b"STAT a 1\nSTAT b 2\nEND\n",
+            ClientReply::Report(b"STAT a 1\nSTAT b 2\n"),
+        );
+        check(Wire::Line, Expect::Stats, b"END\n", ClientReply::Report(b""));
+    }
+
+    #[test]
+    fn memcache_replies() {
+        let m = Wire::Memcache;
+        check(m, Expect::Set, b"STORED\r\n", ClientReply::Stored);
+        check(
+            m,
+            Expect::Set,
+            b"SERVER_ERROR out of memory storing object\r\n",
+            ClientReply::Error(b"SERVER_ERROR out of memory storing object"),
+        );
+        check(m, Expect::Get, b"END\r\n", ClientReply::Miss);
+        check(m, Expect::Get, b"VALUE k 0 5\r\nhe\r\no\r\nEND\r\n", ClientReply::Value(b"he\r\no"));
+        check(m, Expect::Get, b"ERROR\r\n", ClientReply::Error(b"ERROR"));
+        check(
+            m,
+            Expect::Stats,
+            b"STAT pid 1\r\nSTAT bytes 2\r\nEND\r\n",
+            ClientReply::Report(b"STAT pid 1\r\nSTAT bytes 2\r\n"),
+        );
+        assert!(parse_reply(m, Expect::Get, b"VALUE k 0 1\r\nxEN").unwrap().is_none());
+        assert!(parse_reply(m, Expect::Get, b"VALUE k 0 1\r\nxxxxxxxxx").is_err());
+        assert!(parse_reply(m, Expect::Get, b"HUH\r\n").is_err());
+    }
+
+    #[test]
+    fn resp_framing_errors() {
+        assert!(parse_reply(Wire::Resp, Expect::Get, b"$x\r\n").is_err());
+        assert!(parse_reply(Wire::Resp, Expect::Get, b"$1\r\nabc\r\n").is_err());
+        assert!(parse_reply(Wire::Resp, Expect::Get, b"?\r\n").is_err());
+    }
+
+    #[test]
+    fn stats_pairs() {
+        let pairs = parse_stats(
+            b"# Memory\r\nused_memory:10\r\nmaxmemory:20\r\n\r\n# Stats\r\nevicted_keys:3\r\n",
+        );
+        assert_eq!(pairs[0], ("used_memory".into(), "10".into()));
+        assert_eq!(pairs.len(), 3);
+        let pairs = parse_stats(b"STAT curr_items 7\r\nSTAT version 1.6.21\r\n");
+        assert_eq!(
+            pairs,
+            vec![("curr_items".into(), "7".into()), ("version".into(), "1.6.21".into())]
+        );
+        let db = parse_stats(b"db0:keys=5,expires=0,avg_ttl=0\r\n");
+        assert_eq!(db[0].1, "keys=5,expires=0,avg_ttl=0");
+    }
+}
