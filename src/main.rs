@@ -64,9 +64,8 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
         .context("starting the runtime")?;
     runtime.block_on(async {
         let shutdown = shutdown_signal();
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("binding {}", config.listen))?;
+        let listener =
+            listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
         let server = Server::start(&config).context("starting the store")?;
         let address = listener.local_addr()?;
         // A port that cannot be bound is fatal: probes would fail and the
@@ -109,6 +108,20 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
     // Connections past the deadline are dropped with the runtime.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     Ok(())
+}
+
+/// Binds the client port with a deep accept backlog: the default of 128
+/// overflows when thousands of clients connect at once (a deploy, a
+/// failover), and the kernel then drops their handshakes. The kernel caps
+/// it at `net.core.somaxconn`.
+fn listen(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(4096)
 }
 
 /// Installs the SIGTERM (orchestrators) and SIGINT (Ctrl-C) handlers and
