@@ -158,14 +158,7 @@ impl Connection {
             }
             self.compact();
             if self.input.spare() < MIN_READ {
-                // Double, up to the largest request the dialect can need:
-                // the line parser refuses a line before it passes
-                // `max_line`; a RESP request may be up to the client cap.
-                let most = match self.dialect {
-                    Some(Dialect::Resp) => self.shared.max_client_buffer,
-                    _ => self.shared.limits.max_line() + MIN_READ,
-                };
-                let target = (self.input.capacity() * 2).max(BASE_CAPACITY).min(most);
+                let target = self.read_buffer_target();
                 if target < self.input.len() + MIN_READ {
                     self.refuse_oversized_request().await?;
                     return Ok(End::Close);
@@ -208,6 +201,31 @@ impl Connection {
                 .await
                 .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))),
         }
+    }
+
+    /// The capacity to grow the read buffer to when it is full. Everything
+    /// in it is then one incomplete request (complete ones were executed).
+    ///
+    /// A fresh connection gets [`BASE_CAPACITY`]. Past that the buffer
+    /// jumps straight to the largest single-value request (`max_line`), not
+    /// by doubling: a connection that has to wait for budget then holds a
+    /// few KiB, never half a request. Doubling would let thousands of
+    /// clients, each halfway through a big PUT, hold the whole buffer share
+    /// between them while each waits for more: nobody could finish, and
+    /// nobody would let go. Whoever holds a big buffer can finish its
+    /// request. Only a multi-value RESP request (MSET of big values) grows
+    /// further, doubling up to `--max-client-buffer`.
+    fn read_buffer_target(&self) -> usize {
+        let capacity = self.input.capacity();
+        if capacity < BASE_CAPACITY {
+            return BASE_CAPACITY;
+        }
+        let one_request = self.shared.limits.max_line() + MIN_READ;
+        let most = match self.dialect {
+            Some(Dialect::Resp) => self.shared.max_client_buffer.max(one_request),
+            _ => one_request,
+        };
+        if capacity < one_request { one_request } else { (capacity * 2).min(most) }
     }
 
     /// The input not yet handled.
