@@ -84,3 +84,41 @@ fn one_gib_through_a_64mb_budget() {
     assert!(peak <= BUDGET + SLACK, "peak RSS {peak} over budget {BUDGET} + slack {SLACK}");
     assert!(peak >= BUDGET / 2, "the cache used its budget: peak {peak}");
 }
+
+/// Hundreds of clients each halfway through a large PUT, more than the
+/// buffer share of the budget can hold at once: every one must still be
+/// answered (no client may hold half a request while waiting for more
+/// memory, or they all wait on each other forever).
+#[test]
+fn clients_halfway_through_big_requests_all_finish() {
+    let server = BinaryServer::start(&["--max-memory", "64mb"]);
+    let clients = 400;
+    let value = vec![b'x'; 200 * 1024];
+    let halfway = Arc::new(std::sync::Barrier::new(clients));
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            let (addr, value, halfway) = (server.addr, value.clone(), halfway.clone());
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let stream = TcpStream::connect(addr).unwrap();
+                    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    let (first, rest) = value.split_at(value.len() / 2);
+                    writer.write_all(format!("PUT big{i} ").as_bytes()).unwrap();
+                    writer.write_all(first).unwrap();
+                    halfway.wait();
+                    writer.write_all(rest).unwrap();
+                    writer.write_all(b"\n").unwrap();
+                    let mut line = Vec::new();
+                    reader.read_until(b'\n', &mut line).unwrap();
+                    assert_eq!(String::from_utf8_lossy(&line), "OK\n", "client {i}");
+                })
+                .unwrap()
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}

@@ -122,7 +122,9 @@ impl Governor {
         let pressure = self.budget.pressure();
         let reserve = self.config.min_reserve.max(buffers / 2);
         let room = limit.saturating_sub(other + buffers + reserve + pressure);
-        let quota = (room / store.segment_size() as u64) as usize;
+        // Never below one segment per shard: every shard must be able to
+        // write, and buffers are capped well before they would need this.
+        let quota = ((room / store.segment_size() as u64) as usize).max(store.shard_count());
         let previous = store.segment_quota();
         let released = if quota != previous { store.set_segment_quota(quota) } else { 0 };
         if quota < previous || pressure > 0 {

@@ -51,14 +51,16 @@ impl Shard {
         if self.pool.over_quota() && self.fifo.len() > 1 {
             self.release_oldest(now);
         }
-        if let Some(buffer) = self.pool.take() {
+        let fresh = match self.fifo.is_empty() {
+            true => Some(self.pool.take_first()),
+            false => self.pool.take(),
+        };
+        if let Some(buffer) = fresh {
             let id = self.install(Segment::new(buffer))?;
             self.open = Some(id);
             return Ok(());
         }
-        let Some(victim) = self.fifo.pop_front() else {
-            return Err(StoreError::OutOfMemory);
-        };
+        let victim = self.fifo.pop_front().expect("not empty: checked above");
         let keep = self.retain_limit.min(segment_size - size);
         self.compact(victim, keep, now);
         self.counters.evicted_segments += 1;

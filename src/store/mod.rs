@@ -353,6 +353,11 @@ impl Store {
         self.pool.allocated() * self.pool.segment_size()
     }
 
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
     /// Bytes per segment.
     pub fn segment_size(&self) -> usize {
         self.pool.segment_size()

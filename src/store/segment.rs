@@ -171,11 +171,22 @@ impl SegmentPool {
     /// A buffer for a new segment: a reused one, or a fresh allocation if
     /// the quota allows; `None` when the caller must evict instead.
     pub fn take(&self) -> Option<Box<[u8]>> {
+        self.take_within(self.quota())
+    }
+
+    /// A buffer even past the quota, for a shard that holds no segment at
+    /// all: every shard can always write. The quota never falls below one
+    /// segment per shard, so this only bridges an uneven spread until the
+    /// governor's next release evens it out.
+    pub fn take_first(&self) -> Box<[u8]> {
+        self.take_within(usize::MAX).expect("no limit")
+    }
+
+    fn take_within(&self, quota: usize) -> Option<Box<[u8]>> {
         if let Some(buf) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             return Some(buf);
         }
         // Reserve first so concurrent shards cannot overshoot the quota.
-        let quota = self.quota();
         let reserved = self
             .allocated
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < quota).then_some(n + 1))
