@@ -27,8 +27,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
-SERVER=capkv LIMIT= HEADROOM= SCENARIOS="small large shifting churn flood zipf"
-OUT= PORT=27171 CI_MODE=0 PLOT=1 BUILD=1 EXTRA=()
+SERVER=capkv LIMIT="" HEADROOM="" SCENARIOS="small large shifting churn flood zipf"
+OUT="" PORT=27171 CI_MODE=0 PLOT=1 BUILD=1 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) SERVER=$2; shift 2;;
@@ -62,7 +62,7 @@ BENCH=$ROOT/target/release/capkv-bench
 CAPKV=$ROOT/target/release/capkv
 
 # ---- a memory cgroup we can create children in (v2, else v1) ----
-CG_VER= CG_BASE=
+CG_VER="" CG_BASE=""
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
   own=$(awk -F: '$1=="0"{print $3}' /proc/self/cgroup)
   CG_BASE=/sys/fs/cgroup${own%/}
@@ -90,7 +90,9 @@ new_cgroup() { # name -> path, with the hard limit L and no swap
     [ -f "$cg/memory.swap.max" ] && echo 0 > "$cg/memory.swap.max"
   else
     echo "$L" > "$cg/memory.limit_in_bytes"
-    [ -f "$cg/memory.memsw.limit_in_bytes" ] && echo "$L" > "$cg/memory.memsw.limit_in_bytes" 2>/dev/null || true
+    if [ -f "$cg/memory.memsw.limit_in_bytes" ]; then
+      echo "$L" > "$cg/memory.memsw.limit_in_bytes" 2>/dev/null || true
+    fi
   fi
   echo "$cg"
 }
