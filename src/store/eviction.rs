@@ -27,7 +27,7 @@
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::StoreError;
-use super::index::{KeyHash, Location};
+use super::index::Location;
 use super::segment::Segment;
 use super::shard::Shard;
 
@@ -72,12 +72,12 @@ impl Shard {
     /// read, unexpired items; every other item leaves the index.
     pub(super) fn compact(&mut self, id: u32, keep: usize, now: u64) {
         let mut segment = self.segments[id as usize].take().expect("compacting a live segment");
-        let mask = self.index.partition_mask();
+        let partitioner = self.index.partitioner();
         let (mut read, mut write) = (0usize, 0usize);
         while read < segment.used() {
             let header = segment.header(read);
             let len = header.item_len();
-            let hash = KeyHash::new(xxh3_64(segment.key(read, &header)), mask);
+            let hash = partitioner.key_hash(xxh3_64(segment.key(read, &header)));
             let here = Location { segment: id, offset: read as u32 };
             if let Some(slot) = self.index.find_location(hash, here) {
                 let entry = self.index.entry(slot);
@@ -126,7 +126,7 @@ impl Shard {
             let seg = self.segment(e.location.segment);
             let h = seg.header(e.location.offset as usize);
             let key = seg.key(e.location.offset as usize, &h);
-            let hash = KeyHash::new(xxh3_64(key), self.index.partition_mask());
+            let hash = self.index.partitioner().key_hash(xxh3_64(key));
             assert_eq!(self.index.find_location(hash, e.location).map(|_| ()), Some(()));
             live_per_segment[e.location.segment as usize] += h.item_len();
             entries += 1;

@@ -10,9 +10,9 @@
 //! - [`shard`]: one lock's worth of keys: segments + index, all operations.
 //! - [`eviction`]: which segment goes next and which items survive it.
 //!
-//! A key's 64-bit xxh3 hash is split three ways: the high 32 bits choose the
-//! shard, the middle bits the index partition, the low 20 bits are the tag
-//! stored in the slot.
+//! A key's 64-bit xxh3 hash is split three ways: the high bits choose the
+//! shard, bits 20..48 the index partition ([`index::Partitioner`]), the low
+//! 20 bits are the tag stored in the slot.
 //!
 //! Memory: every byte the store allocates is segments (`allocated *
 //! segment_size`, exact) or index (tracked to the byte on every resize).
@@ -31,7 +31,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use index::KeyHash;
+use index::{KeyHash, Partitioner};
 use segment::SegmentPool;
 use shard::Shard;
 pub use shard::{ExpireWhen, OnOld, SetOutcome, ShardCounters, Ttl, WriteCondition, WriteExpiry};
@@ -137,7 +137,7 @@ pub struct Store {
     shards: Box<[Mutex<Shard>]>,
     pool: Arc<SegmentPool>,
     clock: Clock,
-    partition_mask: u32,
+    partitioner: Partitioner,
     index_bytes: AtomicUsize,
     max_value_size: usize,
 }
@@ -185,14 +185,14 @@ impl Store {
             .map(|_| Mutex::new(Shard::new(pool.clone(), config.index_partitions, retain)))
             .collect();
         let first = shards[0].lock().unwrap_or_else(|e| e.into_inner());
-        let partition_mask = first.index.partition_mask();
+        let partitioner = first.index.partitioner();
         let index_bytes = first.index.bytes() * shards.len();
         drop(first);
         Store {
             shards,
             pool,
             clock: config.clock.clone(),
-            partition_mask,
+            partitioner,
             index_bytes: AtomicUsize::new(index_bytes),
             max_value_size: config.max_value_size,
         }
@@ -201,7 +201,7 @@ impl Store {
     fn locate(&self, key: &[u8]) -> (usize, KeyHash) {
         let hash = xxh3_64(key);
         let shard = (((hash >> 32) * self.shards.len() as u64) >> 32) as usize;
-        (shard, KeyHash::new(hash, self.partition_mask))
+        (shard, self.partitioner.key_hash(hash))
     }
 
     fn lock(&self, shard: usize) -> Locked<'_> {

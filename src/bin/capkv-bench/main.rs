@@ -105,8 +105,10 @@ struct Args {
     /// Key size in bytes ('k' and a zero-padded number).
     #[arg(long, default_value_t = 16)]
     key_size: usize,
-    /// Keys read back (per value size in `shifting`) to estimate what is retained.
-    #[arg(long, default_value_t = 20_000)]
+    /// Keys read back (per value size in `shifting`) to estimate what is retained;
+    /// all of them when fewer were written. The sampled hit ratio's standard error
+    /// is at most 0.5/sqrt(samples): about 0.003 of L at 200,000 when 3x L is written.
+    #[arg(long, default_value_t = 200_000)]
     samples: u64,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
