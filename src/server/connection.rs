@@ -9,7 +9,7 @@
 //!   request is incomplete and the buffer is full, up to
 //!   `--max-client-buffer`; it shrinks back once drained;
 //! - a line over the limit is answered with an error and discarded as it
-//!   streams in (the [`Skip`] state), never buffered whole;
+//!   streams in (the `Skip` state), never buffered whole;
 //! - handled requests are dropped from the front of the read buffer in one
 //!   move before the next read (`done`), not one by one: dropping each of
 //!   the thousands of requests a pipelined read brings would move the rest
@@ -28,7 +28,7 @@
 //!   kernel's socket buffers, a server that only wrote would wait for the
 //!   client, and the client for the server, until the write timeout.
 //!
-//! Closing is done with care (see [`Connection::close`]): when capkv ends
+//! Closing is done with care (see `Connection::close`): when capkv ends
 //! a connection the client may still be sending (QUIT with more requests
 //! behind it, a fatal request, shutdown), it sends FIN after the last
 //! reply and reads and discards until the client closes too. Dropping a

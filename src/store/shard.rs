@@ -2,7 +2,7 @@
 //! A shard is used behind one mutex and never blocks inside it, so a plain
 //! `std::sync::Mutex` is enough (no await is ever held across it).
 //!
-//! Writes always go through [`Shard::put`]: make room first (which may
+//! Writes always go through `Shard::put`: make room first (which may
 //! evict and move items), then look the key up, then append the new item
 //! and point the index at it. Looking up *after* making room matters:
 //! eviction compacts segments in place, so any location read before it
