@@ -278,6 +278,25 @@ fn command_count_docs_info() {
 fn client_setname_setinfo() {
     let server = TestServer::start(&[]);
     let mut con = connect(&server);
+    assert_eq!(run(&mut con, &[b"CLIENT", b"GETNAME"]), Ok(Value::Nil));
+    assert_eq!(run(&mut con, &[b"CLIENT", b"SETNAME", b"worker-1"]), Ok(Value::Okay));
+    assert_eq!(run(&mut con, &[b"CLIENT", b"GETNAME"]), Ok(bulk("worker-1")));
+    let invalid =
+        Err("ERR Client names cannot contain spaces, newlines or special characters.".into());
+    for bad in [&b"two words"[..], b"line\nbreak", b"\x00", "caf\u{e9}".as_bytes()] {
+        assert_eq!(run(&mut con, &[b"CLIENT", b"SETNAME", bad]), invalid, "{bad:?}");
+    }
+    // A refused name leaves the old one; another connection has its own.
+    assert_eq!(run(&mut con, &[b"CLIENT", b"GETNAME"]), Ok(bulk("worker-1")));
+    assert_eq!(run(&mut connect(&server), &[b"CLIENT", b"GETNAME"]), Ok(Value::Nil));
+    if is_capkv(&server) {
+        // capkv bounds names: they live outside the memory budget.
+        assert_eq!(run(&mut con, &[b"CLIENT", b"SETNAME", &[b'n'; 257]]), invalid);
+        assert_eq!(run(&mut con, &[b"CLIENT", b"SETNAME", &[b'n'; 256]]), Ok(Value::Okay));
+    }
+    // An empty name clears it.
+    assert_eq!(run(&mut con, &[b"CLIENT", b"SETNAME", b""]), Ok(Value::Okay));
+    assert_eq!(run(&mut con, &[b"CLIENT", b"GETNAME"]), Ok(Value::Nil));
     assert_eq!(run(&mut con, &[b"CLIENT", b"SETNAME", b"worker-1"]), Ok(Value::Okay));
     let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut con).unwrap();
     assert!(id > 0);

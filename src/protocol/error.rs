@@ -56,6 +56,11 @@ pub enum CommandError {
     ExpireGtLtConflict,
     /// `DB index is out of range` (SELECT of anything but 0, executor).
     DbIndexOutOfRange,
+    /// `Client names cannot contain spaces, newlines or special characters.`
+    /// (CLIENT SETNAME with a byte outside `!`..`~`, executor). capkv also
+    /// refuses names over [`MAX_CLIENT_NAME`] bytes with this error: a name
+    /// lives as long as its connection, outside the memory budget.
+    InvalidClientName,
     /// `HELLO` with a version other than 2: `-NOPROTO unsupported protocol
     /// version` (no `ERR` prefix, as in Redis).
     NoProto,
@@ -106,6 +111,9 @@ pub enum ProtocolError {
     /// followed by a space.
     UnbalancedQuotes,
 }
+
+/// Longest name CLIENT SETNAME accepts.
+pub const MAX_CLIENT_NAME: usize = 256;
 
 /// Longest run of client bytes quoted in one error (Redis's `%.128s`).
 const QUOTE_MAX: usize = 128;
@@ -194,6 +202,7 @@ impl CommandError {
                 "ERROR incompatible options"
             }
             CommandError::DbIndexOutOfRange => "ERROR DB index is out of range",
+            CommandError::InvalidClientName => "ERROR invalid client name",
             CommandError::NoProto => "ERROR unsupported protocol version",
             CommandError::InlineQuoting => "ERROR unsupported quoting",
             CommandError::OutOfMemory => "ERROR out of memory",
@@ -263,6 +272,9 @@ impl CommandError {
                 "ERR GT and LT options at the same time are not compatible"
             }
             CommandError::DbIndexOutOfRange => "ERR DB index is out of range",
+            CommandError::InvalidClientName => {
+                "ERR Client names cannot contain spaces, newlines or special characters."
+            }
             CommandError::NoProto => "NOPROTO unsupported protocol version",
             CommandError::HelloVersionNotInteger => {
                 "ERR Protocol version is not an integer or out of range"
@@ -421,6 +433,11 @@ mod tests {
                 CommandError::DbIndexOutOfRange,
                 b"-ERR DB index is out of range\r\n",
                 "ERROR DB index is out of range",
+            ),
+            (
+                CommandError::InvalidClientName,
+                b"-ERR Client names cannot contain spaces, newlines or special characters.\r\n",
+                "ERROR invalid client name",
             ),
             (
                 CommandError::OutOfMemory,

@@ -27,7 +27,7 @@ mod table;
 pub use command::{
     Args, ArgsIter, Command, ExpireCondition, Expiry, SetCondition, SetOptions, TtlUnit,
 };
-pub use error::{CommandError, ProtocolError};
+pub use error::{CommandError, MAX_CLIENT_NAME, ProtocolError};
 pub use reply::{Reply, encode_reply};
 
 /// Which protocol a connection speaks. Decided once, by its first byte.

@@ -113,6 +113,8 @@ struct Connection {
     skip: Skip,
     counters: LocalCounters,
     id: u64,
+    /// Set by CLIENT SETNAME.
+    client_name: Option<Box<[u8]>>,
     /// Bytes at the front of `input` already handled (executed, refused or
     /// skipped), dropped by [`Connection::compact`].
     done: usize,
@@ -137,6 +139,7 @@ pub async fn serve(
         skip: Skip::Nothing,
         counters: LocalCounters::default(),
         id,
+        client_name: None,
         done: 0,
     };
     match connection.run(shutdown).await {
@@ -317,6 +320,7 @@ impl Connection {
                     resp3: self.resp3,
                     connection_id: self.id,
                     counters: &mut self.counters,
+                    client_name: &mut self.client_name,
                 };
                 let flow = execute::execute(&command, &mut ctx, &mut self.output);
                 self.resp3 = ctx.resp3;

@@ -13,8 +13,8 @@
 use crate::memory::Budget;
 use crate::metrics::{CommandKind, LocalCounters, ServerStats};
 use crate::protocol::{
-    Args, Command, CommandError, Dialect, ExpireCondition, Expiry, Reply, SetCondition, SetOptions,
-    TtlUnit, encode_reply,
+    Args, Command, CommandError, Dialect, ExpireCondition, Expiry, MAX_CLIENT_NAME, Reply,
+    SetCondition, SetOptions, TtlUnit, encode_reply,
 };
 use crate::store::{ExpireWhen, SetOutcome, Store, StoreError, Ttl, WriteCondition, WriteExpiry};
 
@@ -52,6 +52,8 @@ pub struct Context<'a> {
     pub connection_id: u64,
     /// This connection's counters.
     pub counters: &'a mut LocalCounters,
+    /// The name CLIENT SETNAME gave this connection.
+    pub client_name: &'a mut Option<Box<[u8]>>,
 }
 
 impl Context<'_> {
@@ -267,11 +269,20 @@ fn run(
             // they fall back to their built-in command tables.
             _ => finish(out, dialect, &Reply::Array(0)),
         },
-        Command::Client { subcommand, .. } => match subcommand {
-            b"setname" | b"setinfo" | b"reply" | b"no-evict" | b"no-touch" => {
+        Command::Client { subcommand, args } => match subcommand {
+            b"setname" => {
+                let name = args.iter().next().unwrap_or_default();
+                if name.len() > MAX_CLIENT_NAME || name.iter().any(|b| !(b'!'..=b'~').contains(b)) {
+                    return Err(CommandError::InvalidClientName);
+                }
+                *ctx.client_name = (!name.is_empty()).then(|| name.into());
                 finish(out, dialect, &Reply::Ok)
             }
-            b"getname" => finish(out, dialect, &ctx.nil()),
+            b"setinfo" | b"reply" | b"no-evict" | b"no-touch" => finish(out, dialect, &Reply::Ok),
+            b"getname" => match ctx.client_name.as_deref() {
+                Some(name) => finish(out, dialect, &Reply::Bulk(name)),
+                None => finish(out, dialect, &ctx.nil()),
+            },
             b"id" => finish(out, dialect, &Reply::Int(ctx.connection_id as i64)),
             _ => return Err(CommandError::unknown_subcommand(b"client", subcommand)),
         },
