@@ -66,8 +66,10 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
         let shutdown = shutdown_signal();
         let listener =
             listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
-        let server = Server::start(&config).context("starting the store")?;
         let address = listener.local_addr()?;
+        // INFO reports the port actually bound (`--port 0` picks one).
+        let config = Config { listen: address, ..config.clone() };
+        let server = Server::start(&config).context("starting the store")?;
         // A port that cannot be bound is fatal: probes would fail and the
         // orchestrator restart us anyway, with a less clear reason.
         let metrics = match config.metrics {

@@ -5,9 +5,11 @@
 mod common;
 mod resp_support;
 
+use std::time::Duration;
+
 use redis::{InfoDict, Value};
 
-use common::TestServer;
+use common::{BinaryServer, TestServer};
 use resp_support::{ask_text, connect, is_capkv, raw, run, target};
 
 fn bulk(v: &str) -> Value {
@@ -157,6 +159,16 @@ fn info_sections_and_redis_field_names() {
     let two = sections(&info(&mut con, &["MEMORY", "stats"]));
     assert_eq!(two.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["Memory", "Stats"]);
     assert!(sections(&info(&mut con, &["nosuchsection"])).is_empty());
+}
+
+#[test]
+fn info_reports_the_port_bound_for_port_zero() {
+    // The binary is started with `--port 0`; INFO shows the port it got.
+    let server = BinaryServer::start(&[]);
+    let client = redis::Client::open(format!("redis://{}/", server.addr)).unwrap();
+    let mut con = client.get_connection_with_timeout(Duration::from_secs(10)).unwrap();
+    let text: String = redis::cmd("INFO").arg("server").query(&mut con).unwrap();
+    assert!(text.contains(&format!("tcp_port:{}\r\n", server.addr.port())), "{text}");
 }
 
 #[test]
