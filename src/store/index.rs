@@ -101,8 +101,10 @@ const MAX_GROUPS: usize = 8;
 /// entries as the quietest. Every partition therefore reaches its next size
 /// at a different total, and the index as a whole always holds partitions
 /// at every phase of their growth: its load stays near the average of the
-/// growth cycle (0.80 to 0.84) instead of swinging between 0.72 just after
-/// all partitions grew together and 0.90 just before.
+/// growth cycle instead of swinging between 0.72 just after all partitions
+/// grew together and 0.90 just before. (Growth alone would give 0.80 to
+/// 0.84; eviction makes partition counts wander, so partitions near their
+/// threshold grow early: 0.78 measured when a 2 GiB cache is full.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Partitioner {
     /// log2 of the partitions in one group.
@@ -541,8 +543,9 @@ mod tests {
             let mut counts = vec![0u32; partitions];
             let n = 200_000u64;
             for i in 0..n {
-                let k = p.key_hash(xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()));
-                assert_eq!(k.tag, (xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()) & TAG_MASK) as u32);
+                let h = xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes());
+                let k = p.key_hash(h);
+                assert_eq!(k.tag, (h & TAG_MASK) as u32);
                 counts[k.partition as usize] += 1;
             }
             let groups = partitions.min(MAX_GROUPS);
