@@ -198,10 +198,21 @@ fn info_counts_keys_hits_clients_and_commands() {
         num(&after, "total_commands_processed") - num(&before, "total_commands_processed");
     assert!((4..=5).contains(&processed), "{processed}");
 
-    let keyspace = dict(&mut con, "keyspace");
-    let db0: String = keyspace.get("db0").expect("db0 line");
-    assert!(db0.starts_with("keys=10,expires="), "{db0}");
-    assert!(db0.contains(",avg_ttl="), "{db0}");
+    let db0 = |con: &mut redis::Connection| -> String {
+        dict(con, "keyspace").get("db0").expect("db0 line")
+    };
+    assert!(db0(&mut con).starts_with("keys=10,expires=0,avg_ttl="), "{}", db0(&mut con));
+    // `expires` counts keys with a deadline: set, persisted, overwritten.
+    for args in [&[&b"EXPIRE"[..], b"k1", b"100"][..], &[b"PEXPIRE", b"k2", b"100000"]] {
+        assert_eq!(run(&mut con, args), Ok(Value::Int(1)));
+    }
+    assert_eq!(run(&mut con, &[b"SET", b"k3", b"v", b"EX", b"100"]), Ok(Value::Okay));
+    assert_eq!(run(&mut con, &[b"SET", b"new", b"v", b"PX", b"100000"]), Ok(Value::Okay));
+    assert!(db0(&mut con).starts_with("keys=11,expires=4,"), "{}", db0(&mut con));
+    assert_eq!(run(&mut con, &[b"PERSIST", b"k1"]), Ok(Value::Int(1)));
+    assert_eq!(run(&mut con, &[b"SET", b"k2", b"v"]), Ok(Value::Okay));
+    assert_eq!(run(&mut con, &[b"DEL", b"k3"]), Ok(Value::Int(1)));
+    assert!(db0(&mut con).starts_with("keys=10,expires=1,"), "{}", db0(&mut con));
 
     // Per-command counters, in Redis's format, only when asked for.
     let text = info(&mut con, &["commandstats"]);

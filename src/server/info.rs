@@ -184,7 +184,10 @@ fn fields(ctx: &Context<'_>) -> Vec<Section> {
         stats.failed.iter().find(|(k, _)| *k == CommandKind::Invalid).map_or(0, |(_, n)| *n);
     stats_section.push(kv("capkv_invalid_requests", invalid.to_string()));
     let keyspace = if store.items > 0 {
-        vec![kv("db0", format!("keys={},expires=0,avg_ttl=0", store.items))]
+        vec![kv(
+            "db0",
+            format!("keys={},expires={},avg_ttl=0", store.items, store.items_with_deadline),
+        )]
     } else {
         Vec::new()
     };

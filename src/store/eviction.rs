@@ -84,6 +84,7 @@ impl Shard {
                 if header.deadline().is_some_and(|d| d <= now) {
                     self.index.remove(slot);
                     self.live_bytes -= len;
+                    self.with_deadline -= 1;
                     self.counters.expired_items += 1;
                 } else if entry.freq > 0 && write + len <= keep {
                     segment.slide(read, len, write);
@@ -94,6 +95,7 @@ impl Shard {
                 } else {
                     self.index.remove(slot);
                     self.live_bytes -= len;
+                    self.with_deadline -= usize::from(header.deadline().is_some());
                     self.counters.evicted_items += 1;
                 }
             }
@@ -121,7 +123,7 @@ impl Shard {
     #[cfg(test)]
     pub(super) fn check_consistency(&self) {
         let mut live_per_segment = vec![0usize; self.segments.len()];
-        let mut entries = 0;
+        let (mut entries, mut with_deadline) = (0, 0);
         self.index.for_each(|e| {
             let seg = self.segment(e.location.segment);
             let h = seg.header(e.location.offset as usize);
@@ -130,8 +132,10 @@ impl Shard {
             assert_eq!(self.index.find_location(hash, e.location).map(|_| ()), Some(()));
             live_per_segment[e.location.segment as usize] += h.item_len();
             entries += 1;
+            with_deadline += usize::from(h.deadline().is_some());
         });
         assert_eq!(entries, self.index.len());
+        assert_eq!(with_deadline, self.with_deadline, "items with a deadline");
         for (id, seg) in self.segments.iter().enumerate() {
             if let Some(seg) = seg {
                 assert_eq!(seg.live(), live_per_segment[id], "live bytes of segment {id}");

@@ -116,6 +116,8 @@ impl StoreConfig {
 pub struct StoreStats {
     /// Keys stored (including expired ones not yet noticed).
     pub items: usize,
+    /// Of those, keys with a deadline.
+    pub items_with_deadline: usize,
     /// Bytes of live items (headers, keys, values).
     pub item_bytes: usize,
     /// Bytes of segments in existence.
@@ -411,6 +413,7 @@ impl Store {
         for i in 0..self.shards.len() {
             let shard = self.lock(i);
             stats.items += shard.index.len();
+            stats.items_with_deadline += shard.with_deadline;
             stats.item_bytes += shard.live_bytes;
             let c = shard.counters;
             stats.counters.evicted_items += c.evicted_items;

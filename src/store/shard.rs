@@ -114,6 +114,9 @@ pub(super) struct Shard {
     pub(super) retain_limit: usize,
     /// Sum of live item bytes.
     pub(super) live_bytes: usize,
+    /// Indexed items that carry a deadline (INFO's `expires`), including
+    /// expired ones not yet noticed.
+    pub(super) with_deadline: usize,
     pub(super) counters: ShardCounters,
 }
 
@@ -128,6 +131,7 @@ impl Shard {
             pool,
             retain_limit,
             live_bytes: 0,
+            with_deadline: 0,
             counters: ShardCounters::default(),
         }
     }
@@ -178,6 +182,7 @@ impl Shard {
         let len = found.header.item_len();
         self.segment_mut(found.location.segment).mark_dead(len);
         self.live_bytes -= len;
+        self.with_deadline -= usize::from(found.header.deadline().is_some());
     }
 
     fn value(&self, found: &Found) -> &[u8] {
@@ -213,11 +218,13 @@ impl Shard {
         let offset = self.segment_mut(open).append(key, value, expiry);
         let location = Location { segment: open, offset: offset as u32 };
         self.live_bytes += size;
+        self.with_deadline += usize::from(expiry.is_some_and(|ms| ms != 0));
         match existing {
             Some(old) => {
                 let len = old.header.item_len();
                 self.segment_mut(old.location.segment).mark_dead(len);
                 self.live_bytes -= len;
+                self.with_deadline -= usize::from(old.header.deadline().is_some());
                 self.index.update(old.slot, location, 0);
             }
             None => self.index.insert(hash, location),
@@ -334,6 +341,11 @@ impl Shard {
                 let offset = found.location.offset as usize;
                 if self.segment_mut(found.location.segment).patch_expiry(offset, &found.header, ms)
                 {
+                    match (current, deadline) {
+                        (None, Some(_)) => self.with_deadline += 1,
+                        (Some(_), None) => self.with_deadline -= 1,
+                        _ => {}
+                    }
                     return Ok(true);
                 }
                 // Written without an expiry field: write it again with one.
@@ -370,6 +382,7 @@ impl Shard {
         self.fifo.clear();
         self.open = None;
         self.live_bytes = 0;
+        self.with_deadline = 0;
     }
 
     /// Allocates a local id for a new segment.

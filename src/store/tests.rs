@@ -318,6 +318,7 @@ enum Op {
     Delete(u8),
     Append(u8, u8),
     Expire(u8, u16),
+    Persist(u8),
     Tick(u16),
 }
 
@@ -328,6 +329,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::Delete),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(k, n)| Op::Append(k, n)),
         1 => (any::<u8>(), 1u16..2000).prop_map(|(k, ms)| Op::Expire(k, ms)),
+        1 => any::<u8>().prop_map(Op::Persist),
         1 => (1u16..500).prop_map(Op::Tick),
     ]
 }
@@ -399,6 +401,16 @@ fn run_model(ops: Vec<Op>, store_config: StoreConfig, evicting: bool) -> Result<
                     *d = Some(deadline);
                 } else {
                     prop_assert!(!applied);
+                }
+            }
+            Op::Persist(k) => {
+                let applied = store.expire(&[k], None, ExpireWhen::Always).unwrap();
+                match model.get_mut(&k) {
+                    Some((_, d)) if d.is_some() => {
+                        prop_assert!(applied || evicting);
+                        *d = None;
+                    }
+                    _ => prop_assert!(!applied),
                 }
             }
             Op::Tick(ms) => {
