@@ -8,6 +8,7 @@
 use std::hint::black_box;
 use std::io::Write;
 
+use capkv::protocol::client::encode_command;
 use capkv::protocol::{Dialect, Limits, Parsed, Reply, encode_reply, line, resp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -21,12 +22,8 @@ fn value() -> Vec<u8> {
 }
 
 fn multibulk(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = Vec::new();
+    encode_command(args, &mut out);
     out
 }
 

@@ -135,6 +135,22 @@ pub fn encode_get(wire: Wire, key: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Appends any command as a RESP multibulk request: `*<n>`, then `$<len>`
+/// and the bytes of each argument.
+pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut Vec<u8>) {
+    out.push(b'*');
+    push_unsigned(args.len() as u64, out);
+    out.extend_from_slice(b"\r\n");
+    for arg in args {
+        let arg = arg.as_ref();
+        out.push(b'$');
+        push_unsigned(arg.len() as u64, out);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// Appends a statistics request.
 pub fn encode_stats(wire: Wire, out: &mut Vec<u8>) {
     out.extend_from_slice(match wire {

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::{
     Args, Command, CommandError, Dialect, ExpireCondition, Expiry, Limits, Parsed, Reply,
-    SetCondition, TtlUnit, encode_reply, line, resp,
+    SetCondition, TtlUnit, client::encode_command, encode_reply, line, resp,
 };
 
 /// Keys up to 8 bytes, values up to 16, 8 arguments, lines up to 32 bytes.
@@ -17,12 +17,8 @@ fn small() -> Limits {
 }
 
 fn frame(args: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = Vec::new();
+    encode_command(args, &mut out);
     out
 }
 

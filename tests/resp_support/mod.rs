@@ -6,6 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use capkv::protocol::client::encode_command;
+
 use crate::common::{Client, TestServer};
 
 /// Where the tests send their requests: `server`, unless
@@ -60,12 +62,8 @@ pub fn error_text(error: &redis::RedisError) -> String {
 
 /// The multibulk encoding of one request.
 pub fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = Vec::new();
+    encode_command(args, &mut out);
     out
 }
 

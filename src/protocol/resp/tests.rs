@@ -1,4 +1,5 @@
 use super::*;
+use crate::protocol::client::encode_command;
 use crate::protocol::{Command, ExpireCondition, Expiry, SetCondition, SetOptions, TtlUnit};
 
 fn limits() -> Limits {
@@ -16,12 +17,8 @@ fn leak(bytes: Vec<u8>) -> &'static [u8] {
 
 /// A multibulk request.
 fn frame(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = Vec::new();
+    encode_command(args, &mut out);
     out
 }
 
