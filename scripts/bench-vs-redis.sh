@@ -39,33 +39,15 @@ fail() {
 
 [[ $(nproc) -ge 2 ]] || fail "needs 2 CPUs (server on CPU 0, client on CPU 1); nproc says $(nproc)"
 
-sudo_cmd=()
-[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-ensure() {
-    local command=$1 package=$2
-    command -v "$command" >/dev/null && return 0
-    echo "installing $package (for $command) ..." >&2
-    export DEBIAN_FRONTEND=noninteractive
-    if ! "${sudo_cmd[@]}" apt-get install -y -qq "$package" >&2; then
-        "${sudo_cmd[@]}" apt-get update -qq >&2 || fail "apt-get update failed"
-        "${sudo_cmd[@]}" apt-get install -y -qq "$package" >&2 ||
-            fail "cannot install $package (needed for $command)"
-    fi
-    command -v "$command" >/dev/null || fail "$command still missing after installing $package"
-}
+# shellcheck source=scripts/lib.sh
+source "$repo/scripts/lib.sh"
 ensure redis-benchmark redis-tools
 ensure redis-cli redis-tools
 ensure redis-server redis-server
 ensure taskset util-linux
 ensure python3 python3
 
-if [[ -n ${CAPKV_BIN:-} ]]; then
-    bin=$CAPKV_BIN
-else
-    (cd "$repo" && cargo build --release --quiet)
-    bin=$repo/target/release/capkv
-fi
-[[ -x $bin ]] || fail "no capkv binary at $bin"
+bin=$(capkv_binary "$repo") || exit 1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/capkv-bench-vs-redis.XXXXXX")
 out=${OUT_DIR:-$work}

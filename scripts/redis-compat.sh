@@ -34,35 +34,15 @@ fail() {
 step() { printf '\n--> %s\n' "$*"; }
 
 # --- tools -------------------------------------------------------------------
-sudo_cmd=()
-[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-
-# ensure COMMAND PACKAGE: installs PACKAGE with apt if COMMAND is missing.
-ensure() {
-    local command=$1 package=$2
-    command -v "$command" >/dev/null && return 0
-    echo "installing $package (for $command) ..." >&2
-    export DEBIAN_FRONTEND=noninteractive
-    if ! "${sudo_cmd[@]}" apt-get install -y -qq "$package" >&2; then
-        "${sudo_cmd[@]}" apt-get update -qq >&2 || fail "apt-get update failed"
-        "${sudo_cmd[@]}" apt-get install -y -qq "$package" >&2 ||
-            fail "cannot install $package (needed for $command)"
-    fi
-    command -v "$command" >/dev/null || fail "$command still missing after installing $package"
-}
+# shellcheck source=scripts/lib.sh
+source "$repo/scripts/lib.sh"
 ensure redis-cli redis-tools
 ensure redis-benchmark redis-tools
 ensure nutcracker nutcracker
 ensure python3 python3
 
-if [[ -n ${CAPKV_BIN:-} ]]; then
-    bin=$CAPKV_BIN
-else
-    step "cargo build --release"
-    (cd "$repo" && cargo build --release --quiet)
-    bin=$repo/target/release/capkv
-fi
-[[ -x $bin ]] || fail "no capkv binary at $bin"
+[[ -n ${CAPKV_BIN:-} ]] || step "cargo build --release"
+bin=$(capkv_binary "$repo") || exit 1
 
 # --- processes ---------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/capkv-redis-compat.XXXXXX")

@@ -36,13 +36,9 @@ fi
 if [[ $# -ge 1 ]]; then
     port=$1
 else
-    if [[ -n ${CAPKV_BIN:-} ]]; then
-        bin=$CAPKV_BIN
-    else
-        (cd "$repo" && cargo build --release --quiet)
-        bin=$repo/target/release/capkv
-    fi
-    [[ -x $bin ]] || fail "no capkv binary at $bin"
+    # shellcheck source=scripts/lib.sh
+    source "$repo/scripts/lib.sh"
+    bin=$(capkv_binary "$repo") || exit 1
     log=$(mktemp "${TMPDIR:-/tmp}/capkv-redis-py.XXXXXX")
     "$bin" --bind 127.0.0.1 --port 0 --metrics-port 0 --max-memory 256mb 2>"$log" >/dev/null &
     server=$!
