@@ -11,7 +11,7 @@
 //! - the outcomes do not depend on how the input was cut into reads.
 
 use capkv::protocol::{
-    Command, CommandError, Dialect, Limits, Parsed, Reply, encode_reply, line, resp,
+    Command, CommandError, Dialect, Limits, Parsed, Reply, Skip, encode_reply, line, resp,
 };
 
 /// Entry point for both targets. The first byte picks the limits and the
@@ -30,12 +30,6 @@ pub fn check(dialect: Dialect, data: &[u8]) {
     assert_eq!(whole, chunked, "outcome depends on read boundaries");
 }
 
-enum Skipping {
-    No,
-    Bytes(usize),
-    ThroughNewline,
-}
-
 /// Runs a connection over `reads`; returns what the client would observe.
 pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> {
     let parse = match dialect {
@@ -45,32 +39,12 @@ pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> 
     let mut buf: Vec<u8> = Vec::new();
     let mut outcomes = Vec::new();
     let mut wire = Vec::new();
-    let mut skipping = Skipping::No;
+    let mut skipping = Skip::Nothing;
     for read in reads {
         buf.extend_from_slice(read);
         loop {
-            match skipping {
-                Skipping::No => {}
-                Skipping::Bytes(n) => {
-                    let k = n.min(buf.len());
-                    buf.drain(..k);
-                    if n > k {
-                        skipping = Skipping::Bytes(n - k);
-                        break;
-                    }
-                    skipping = Skipping::No;
-                }
-                Skipping::ThroughNewline => match memchr::memchr(b'\n', &buf) {
-                    Some(i) => {
-                        buf.drain(..=i);
-                        skipping = Skipping::No;
-                    }
-                    None => {
-                        buf.clear();
-                        break;
-                    }
-                },
-            }
+            let skipped = skipping.consume(&buf);
+            buf.drain(..skipped);
             if buf.is_empty() {
                 break;
             }
@@ -96,11 +70,11 @@ pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> 
                     skipping = match skip {
                         Some(n) => {
                             assert!(n > 0 && dialect == Dialect::Resp);
-                            Skipping::Bytes(n)
+                            Skip::Bytes(n)
                         }
                         None => {
                             assert_eq!(dialect, Dialect::Line);
-                            Skipping::ThroughNewline
+                            Skip::Line
                         }
                     };
                     continue;

@@ -119,5 +119,72 @@ pub enum Parsed<'a> {
     Incomplete,
 }
 
+/// Discarding the rest of an oversized request as it streams in
+/// ([`Parsed::Oversized`]), so it is never buffered whole. The server's
+/// connections and the test drivers that replay them share this.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Skip {
+    /// Not skipping.
+    #[default]
+    Nothing,
+    /// Discard through the next `\n`.
+    Line,
+    /// Discard this many more bytes.
+    Bytes(usize),
+}
+
+impl Skip {
+    /// The skip that [`Parsed::Oversized`]'s `skip` field asks for.
+    pub fn after_oversized(skip: Option<usize>) -> Skip {
+        skip.map_or(Skip::Line, Skip::Bytes)
+    }
+
+    /// How many bytes at the front of `pending` still belong to the request
+    /// being skipped; drop them. Becomes [`Skip::Nothing`] once the whole
+    /// request has gone by.
+    pub fn consume(&mut self, pending: &[u8]) -> usize {
+        match *self {
+            Skip::Nothing => 0,
+            Skip::Line => match memchr::memchr(b'\n', pending) {
+                Some(end) => {
+                    *self = Skip::Nothing;
+                    end + 1
+                }
+                None => pending.len(),
+            },
+            Skip::Bytes(left) => {
+                let n = left.min(pending.len());
+                *self = if n == left { Skip::Nothing } else { Skip::Bytes(left - n) };
+                n
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod skip_tests {
+    use super::Skip;
+
+    #[test]
+    fn line_skip_ends_after_the_newline() {
+        let mut skip = Skip::after_oversized(None);
+        assert_eq!(skip.consume(b"aaaa"), 4);
+        assert_eq!(skip, Skip::Line);
+        assert_eq!(skip.consume(b"aa\nGET k\n"), 3);
+        assert_eq!(skip, Skip::Nothing);
+        assert_eq!(skip.consume(b"GET k\n"), 0);
+    }
+
+    #[test]
+    fn byte_skip_counts_across_reads() {
+        let mut skip = Skip::after_oversized(Some(5));
+        assert_eq!(skip.consume(b"abc"), 3);
+        assert_eq!(skip, Skip::Bytes(2));
+        assert_eq!(skip.consume(b""), 0);
+        assert_eq!(skip.consume(b"de*1\r\n"), 2);
+        assert_eq!(skip, Skip::Nothing);
+    }
+}
+
 #[cfg(test)]
 mod proptests;

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::{
     Args, Command, CommandError, Dialect, ExpireCondition, Expiry, Limits, Parsed, Reply,
-    SetCondition, TtlUnit, client::encode_command, encode_reply, line, resp,
+    SetCondition, Skip, TtlUnit, client::encode_command, encode_reply, line, resp,
 };
 
 /// Keys up to 8 bytes, values up to 16, 8 arguments, lines up to 32 bytes.
@@ -248,12 +248,6 @@ enum Outcome {
     Fatal(String),
 }
 
-enum Skipping {
-    No,
-    Bytes(usize),
-    ThroughNewline,
-}
-
 /// Feeds `chunks` one after the other into a buffer and drives `dialect`'s
 /// parser the way the server does (including skipping oversized requests),
 /// checking the parser's invariants on every call.
@@ -264,33 +258,13 @@ fn drive(dialect: Dialect, chunks: &[&[u8]], limits: &Limits) -> Vec<Outcome> {
     };
     let mut buf: Vec<u8> = Vec::new();
     let mut out = Vec::new();
-    let mut skipping = Skipping::No;
+    let mut skipping = Skip::Nothing;
     let mut wire = Vec::new();
     for chunk in chunks {
         buf.extend_from_slice(chunk);
         loop {
-            match skipping {
-                Skipping::No => {}
-                Skipping::Bytes(n) => {
-                    let k = n.min(buf.len());
-                    buf.drain(..k);
-                    if n > k {
-                        skipping = Skipping::Bytes(n - k);
-                        break;
-                    }
-                    skipping = Skipping::No;
-                }
-                Skipping::ThroughNewline => match memchr::memchr(b'\n', &buf) {
-                    Some(i) => {
-                        buf.drain(..=i);
-                        skipping = Skipping::No;
-                    }
-                    None => {
-                        buf.clear();
-                        break;
-                    }
-                },
-            }
+            let skipped = skipping.consume(&buf);
+            buf.drain(..skipped);
             if buf.is_empty() {
                 break;
             }
@@ -313,11 +287,11 @@ fn drive(dialect: Dialect, chunks: &[&[u8]], limits: &Limits) -> Vec<Outcome> {
                     skipping = match skip {
                         Some(n) => {
                             assert!(n > 0);
-                            Skipping::Bytes(n)
+                            Skip::Bytes(n)
                         }
                         None => {
                             assert_eq!(dialect, Dialect::Line);
-                            Skipping::ThroughNewline
+                            Skip::Line
                         }
                     };
                     continue;

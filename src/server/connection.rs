@@ -44,7 +44,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::metrics::{CommandKind, LocalCounters};
-use crate::protocol::{self, CommandError, Dialect, Parsed, Reply};
+use crate::protocol::{self, CommandError, Dialect, Parsed, Reply, Skip};
 
 use super::Shared;
 use super::buffer::{BASE_CAPACITY, Buffer};
@@ -66,17 +66,6 @@ enum End {
     /// capkv is closing (QUIT, a fatal request, shutdown) and the client
     /// may still be sending.
     Close,
-}
-
-/// Discarding an oversized request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Skip {
-    /// Not skipping.
-    Nothing,
-    /// Discard through the next `\n`.
-    Line,
-    /// Discard this many more bytes.
-    Bytes(usize),
 }
 
 /// Whether the input can take more bytes while replies wait.
@@ -338,7 +327,7 @@ impl Connection {
                 let step = error_step(&mut self.output, error, Step::Consumed(0));
                 if let Step::Consumed(_) = step {
                     self.counters.command(CommandKind::Invalid, false);
-                    self.skip = skip.map_or(Skip::Line, Skip::Bytes);
+                    self.skip = Skip::after_oversized(skip);
                 }
                 step
             }
@@ -353,21 +342,8 @@ impl Connection {
 
     /// Drops input that belongs to a request being skipped.
     fn discard_skipped(&mut self) {
-        match self.skip {
-            Skip::Nothing => {}
-            Skip::Line => match memchr::memchr(b'\n', self.pending()) {
-                Some(end) => {
-                    self.done += end + 1;
-                    self.skip = Skip::Nothing;
-                }
-                None => self.done = self.input.len(),
-            },
-            Skip::Bytes(left) => {
-                let n = left.min(self.pending().len());
-                self.done += n;
-                self.skip = if n == left { Skip::Nothing } else { Skip::Bytes(left - n) };
-            }
-        }
+        let pending = &self.input.bytes()[self.done..];
+        self.done += self.skip.consume(pending);
     }
 
     /// A request larger than `--max-client-buffer`: refuse and close.
