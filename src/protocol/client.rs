@@ -77,13 +77,10 @@ pub fn set_prefix(wire: Wire, key: &[u8], value_len: usize, out: &mut Vec<u8>) {
             out.push(b' ');
         }
         Wire::Resp => {
-            out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$");
-            push_unsigned(key.len() as u64, out);
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(key);
-            out.extend_from_slice(b"\r\n$");
-            push_unsigned(value_len as u64, out);
-            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(b"*3\r\n");
+            push_bulk(b"SET", out);
+            push_bulk(key, out);
+            push_bulk_header(value_len, out);
         }
         Wire::Memcache => {
             out.extend_from_slice(b"set ");
@@ -120,13 +117,7 @@ pub fn encode_get(wire: Wire, key: &[u8], out: &mut Vec<u8>) {
             out.extend_from_slice(key);
             out.push(b'\n');
         }
-        Wire::Resp => {
-            out.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$");
-            push_unsigned(key.len() as u64, out);
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(key);
-            out.extend_from_slice(b"\r\n");
-        }
+        Wire::Resp => encode_command(&[&b"GET"[..], key], out),
         Wire::Memcache => {
             out.extend_from_slice(b"get ");
             out.extend_from_slice(key);
@@ -142,13 +133,22 @@ pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut Vec<u8>) {
     push_unsigned(args.len() as u64, out);
     out.extend_from_slice(b"\r\n");
     for arg in args {
-        let arg = arg.as_ref();
-        out.push(b'$');
-        push_unsigned(arg.len() as u64, out);
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
+        push_bulk(arg.as_ref(), out);
     }
+}
+
+/// Appends `$<len>\r\n`, the start of a bulk string of `len` bytes.
+fn push_bulk_header(len: usize, out: &mut Vec<u8>) {
+    out.push(b'$');
+    push_unsigned(len as u64, out);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one whole bulk string.
+fn push_bulk(arg: &[u8], out: &mut Vec<u8>) {
+    push_bulk_header(arg.len(), out);
+    out.extend_from_slice(arg);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends a statistics request.
@@ -344,6 +344,17 @@ mod tests {
                 Parsed::Command { command: Command::Get { key: b"key" }, consumed: out.len() }
             );
         }
+    }
+
+    #[test]
+    fn resp_requests_are_exact_multibulks() {
+        let mut out = Vec::new();
+        encode_set(Wire::Resp, b"k", b"hello", &mut out);
+        encode_get(Wire::Resp, b"key", &mut out);
+        encode_command(&[&b"DEL"[..], b"", b"k"], &mut out);
+        let want: &[u8] = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n\
+            *2\r\n$3\r\nGET\r\n$3\r\nkey\r\n*3\r\n$3\r\nDEL\r\n$0\r\n\r\n$1\r\nk\r\n";
+        assert_eq!(out, want);
     }
 
     #[test]
