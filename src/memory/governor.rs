@@ -8,11 +8,14 @@
 //! that it derives "other" memory (neither segments nor buffers) and sets
 //!
 //! ```text
-//! quota = (budget - other - buffers - reserve - pressure) / segment_size
+//! quota = (budget - other - buffers - min(reserve + pressure, growth)) / segment_size
 //! ```
 //!
-//! where `reserve` is room kept free so buffers can grow without waiting
-//! and `pressure` is what connections are waiting for right now.
+//! where `reserve` is room kept free so buffers can grow without waiting,
+//! `pressure` is what connections are waiting for right now, and `growth`
+//! is how much more the buffer cap lets buffers take. Room held back past
+//! the cap could never be used: during a flood, with buffers at their cap,
+//! it once kept a quarter of the budget empty while the cache was evicted.
 //! Lowering the quota makes the store release its oldest segments at once.
 //!
 //! Dirty pages are left out of "other": they are free memory jemalloc
@@ -121,7 +124,9 @@ impl Governor {
         let limit = self.budget.limit();
         let pressure = self.budget.pressure();
         let reserve = self.config.min_reserve.max(buffers / 2);
-        let room = limit.saturating_sub(other + buffers + reserve + pressure);
+        let growth = self.budget.buffer_cap().saturating_sub(buffers);
+        let held_back = (reserve + pressure).min(growth);
+        let room = limit.saturating_sub(other + buffers + held_back);
         // Never below one segment per shard: every shard must be able to
         // write, and buffers are capped well before they would need this.
         let quota = ((room / store.segment_size() as u64) as usize).max(store.shard_count());
@@ -171,5 +176,57 @@ impl Governor {
                 std::thread::sleep(self.config.tick);
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Clock, Store, StoreConfig};
+
+    const SEGMENT: usize = 1 << 20;
+
+    fn governor(limit: u64) -> Governor {
+        let store = Store::new(&StoreConfig {
+            shards: 1,
+            segment_size: SEGMENT,
+            segment_quota: 0,
+            index_partitions: 1,
+            max_value_size: 1024,
+            retain_fraction: 0.5,
+            clock: Clock::System,
+        });
+        let budget = Arc::new(Budget::new(limit, Arc::new(store)));
+        let config = GovernorConfig {
+            tick: Duration::from_millis(10),
+            hard_limit: None,
+            min_reserve: 4 << 20,
+        };
+        Governor::new(budget, None, config)
+    }
+
+    /// The quota a reading implies when `held_back` bytes are kept free.
+    fn quota(limit: u64, reading: &Reading, held_back: u64) -> usize {
+        ((limit - reading.other - reading.buffers - held_back) / SEGMENT as u64) as usize
+    }
+
+    #[test]
+    fn idle_buffers_keep_the_minimum_reserve_free() {
+        let limit = 1 << 30;
+        let reading = governor(limit).tick();
+        assert_eq!(reading.quota, quota(limit, &reading, 4 << 20));
+    }
+
+    /// Buffers at their cap cannot grow, so no room is held back for them:
+    /// holding it would only shrink the cache while a flood lasts.
+    #[test]
+    fn buffers_at_their_cap_hold_nothing_back() {
+        let limit = 1 << 30;
+        let mut governor = governor(limit);
+        let budget = governor.budget.clone();
+        assert!(budget.try_reserve(budget.buffer_cap() as usize));
+        let reading = governor.tick();
+        assert_eq!(reading.buffers, budget.buffer_cap());
+        assert_eq!(reading.quota, quota(limit, &reading, 0));
     }
 }
