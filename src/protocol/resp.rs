@@ -240,6 +240,30 @@ fn parse_multibulk<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
     finish(table::dispatch(&frame, limits), pos)
 }
 
+/// The fewest bytes the incomplete multibulk request at the front of `buf`
+/// is known to need: past the end of a bulk string whose header has
+/// arrived but whose bytes have not, else `buf.len()`.
+///
+/// A connection sizes its read buffer by this instead of by the largest
+/// possible request, so a 256 KiB `SET` holds 256 KiB while it streams in,
+/// not a megabyte. Call it only after [`parse`] said
+/// [`Parsed::Incomplete`]: the headers seen so far are then valid.
+pub fn bytes_needed(buf: &[u8]) -> usize {
+    let Ok((count, mut pos)) = read_length(buf, 1) else { return buf.len() };
+    for _ in 0..count.max(0) {
+        if buf.get(pos) != Some(&b'$') {
+            break;
+        }
+        let Ok((len, data)) = read_length(buf, pos + 1) else { break };
+        let end = usize::try_from(len).unwrap_or(0).saturating_add(data + 2);
+        if end > buf.len() {
+            return end;
+        }
+        pos = end;
+    }
+    buf.len()
+}
+
 fn parse_inline<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
     // Redis caps unterminated inline requests at 64 KiB; capkv's inline
     // `SET k <value>` must fit a maximum value, so the cap is the line

@@ -199,25 +199,34 @@ impl Connection {
     /// in it is then one incomplete request (complete ones were executed).
     ///
     /// A fresh connection gets [`BASE_CAPACITY`]. Past that the buffer
-    /// jumps straight to the largest single-value request (`max_line`), not
-    /// by doubling: a connection that has to wait for budget then holds a
-    /// few KiB, never half a request. Doubling would let thousands of
-    /// clients, each halfway through a big PUT, hold the whole buffer share
-    /// between them while each waits for more: nobody could finish, and
-    /// nobody would let go. Whoever holds a big buffer can finish its
-    /// request. Only a multi-value RESP request (MSET of big values) grows
-    /// further, doubling up to `--max-client-buffer`.
+    /// jumps straight to a size that holds the whole request, not by
+    /// doubling: a connection that has to wait for budget then holds a few
+    /// KiB, never half a request. Doubling would let thousands of clients,
+    /// each halfway through a big PUT, hold the whole buffer share between
+    /// them while each waits for more: nobody could finish, and nobody
+    /// would let go. Whoever holds a big buffer can finish its request.
+    ///
+    /// How big "the whole request" is depends on the dialect. A RESP
+    /// request declares its sizes ([`protocol::resp::bytes_needed`]), so
+    /// a 256 KiB SET takes 257 KiB, and a request with several big values
+    /// grows at least twofold each time, up to `--max-client-buffer`. A
+    /// line request has no length header, so it gets room for the largest
+    /// single-value request (`max_line`).
     fn read_buffer_target(&self) -> usize {
         let capacity = self.input.capacity();
         if capacity < BASE_CAPACITY {
             return BASE_CAPACITY;
         }
         let one_request = self.shared.limits.max_line() + MIN_READ;
-        let most = match self.dialect {
-            Some(Dialect::Resp) => self.shared.max_client_buffer.max(one_request),
-            _ => one_request,
-        };
-        if capacity < one_request { one_request } else { (capacity * 2).min(most) }
+        match self.dialect {
+            Some(Dialect::Resp) => {
+                let needed = protocol::resp::bytes_needed(self.pending()) + MIN_READ;
+                let most = self.shared.max_client_buffer.max(one_request);
+                needed.max(capacity * 2).min(most)
+            }
+            _ if capacity < one_request => one_request,
+            _ => capacity,
+        }
     }
 
     /// The input not yet handled.

@@ -807,3 +807,25 @@ fn parse_i64_is_string2ll() {
         assert_eq!(parse_i64(bad), None, "{bad:?}");
     }
 }
+
+#[test]
+fn bytes_needed_reads_the_declared_sizes_of_an_incomplete_request() {
+    let value = vec![b'v'; 1000];
+    for trailing in [&[][..], &[&b"EX"[..], b"10"][..]] {
+        let mut items: Vec<&[u8]> = vec![b"SET", b"key", &value];
+        items.extend_from_slice(trailing);
+        let buf = frame(&items);
+        let value_header = buf.windows(7).position(|w| w == b"$1000\r\n").unwrap() + 7;
+        let value_end = value_header + 1000 + 2;
+        for cut in 0..buf.len() {
+            let needed = bytes_needed(&buf[..cut]);
+            assert!(needed >= cut && needed <= buf.len(), "cut {cut}: {needed}");
+            if (value_header..value_end).contains(&cut) {
+                assert_eq!(needed, value_end, "cut {cut}");
+            }
+            if cut < value_header {
+                assert!(needed < value_header, "cut {cut}: {needed} before the value's header");
+            }
+        }
+    }
+}
