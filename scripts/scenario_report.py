@@ -25,7 +25,7 @@ THRESHOLDS = {
     "large": ("retained_fraction", 0.72),
     "shifting": ("retained_fraction", 0.70),
     "churn": ("retained_fraction", 0.65),
-    "flood": ("retained_fraction", 0.30),
+    "flood": ("retained_fraction", 0.40),
     "zipf": ("hit_ratio", 0.75),
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::memory::Cgroup;
+use crate::memory::budget::BUFFER_SHARE;
 use crate::protocol::Limits;
 use crate::store::{StoreConfig, index};
 
@@ -290,6 +291,17 @@ impl Cli {
                 ),
             ));
         }
+        if budget / BUFFER_SHARE < self.max_key_size + self.max_value_size + 64 {
+            return Err(invalid(
+                "--max-value-size",
+                format!(
+                    "a request with a value of {} must fit in the connection buffers' share \
+                     (1/{BUFFER_SHARE}) of the budget {}; raise --max-memory",
+                    show(self.max_value_size),
+                    show(budget)
+                ),
+            ));
+        }
         if budget / segment_size > index::MAX_SEGMENTS as u64 {
             return Err(invalid("--segment-size", "too small for this budget; raise it"));
         }
@@ -424,6 +436,11 @@ mod tests {
         assert!(err(&["--max-memory", "1mb"], None).contains("at least"));
         assert!(err(&["--segment-size", "32mb"], None).starts_with("--segment-size"));
         assert!(err(&["--max-value-size", "2mb"], None).starts_with("--max-value-size"));
+        let big_values = ["--shards", "1", "--segment-size", "16mb", "--max-value-size", "15mb"];
+        let too_small = [&big_values[..], &["--max-memory", "64mb"]].concat();
+        assert!(err(&too_small, None).contains("connection buffers' share (1/8)"));
+        let enough = [&big_values[..], &["--max-memory", "128mb", "--max-client-buffer", "16mb"]];
+        assert!(cli(&enough.concat()).resolve(&env(None)).is_ok());
         assert!(err(&["--shards", "0"], None).starts_with("--shards"));
         assert!(err(&["--workers", "0"], None).starts_with("--workers"));
         assert!(Cli::try_parse_from(["capkv", "--max-memory", "much"]).is_err());

@@ -144,6 +144,9 @@ pub struct ServerStats {
     pub connections_total: AtomicU64,
     /// Connections refused at the connection limit.
     pub connections_rejected: AtomicU64,
+    /// Connections closed because they held buffers without moving them
+    /// while other clients waited for buffer memory.
+    pub clients_evicted: AtomicU64,
     started: Instant,
 }
 
@@ -160,6 +163,7 @@ impl Default for ServerStats {
             connections_current: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
             connections_rejected: AtomicU64::new(0),
+            clients_evicted: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -188,6 +192,8 @@ pub struct StatsSnapshot {
     pub connections_total: u64,
     /// Connections refused.
     pub connections_rejected: u64,
+    /// Connections evicted for holding buffers others waited for.
+    pub clients_evicted: u64,
     /// Seconds since start.
     pub uptime_secs: u64,
 }
@@ -238,6 +244,7 @@ impl ServerStats {
             connections_current: load(&self.connections_current),
             connections_total: load(&self.connections_total),
             connections_rejected: load(&self.connections_rejected),
+            clients_evicted: load(&self.clients_evicted),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }

@@ -122,3 +122,87 @@ fn clients_halfway_through_big_requests_all_finish() {
         t.join().unwrap();
     }
 }
+
+/// One field of the line protocol's STATS.
+fn stat(addr: std::net::SocketAddr, name: &str) -> u64 {
+    let mut client = common::Client::connect(addr);
+    client.send(b"STATS\n");
+    loop {
+        let line = String::from_utf8(client.line()).unwrap();
+        assert_ne!(line, "END\n", "STATS has no {name}");
+        let mut parts = line.trim_end().splitn(3, ' ');
+        if parts.nth(1) == Some(name) {
+            return parts.next().unwrap().parse().unwrap();
+        }
+    }
+}
+
+/// Waits until buffers hold most of their share of a 32 MiB budget (4 MiB).
+fn wait_for_full_buffers(addr: std::net::SocketAddr) {
+    let full = || stat(addr, "capkv_buffer_bytes") > 3 << 20;
+    assert!(common::eventually(Duration::from_secs(30), full), "buffers never filled");
+}
+
+/// Stores `count` values of 250 KiB over one connection, each answered
+/// before the next is sent; panics if an answer takes over 60 s.
+fn write_big_values(addr: std::net::SocketAddr, prefix: &str, count: usize) {
+    let value = vec![b'v'; 250 * 1024];
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut line = Vec::new();
+    for i in 0..count {
+        writer.write_all(format!("PUT {prefix}{i} ").as_bytes()).unwrap();
+        writer.write_all(&value).unwrap();
+        writer.write_all(b"\n").unwrap();
+        line.clear();
+        reader.read_until(b'\n', &mut line).expect("answered before the read timeout");
+        assert_eq!(line, b"OK\n", "{prefix}{i}");
+    }
+}
+
+/// Clients that ask for big values and never read the replies keep them in
+/// their output buffers. Once they hold the buffers' whole share of the
+/// budget, every other client would wait for them until the write timeout
+/// (five minutes here). They are evicted instead, after a second of not
+/// reading while others wait, and a writer gets through.
+#[test]
+fn clients_that_never_read_are_evicted_when_others_wait() {
+    let server = BinaryServer::start(&["--max-memory", "32mb", "--write-timeout", "300s"]);
+    write_big_values(server.addr, "big", 1);
+    // 24 x 250 KiB of replies held is more than the 4 MiB buffer share.
+    let never_read: Vec<TcpStream> = (0..24)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(&b"GET big0\n".repeat(64)).unwrap();
+            s
+        })
+        .collect();
+    wait_for_full_buffers(server.addr);
+    write_big_values(server.addr, "after", 20);
+    assert!(stat(server.addr, "evicted_clients") >= 1);
+    drop(never_read);
+}
+
+/// The same for clients that stop sending halfway through a big request:
+/// when others wait for their memory, they are evicted after
+/// `--write-timeout` (the longer grace: a client starved of CPU pauses
+/// like that too).
+#[test]
+fn clients_stalled_halfway_through_a_request_are_evicted_when_others_wait() {
+    let server = BinaryServer::start(&["--max-memory", "32mb", "--write-timeout", "2s"]);
+    // 24 half-sent requests, each holding a 256 KiB read buffer.
+    let stalled: Vec<TcpStream> = (0..24)
+        .map(|i| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(format!("PUT half{i} ").as_bytes()).unwrap();
+            s.write_all(&[b'h'; 100 * 1024]).unwrap();
+            s
+        })
+        .collect();
+    wait_for_full_buffers(server.addr);
+    write_big_values(server.addr, "after", 20);
+    assert!(stat(server.addr, "evicted_clients") >= 1);
+    drop(stalled);
+}

@@ -114,6 +114,7 @@ fn counters_move_by_exactly_the_traffic_sent() {
     assert_eq!(delta("capkv_keyspace_misses_total"), 3.0);
     assert_eq!(delta("capkv_connections_total"), 1.0);
     assert_eq!(delta("capkv_connections_rejected_total"), 0.0);
+    assert_eq!(delta("capkv_clients_evicted_total"), 0.0);
     assert_eq!(delta("capkv_net_input_bytes_total"), sent as f64);
     assert_eq!(delta("capkv_net_output_bytes_total"), received as f64);
     assert_eq!(delta("capkv_rejected_writes_total"), 0.0);

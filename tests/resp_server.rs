@@ -148,6 +148,7 @@ fn info_sections_and_redis_field_names() {
         "keyspace_misses",
         "expired_keys",
         "evicted_keys",
+        "evicted_clients",
     ] {
         field("Stats", key).parse::<u64>().unwrap();
     }

@@ -20,7 +20,15 @@
 //! - every buffer byte is reserved in the budget first; a connection that
 //!   cannot get room waits, which is backpressure on that client alone;
 //! - a client that does not read its replies for `--write-timeout` is
-//!   disconnected;
+//!   disconnected, and after only [`STALL_GRACE`] while other clients
+//!   wait for buffer memory that only released buffers can give (see
+//!   `Budget::buffers_exhausted`): otherwise a few hundred clients that
+//!   never read could hold every buffer byte and stall all the others
+//!   until the write timeout. A client that stops sending halfway through
+//!   a request in a grown buffer is evicted too, when others wait, but
+//!   only after `--write-timeout`: a client merely starved of CPU (a load
+//!   generator with ten thousand connections on one core) can pause that
+//!   way for seconds, and one second's grace evicted hundreds of them;
 //! - while replies wait for the client to read them, its requests are
 //!   still read (into the accounted input buffer, up to
 //!   `--max-client-buffer`). redis-rs and redis-benchmark write a whole
@@ -58,6 +66,13 @@ const MIN_READ: usize = 1024;
 
 /// How long a closing connection waits for the client to close its side.
 const LINGER: Duration = Duration::from_secs(2);
+
+/// How long a connection may leave replies unread while others wait for
+/// buffer memory, before it is evicted.
+pub const STALL_GRACE: Duration = Duration::from_secs(1);
+
+/// How often a stalled connection looks again whether others wait.
+const STALL_RECHECK: Duration = Duration::from_millis(50);
 
 /// How a connection ended, when no I/O error ended it.
 enum End {
@@ -149,6 +164,12 @@ impl Connection {
                 return Ok(End::Close);
             }
             self.compact();
+            if self.input.is_empty() && self.shared.budget.buffers_exhausted() {
+                // Others wait for buffer memory: an idle connection gives
+                // back what a burst grew before it waits for more input.
+                self.input.shrink_if_empty(BASE_CAPACITY);
+                self.output.shrink_if_empty(BASE_CAPACITY);
+            }
             if self.input.spare() < MIN_READ {
                 let target = self.read_buffer_target();
                 if target < self.input.len() + MIN_READ {
@@ -157,10 +178,17 @@ impl Connection {
                 }
                 self.input.room(target - self.input.len()).await;
             }
+            // Halfway through a request in a grown buffer: evictable if
+            // the client stops sending while others wait for memory.
+            let holding = !self.input.is_empty() && self.input.capacity() > BASE_CAPACITY;
+            let since = tokio::time::Instant::now();
             let read = tokio::select! {
                 biased;
                 _ = shutdown.changed() => return Ok(End::Close),
                 read = Self::read(&mut self.socket, &mut self.input, self.shared.idle_timeout) => read?,
+                () = stalled(&self.shared, since, self.shared.write_timeout), if holding => {
+                    return Err(evicted("sending"));
+                }
             };
             if read == 0 {
                 return Ok(End::PeerClosed);
@@ -409,8 +437,8 @@ impl Connection {
             let limit = self.shared.write_timeout;
             let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + limit);
             let room = if eof { ReadRoom::Full } else { self.read_room() };
-            let socket = &self.socket;
-            let budget = &self.shared.budget;
+            let (socket, shared) = (&self.socket, &self.shared);
+            let budget = &shared.budget;
             let wanted = match room {
                 ReadRoom::Budget(bytes) => bytes,
                 _ => 0,
@@ -435,6 +463,9 @@ impl Connection {
                 }
                 _ = tokio::time::sleep_until(until) => {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
+                }
+                () = stalled(shared, until - limit, STALL_GRACE.min(limit)) => {
+                    return Err(evicted("reading"));
                 }
             }
         }
@@ -462,4 +493,28 @@ impl Connection {
             ReadRoom::Budget(grow)
         }
     }
+}
+
+/// Resolves once a connection that has not moved its buffers since `since`
+/// should give them up: `grace` has passed and other clients are waiting
+/// for buffer memory. Counts the eviction; never resolves while nobody
+/// waits.
+async fn stalled(shared: &Shared, since: tokio::time::Instant, grace: Duration) {
+    let mut at = since + grace;
+    loop {
+        tokio::time::sleep_until(at).await;
+        if shared.budget.buffers_exhausted() {
+            shared.stats.clients_evicted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        at = tokio::time::Instant::now() + STALL_RECHECK;
+    }
+}
+
+/// The error that ends an evicted connection.
+fn evicted(stopped: &str) -> io::Error {
+    let message =
+        format!("evicted: stopped {stopped} while other clients waited for buffer memory");
+    tracing::debug!("{message}");
+    io::Error::other(message)
 }

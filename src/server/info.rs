@@ -153,6 +153,7 @@ fn fields(ctx: &Context<'_>) -> Vec<Section> {
         kv("total_connections_received", stats.connections_total.to_string()),
         kv("total_commands_processed", stats.total_commands().to_string()),
         kv("rejected_connections", stats.connections_rejected.to_string()),
+        kv("evicted_clients", stats.clients_evicted.to_string()),
         kv("total_net_input_bytes", stats.bytes_in.to_string()),
         kv("total_net_output_bytes", stats.bytes_out.to_string()),
         kv("evicted_keys", c.evicted_items.to_string()),

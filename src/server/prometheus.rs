@@ -168,6 +168,13 @@ impl Collector for Snapshot {
             None,
             s.connections_rejected,
         )?;
+        counter(
+            e,
+            "clients_evicted",
+            "Connections closed for holding buffers, without moving them, that other clients waited for.",
+            None,
+            s.clients_evicted,
+        )?;
         counter(e, "net_input", "Bytes read from clients.", Some(Unit::Bytes), s.bytes_in)?;
         counter(e, "net_output", "Bytes written to clients.", Some(Unit::Bytes), s.bytes_out)?;
 
