@@ -86,7 +86,12 @@ pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> 
                     encode_reply(dialect, &Reply::Error(error), &mut wire);
                     return outcomes;
                 }
-                Parsed::Incomplete => break,
+                Parsed::Incomplete => {
+                    if dialect == Dialect::Resp && buf[0] == b'*' {
+                        assert!(resp::bytes_needed(&buf) >= len, "bytes_needed under what is held");
+                    }
+                    break;
+                }
             };
             assert!(consumed > 0 && consumed <= len, "consumed {consumed} of {len}");
             buf.drain(..consumed);

@@ -260,6 +260,9 @@ fn drive(dialect: Dialect, chunks: &[&[u8]], limits: &Limits) -> Vec<Outcome> {
     let mut out = Vec::new();
     let mut skipping = Skip::Nothing;
     let mut wire = Vec::new();
+    // What `resp::bytes_needed` said of the request at the front while it
+    // was incomplete: it must never claim more than the request's size.
+    let mut needed = 0;
     for chunk in chunks {
         buf.extend_from_slice(chunk);
         loop {
@@ -269,7 +272,15 @@ fn drive(dialect: Dialect, chunks: &[&[u8]], limits: &Limits) -> Vec<Outcome> {
                 break;
             }
             let len = buf.len();
-            let consumed = match parse(&buf, limits) {
+            let parsed = parse(&buf, limits);
+            let size = match parsed {
+                Parsed::Command { consumed, .. } | Parsed::Invalid { consumed, .. } => consumed,
+                Parsed::Oversized { skip: Some(skip), .. } => skip,
+                _ => usize::MAX,
+            };
+            assert!(needed <= size, "bytes_needed said {needed}, the request took {size}");
+            needed = 0;
+            let consumed = match parsed {
                 Parsed::Command { command, consumed } => {
                     encode_reply(dialect, &Reply::Bulk(to_args(&command)[0].as_slice()), &mut wire);
                     out.push(Outcome::Command(to_args(&command)));
@@ -302,7 +313,13 @@ fn drive(dialect: Dialect, chunks: &[&[u8]], limits: &Limits) -> Vec<Outcome> {
                     out.push(Outcome::Fatal(error.resp_text().into_owned()));
                     return out;
                 }
-                Parsed::Incomplete => break,
+                Parsed::Incomplete => {
+                    if dialect == Dialect::Resp && buf[0] == b'*' {
+                        needed = resp::bytes_needed(&buf);
+                        assert!(needed >= len, "bytes_needed {needed} under the {len} held");
+                    }
+                    break;
+                }
             };
             assert!(consumed > 0 && consumed <= len, "consumed {consumed} of {len}");
             buf.drain(..consumed);
