@@ -181,12 +181,11 @@ impl Connection {
             // Halfway through a request in a grown buffer: evictable if
             // the client stops sending while others wait for memory.
             let holding = !self.input.is_empty() && self.input.capacity() > BASE_CAPACITY;
-            let since = tokio::time::Instant::now();
             let read = tokio::select! {
                 biased;
                 _ = shutdown.changed() => return Ok(End::Close),
                 read = Self::read(&mut self.socket, &mut self.input, self.shared.idle_timeout) => read?,
-                () = stalled(&self.shared, since, self.shared.write_timeout), if holding => {
+                () = stalled(&self.shared, None, self.shared.write_timeout), if holding => {
                     return Err(evicted("sending"));
                 }
             };
@@ -464,7 +463,7 @@ impl Connection {
                 _ = tokio::time::sleep_until(until) => {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
                 }
-                () = stalled(shared, until - limit, STALL_GRACE.min(limit)) => {
+                () = stalled(shared, Some(until - limit), STALL_GRACE.min(limit)) => {
                     return Err(evicted("reading"));
                 }
             }
@@ -496,11 +495,11 @@ impl Connection {
 }
 
 /// Resolves once a connection that has not moved its buffers since `since`
-/// should give them up: `grace` has passed and other clients are waiting
-/// for buffer memory. Counts the eviction; never resolves while nobody
-/// waits.
-async fn stalled(shared: &Shared, since: tokio::time::Instant, grace: Duration) {
-    let mut at = since + grace;
+/// (`None`: since this is first polled) should give them up: `grace` has
+/// passed and other clients are waiting for buffer memory. Counts the
+/// eviction; never resolves while nobody waits.
+async fn stalled(shared: &Shared, since: Option<tokio::time::Instant>, grace: Duration) {
+    let mut at = since.unwrap_or_else(tokio::time::Instant::now) + grace;
     loop {
         tokio::time::sleep_until(at).await;
         if shared.budget.buffers_exhausted() {
