@@ -291,7 +291,8 @@ impl Cli {
                 ),
             ));
         }
-        if budget / BUFFER_SHARE < self.max_key_size + self.max_value_size + 64 {
+        // The request, its framing and a read's worth of slack.
+        if budget / BUFFER_SHARE < self.max_key_size + self.max_value_size + MIB / 16 {
             return Err(invalid(
                 "--max-value-size",
                 format!(

@@ -510,10 +510,10 @@ async fn stalled(shared: &Shared, since: Option<tokio::time::Instant>, grace: Du
     }
 }
 
-/// The error that ends an evicted connection.
+/// The error that ends an evicted connection (logged at debug level with
+/// every other connection error).
 fn evicted(stopped: &str) -> io::Error {
-    let message =
-        format!("evicted: stopped {stopped} while other clients waited for buffer memory");
-    tracing::debug!("{message}");
-    io::Error::other(message)
+    io::Error::other(format!(
+        "evicted: stopped {stopped} while other clients waited for buffer memory"
+    ))
 }
