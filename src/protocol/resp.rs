@@ -245,8 +245,8 @@ fn parse_multibulk<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
 /// arrived but whose bytes have not, else `buf.len()`.
 ///
 /// A connection sizes its read buffer by this instead of by the largest
-/// possible request, so a 256 KiB `SET` holds 256 KiB while it streams in,
-/// not a megabyte. Call it only after [`parse`] said
+/// possible request, so under a 1 MiB `--max-value-size` a 4 KiB `SET`
+/// holds 5 KiB while it streams in, not a megabyte. Call it only after [`parse`] said
 /// [`Parsed::Incomplete`]: the headers seen so far are then valid.
 pub fn bytes_needed(buf: &[u8]) -> usize {
     let Ok((count, mut pos)) = read_length(buf, 1) else { return buf.len() };
