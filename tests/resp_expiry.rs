@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redis::{Commands, Value};
 
 use common::{TestServer, eventually};
-use resp_support::{connect, run};
+use resp_support::{bulk, connect, run};
 
 /// Generous: expiry is checked on access, so a key is gone as soon as its
 /// deadline passes; the limit only bounds a failing test.
@@ -85,7 +85,7 @@ fn expire_family_sets_deadlines() {
         assert_eq!(run(&mut con, &[cmd.as_bytes(), b"missing", t.as_bytes()]), Ok(Value::Int(0)));
     }
     assert_eq!(run(&mut con, &[b"EXISTS", b"missing"]), Ok(Value::Int(0)));
-    assert_eq!(run(&mut con, &[b"GET", b"k"]), Ok(Value::BulkString(b"v".to_vec())));
+    assert_eq!(run(&mut con, &[b"GET", b"k"]), Ok(bulk("v")));
 }
 
 #[test]
@@ -216,10 +216,7 @@ fn short_ttls_expire() {
     assert_eq!(run(&mut con, &[b"EXPIRE", b"expire", b"1"]), Ok(Value::Int(1)));
     assert_eq!(run(&mut con, &[b"PEXPIRE", b"pexpire", b"100"]), Ok(Value::Int(1)));
     assert_eq!(run(&mut con, &[b"PEXPIREAT", b"pexpireat", at.as_bytes()]), Ok(Value::Int(1)));
-    assert_eq!(
-        run(&mut con, &[b"GETEX", b"getex", b"PX", b"100"]),
-        Ok(Value::BulkString(b"v".to_vec()))
-    );
+    assert_eq!(run(&mut con, &[b"GETEX", b"getex", b"PX", b"100"]), Ok(bulk("v")));
     let () = con.set("forever", "v").unwrap();
     let keys = [
         "set_px",
@@ -237,7 +234,7 @@ fn short_ttls_expire() {
         assert_eq!(ttl(&mut con, key), -2, "{key}");
         assert_eq!(run(&mut con, &[b"EXISTS", key.as_bytes()]), Ok(Value::Int(0)), "{key}");
     }
-    assert_eq!(run(&mut con, &[b"GET", b"forever"]), Ok(Value::BulkString(b"v".to_vec())));
+    assert_eq!(run(&mut con, &[b"GET", b"forever"]), Ok(bulk("v")));
     assert!(
         eventually(LIMIT, || run(&mut con, &[b"DBSIZE"]) == Ok(Value::Int(1))),
         "expired keys leave DBSIZE: {:?}",
@@ -267,7 +264,7 @@ fn expired_keys_behave_as_missing() {
     assert_eq!(run(&mut con, &[b"GETDEL", b"getdel"]), Ok(Value::Nil));
     assert_eq!(
         run(&mut con, &[b"MGET", b"mget", b"nx"]),
-        Ok(Value::Array(vec![Value::Nil, Value::BulkString(b"new".to_vec())]))
+        Ok(Value::Array(vec![Value::Nil, bulk("new")]))
     );
     assert_eq!(run(&mut con, &[b"DEL", b"mget"]), Ok(Value::Int(0)));
 }
@@ -286,13 +283,10 @@ fn keepttl_and_getex_persist_keep_keys_alive() {
         assert_eq!(run(&mut con, &[b"SET", key.as_bytes(), b"a", b"PX", b"100"]), Ok(Value::Okay));
     }
     assert_eq!(run(&mut con, &[b"SET", b"reset", b"b"]), Ok(Value::Okay));
-    assert_eq!(
-        run(&mut con, &[b"GETEX", b"persisted", b"PERSIST"]),
-        Ok(Value::BulkString(b"a".to_vec()))
-    );
+    assert_eq!(run(&mut con, &[b"GETEX", b"persisted", b"PERSIST"]), Ok(bulk("a")));
     assert!(eventually(LIMIT, || gone(&mut con, "witness")));
-    assert_eq!(run(&mut con, &[b"GET", b"reset"]), Ok(Value::BulkString(b"b".to_vec())));
-    assert_eq!(run(&mut con, &[b"GET", b"persisted"]), Ok(Value::BulkString(b"a".to_vec())));
+    assert_eq!(run(&mut con, &[b"GET", b"reset"]), Ok(bulk("b")));
+    assert_eq!(run(&mut con, &[b"GET", b"persisted"]), Ok(bulk("a")));
     assert_eq!(ttl(&mut con, "reset"), -1);
     assert_eq!(ttl(&mut con, "persisted"), -1);
 }

@@ -10,11 +10,7 @@ use std::time::Duration;
 use redis::{InfoDict, Value};
 
 use common::{BinaryServer, TestServer};
-use resp_support::{ask_text, connect, is_capkv, raw, run, target};
-
-fn bulk(v: &str) -> Value {
-    Value::BulkString(v.as_bytes().to_vec())
-}
+use resp_support::{ask_text, bulk, connect, is_capkv, raw, run, target};
 
 #[test]
 fn ping_and_echo() {

@@ -9,11 +9,7 @@ mod resp_support;
 use redis::{Commands, Value};
 
 use common::TestServer;
-use resp_support::{connect, is_capkv, run};
-
-fn bulk(v: &str) -> Value {
-    Value::BulkString(v.as_bytes().to_vec())
-}
+use resp_support::{bulk, connect, is_capkv, run};
 
 #[test]
 fn get_and_set_plain() {

@@ -60,6 +60,11 @@ pub fn error_text(error: &redis::RedisError) -> String {
     }
 }
 
+/// The `redis` crate's value for a bulk string reply.
+pub fn bulk(v: &str) -> redis::Value {
+    redis::Value::BulkString(v.as_bytes().to_vec())
+}
+
 /// The multibulk encoding of one request.
 pub fn encode(args: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::new();
