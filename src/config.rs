@@ -372,19 +372,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// `bytes` divided by 1024 as often as it stays at least 1024, at most
+/// `steps` times: the value and how many times (0: plain bytes). Shared by
+/// [`show`] and INFO's Redis-style `*_human` fields.
+pub fn scale_bytes(bytes: u64, steps: usize) -> (f64, usize) {
+    let (mut value, mut step) = (bytes as f64, 0);
+    while value >= 1024.0 && step < steps {
+        value /= 1024.0;
+        step += 1;
+    }
+    (value, step)
+}
+
 /// Formats bytes for messages: `2.0 GiB`, `512.0 MiB`, `100 B`.
 pub fn show(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
+    match scale_bytes(bytes, UNITS.len()) {
+        (_, 0) => format!("{bytes} B"),
+        (value, step) => format!("{value:.1} {}", UNITS[step - 1]),
     }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]
@@ -411,6 +417,11 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("5 parsecs").is_err());
+        assert_eq!(show(1023), "1023 B");
+        assert_eq!(show(1024), "1.0 KiB");
+        assert_eq!(show(1536 << 20), "1.5 GiB");
+        assert_eq!(show(2048 << 30), "2.0 TiB");
+        assert_eq!(show(1 << 50), "1024.0 TiB");
     }
 
     #[test]

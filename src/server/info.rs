@@ -80,16 +80,10 @@ type Section = (&'static str, Vec<(String, String)>);
 /// Redis's `bytesToHuman`: `1023B`, `1.00K`, `256.00M`, `2.00G` ...
 fn human(bytes: u64) -> String {
     const UNITS: [char; 5] = ['K', 'M', 'G', 'T', 'P'];
-    if bytes < 1024 {
-        return format!("{bytes}B");
+    match crate::config::scale_bytes(bytes, UNITS.len()) {
+        (_, 0) => format!("{bytes}B"),
+        (value, step) => format!("{value:.2}{}", UNITS[step - 1]),
     }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.2}{}", UNITS[unit])
 }
 
 fn fields(ctx: &Context<'_>) -> Vec<Section> {
