@@ -160,7 +160,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Idle timeout (`None` = never).
     pub idle_timeout: Option<Duration>,
-    /// Per-connection request/reply cap.
+    /// Per-connection request/reply cap: `--max-client-buffer`, at most the
+    /// buffers' share of the budget.
     pub max_client_buffer: usize,
     /// Disconnect clients that do not read for this long.
     pub write_timeout: Duration,
@@ -324,7 +325,9 @@ impl Cli {
             },
             max_connections: self.max_connections,
             idle_timeout: (!self.idle_timeout.is_zero()).then_some(self.idle_timeout),
-            max_client_buffer: self.max_client_buffer as usize,
+            // One request must fit under the buffers' share of the budget,
+            // or its connection would wait for room that never comes.
+            max_client_buffer: self.max_client_buffer.min(budget / BUFFER_SHARE) as usize,
             write_timeout: self.write_timeout,
             metrics: (self.metrics_port != 0)
                 .then(|| SocketAddr::new(self.bind, self.metrics_port)),
@@ -436,6 +439,9 @@ mod tests {
         assert_eq!(c.budget, 4 << 30);
         let c = cli(&["--max-memory", "1g"]).resolve(&env(Some(2 << 30))).unwrap();
         assert_eq!((c.budget, c.budget_source), (1 << 30, BudgetSource::Flag));
+        assert_eq!(c.max_client_buffer, 64 << 20, "the flag's default, under the 128 MiB share");
+        let c = cli(&["--max-memory", "256mb"]).resolve(&env(None)).unwrap();
+        assert_eq!(c.max_client_buffer, 32 << 20, "clamped to the buffers' eighth");
     }
 
     #[test]

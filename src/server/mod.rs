@@ -136,9 +136,6 @@ impl Server {
             workers: config.workers,
             budget: config.budget,
         };
-        // One request must fit under the buffer cap, or its connection
-        // would wait for room that never comes.
-        let max_client_buffer = config.max_client_buffer.min(budget.buffer_cap() as usize);
         let shared = Arc::new(Shared {
             store,
             budget,
@@ -147,7 +144,7 @@ impl Server {
             limits: config.limits,
             idle_timeout: config.idle_timeout,
             write_timeout: config.write_timeout,
-            max_client_buffer,
+            max_client_buffer: config.max_client_buffer,
             max_connections: config.max_connections,
             next_id: AtomicU64::new(1),
             phase: AtomicU8::new(Phase::Starting as u8),
