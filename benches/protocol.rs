@@ -81,7 +81,7 @@ fn encoding(c: &mut Criterion) {
     group.bench_function("bulk_100", |b| {
         b.iter(|| {
             out.clear();
-            encode_reply(Dialect::Resp, &Reply::Bulk(black_box(&value)), &mut out);
+            encode_reply(Dialect::Resp2, &Reply::Bulk(black_box(&value)), &mut out);
             black_box(out.len())
         })
     });
@@ -105,7 +105,7 @@ fn encoding(c: &mut Criterion) {
     group.bench_function("int", |b| {
         b.iter(|| {
             out.clear();
-            encode_reply(Dialect::Resp, &Reply::Int(black_box(1_234_567)), &mut out);
+            encode_reply(Dialect::Resp2, &Reply::Int(black_box(1_234_567)), &mut out);
             black_box(out.len())
         })
     });

@@ -3,14 +3,25 @@
 //! # Layout
 //! Data flows top to bottom; no module reaches upward.
 //! - [`config`]: plain configuration structs and memory-limit detection.
-//! - [`server`]: the only module that touches sockets: accept loop,
-//!   per-connection tasks, execution of commands against the store, the
-//!   metrics and health port.
-//! - [`protocol`]: pure parsers and encoders for the line protocol and RESP2.
-//! - [`store`]: segments, the hash index, eviction. Knows nothing of sockets.
-//! - [`memory`]: the byte budget: jemalloc and cgroup readings, the governor.
+//! - [`server`]: the only module that touches sockets: listeners, accept,
+//!   the connection limit, per-connection read/execute/write loops,
+//!   backpressure and client eviction, shutdown, the metrics and health
+//!   port.
+//! - [`engine`]: runs one command against the store and writes its reply
+//!   through an output seam (a connection's buffer, or a `Vec<u8>` in
+//!   tests); INFO, STATS and CONFIG GET.
+//! - [`protocol`]: pure parsers and encoders for the line protocol, RESP2
+//!   and RESP3; the command registry (name, arity, flags per command).
+//! - [`metrics`]: counters, and the one snapshot INFO and `/metrics` render.
+//! - [`memory`]: the byte budget: jemalloc and cgroup readings, the
+//!   governor, budget-accounted buffers.
+//! - [`store`]: segments, the hash index, eviction. Knows nothing of
+//!   sockets or protocols.
+
+#![forbid(unsafe_code)]
 
 pub mod config;
+pub mod engine;
 pub mod memory;
 pub mod metrics;
 pub mod protocol;

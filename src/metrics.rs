@@ -1,111 +1,35 @@
-//! Server counters, shared by STATS/INFO and the Prometheus endpoint.
+//! Server counters, and the one [`Snapshot`] that INFO/STATS and the
+//! Prometheus endpoint both render.
 //!
 //! Connections count into a private [`LocalCounters`] while they work and
 //! merge it into the shared [`ServerStats`] once per read/execute/write
 //! cycle, so the hot path touches no shared cache line per command.
+//! Per-command counters are indexed by the registry's
+//! [`CommandId::slot`](crate::protocol::CommandId::slot): nothing here
+//! knows which commands exist.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::protocol::Command;
+use crate::memory::{Budget, Reading};
+use crate::protocol::{CommandId, REGISTRY};
+use crate::store::StoreStats;
 
-macro_rules! command_kinds {
-    ($($kind:ident => $name:literal),* $(,)?) => {
-        /// A command family, for per-command counters.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        #[repr(usize)]
-        pub enum CommandKind {
-            $(
-                #[doc = concat!("`", $name, "`")]
-                $kind,
-            )*
-        }
+/// Counter slots: one per command family in the registry, then one for
+/// requests that did not parse.
+const SLOTS: usize = REGISTRY.len() + 1;
 
-        impl CommandKind {
-            /// Every kind, in counter order.
-            pub const ALL: &'static [CommandKind] = &[$(CommandKind::$kind),*];
-
-            /// Lower-case name used in metrics and INFO.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(CommandKind::$kind => $name,)*
-                }
-            }
-        }
-    };
-}
-
-command_kinds! {
-    Get => "get",
-    Set => "set",
-    Del => "del",
-    GetDel => "getdel",
-    GetEx => "getex",
-    Exists => "exists",
-    Expire => "expire",
-    Persist => "persist",
-    Ttl => "ttl",
-    MGet => "mget",
-    MSet => "mset",
-    IncrBy => "incrby",
-    Append => "append",
-    StrLen => "strlen",
-    DbSize => "dbsize",
-    FlushAll => "flushall",
-    Ping => "ping",
-    Echo => "echo",
-    Select => "select",
-    Quit => "quit",
-    Info => "info",
-    Config => "config",
-    CommandInfo => "command",
-    Client => "client",
-    Hello => "hello",
-    Invalid => "invalid",
-}
-
-const KINDS: usize = CommandKind::ALL.len();
-
-impl CommandKind {
-    /// The family of a parsed command.
-    pub fn of(command: &Command<'_>) -> CommandKind {
-        match command {
-            Command::Get { .. } => CommandKind::Get,
-            Command::Set { .. } => CommandKind::Set,
-            Command::Del { .. } => CommandKind::Del,
-            Command::GetDel { .. } => CommandKind::GetDel,
-            Command::GetEx { .. } => CommandKind::GetEx,
-            Command::Exists { .. } => CommandKind::Exists,
-            Command::Expire { .. } => CommandKind::Expire,
-            Command::Persist { .. } => CommandKind::Persist,
-            Command::Ttl { .. } => CommandKind::Ttl,
-            Command::MGet { .. } => CommandKind::MGet,
-            Command::MSet { .. } => CommandKind::MSet,
-            Command::IncrBy { .. } => CommandKind::IncrBy,
-            Command::Append { .. } => CommandKind::Append,
-            Command::StrLen { .. } => CommandKind::StrLen,
-            Command::DbSize => CommandKind::DbSize,
-            Command::FlushAll => CommandKind::FlushAll,
-            Command::Ping { .. } => CommandKind::Ping,
-            Command::Echo { .. } => CommandKind::Echo,
-            Command::Select { .. } => CommandKind::Select,
-            Command::Quit => CommandKind::Quit,
-            Command::Info { .. } => CommandKind::Info,
-            Command::ConfigGet { .. } | Command::ConfigOther => CommandKind::Config,
-            Command::CommandInfo { .. } => CommandKind::CommandInfo,
-            Command::Client { .. } => CommandKind::Client,
-            Command::Hello { .. } => CommandKind::Hello,
-        }
-    }
-}
+/// The slot of requests that did not parse.
+const INVALID: usize = REGISTRY.len();
 
 /// Counters one connection accumulates between merges.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct LocalCounters {
-    /// Commands answered without error, by kind.
-    pub ok: [u64; KINDS],
-    /// Commands answered with an error, by kind.
-    pub failed: [u64; KINDS],
+    /// Commands answered without error, by registry slot.
+    pub ok: [u64; SLOTS],
+    /// Commands answered with an error, by registry slot (the last slot:
+    /// requests that did not parse).
+    pub failed: [u64; SLOTS],
     /// Reads that found a live key.
     pub hits: u64,
     /// Reads that found nothing.
@@ -118,21 +42,40 @@ pub struct LocalCounters {
     pub bytes_out: u64,
 }
 
+impl Default for LocalCounters {
+    fn default() -> Self {
+        LocalCounters {
+            ok: [0; SLOTS],
+            failed: [0; SLOTS],
+            hits: 0,
+            misses: 0,
+            rejected_writes: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+}
+
 impl LocalCounters {
     /// Counts one command.
-    pub fn command(&mut self, kind: CommandKind, ok: bool) {
+    pub fn command(&mut self, id: CommandId, ok: bool) {
         if ok {
-            self.ok[kind as usize] += 1;
+            self.ok[id.slot()] += 1;
         } else {
-            self.failed[kind as usize] += 1;
+            self.failed[id.slot()] += 1;
         }
+    }
+
+    /// Counts one request that did not parse.
+    pub fn invalid(&mut self) {
+        self.failed[INVALID] += 1;
     }
 }
 
 /// Process-wide counters.
 pub struct ServerStats {
-    ok: [AtomicU64; KINDS],
-    failed: [AtomicU64; KINDS],
+    ok: [AtomicU64; SLOTS],
+    failed: [AtomicU64; SLOTS],
     hits: AtomicU64,
     misses: AtomicU64,
     rejected_writes: AtomicU64,
@@ -169,13 +112,24 @@ impl Default for ServerStats {
     }
 }
 
+/// Calls of one command family.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommandCalls {
+    /// The family's registry name.
+    pub name: &'static str,
+    /// Answered without error.
+    pub ok: u64,
+    /// Answered with an error.
+    pub failed: u64,
+}
+
 /// A copy of [`ServerStats`] at one moment.
 #[derive(Debug, Clone, Default)]
 pub struct StatsSnapshot {
-    /// Successful commands by kind.
-    pub ok: Vec<(CommandKind, u64)>,
-    /// Failed commands by kind.
-    pub failed: Vec<(CommandKind, u64)>,
+    /// Calls by command family, in registry order.
+    pub commands: Vec<CommandCalls>,
+    /// Requests that did not parse (unknown command, wrong arity, ...).
+    pub invalid: u64,
     /// Key hits.
     pub hits: u64,
     /// Key misses.
@@ -199,9 +153,9 @@ pub struct StatsSnapshot {
 }
 
 impl StatsSnapshot {
-    /// All commands processed.
+    /// All commands processed, invalid requests included.
     pub fn total_commands(&self) -> u64 {
-        self.ok.iter().chain(&self.failed).map(|(_, n)| n).sum()
+        self.invalid + self.commands.iter().map(|c| c.ok + c.failed).sum::<u64>()
     }
 }
 
@@ -230,12 +184,17 @@ impl ServerStats {
     /// Reads every counter.
     pub fn snapshot(&self) -> StatsSnapshot {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let by_kind = |arr: &[AtomicU64; KINDS]| {
-            CommandKind::ALL.iter().map(|&k| (k, load(&arr[k as usize]))).collect()
-        };
+        let commands = CommandId::ALL
+            .iter()
+            .map(|&id| CommandCalls {
+                name: id.name(),
+                ok: load(&self.ok[id.slot()]),
+                failed: load(&self.failed[id.slot()]),
+            })
+            .collect();
         StatsSnapshot {
-            ok: by_kind(&self.ok),
-            failed: by_kind(&self.failed),
+            commands,
+            invalid: load(&self.failed[INVALID]),
             hits: load(&self.hits),
             misses: load(&self.misses),
             rejected_writes: load(&self.rejected_writes),
@@ -246,6 +205,38 @@ impl ServerStats {
             connections_rejected: load(&self.connections_rejected),
             clients_evicted: load(&self.clients_evicted),
             uptime_secs: self.started.elapsed().as_secs(),
+        }
+    }
+}
+
+/// Everything INFO, STATS and `/metrics` report, read at one moment, so
+/// the two renderings can never gather their numbers differently.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Server counters.
+    pub stats: StatsSnapshot,
+    /// Store sizes and eviction counters.
+    pub store: StoreStats,
+    /// The governor's latest measurement.
+    pub reading: Reading,
+    /// The memory budget.
+    pub budget: u64,
+    /// Connection buffer bytes, now.
+    pub buffer_bytes: u64,
+    /// The container (cgroup) memory limit, if one was detected.
+    pub hard_limit: Option<u64>,
+}
+
+impl Snapshot {
+    /// Reads every source once (locks each store shard briefly).
+    pub fn take(stats: &ServerStats, budget: &Budget, hard_limit: Option<u64>) -> Snapshot {
+        Snapshot {
+            stats: stats.snapshot(),
+            store: budget.store().stats(),
+            reading: budget.reading(),
+            budget: budget.limit(),
+            buffer_bytes: budget.buffer_bytes() as u64,
+            hard_limit,
         }
     }
 }

@@ -86,7 +86,7 @@ fn overlong_line_is_refused_and_skipped_as_it_streams() {
     assert!(first.starts_with(b"ERROR "), "{:?}", String::from_utf8_lossy(&first));
     assert_eq!(c.line(), b"OK\n");
     assert_eq!(c.line(), b"ok\n");
-    let buffers = server.shared.budget.buffer_bytes();
+    let buffers = server.shared.engine.budget.buffer_bytes();
     assert!(buffers < 1 << 20, "the line was never buffered whole: {buffers} buffer bytes");
 }
 
@@ -185,7 +185,7 @@ fn thousand_concurrent_connections_never_see_foreign_values() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(server.shared.stats.snapshot().connections_total, 1000);
+    assert_eq!(server.shared.engine.stats.snapshot().connections_total, 1000);
 }
 
 #[test]

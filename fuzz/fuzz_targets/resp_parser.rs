@@ -5,4 +5,4 @@
 use capkv::protocol::Dialect;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| capkv_fuzz::check(Dialect::Resp, data));
+fuzz_target!(|data: &[u8]| capkv_fuzz::check(Dialect::Resp2, data));

@@ -11,7 +11,8 @@
 //! - the outcomes do not depend on how the input was cut into reads.
 
 use capkv::protocol::{
-    Command, CommandError, Dialect, Limits, Parsed, Reply, Skip, encode_reply, line, resp,
+    Command, CommandError, ConfigSubcommand, Dialect, Limits, Parsed, Reply, Skip, encode_reply,
+    resp,
 };
 
 /// Entry point for both targets. The first byte picks the limits and the
@@ -32,10 +33,6 @@ pub fn check(dialect: Dialect, data: &[u8]) {
 
 /// Runs a connection over `reads`; returns what the client would observe.
 pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> {
-    let parse = match dialect {
-        Dialect::Line => line::parse,
-        Dialect::Resp => resp::parse,
-    };
     let mut buf: Vec<u8> = Vec::new();
     let mut outcomes = Vec::new();
     let mut wire = Vec::new();
@@ -49,7 +46,7 @@ pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> 
                 break;
             }
             let len = buf.len();
-            let consumed = match parse(&buf, limits) {
+            let consumed = match dialect.parse(&buf, limits) {
                 Parsed::Command { command, consumed } => {
                     walk_args(&command);
                     reply_to(dialect, &command, &mut wire);
@@ -69,7 +66,7 @@ pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> 
                     encode_reply(dialect, &Reply::Error(error), &mut wire);
                     skipping = match skip {
                         Some(n) => {
-                            assert!(n > 0 && dialect == Dialect::Resp);
+                            assert!(n > 0 && dialect == Dialect::Resp2);
                             Skip::Bytes(n)
                         }
                         None => {
@@ -80,14 +77,14 @@ pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> 
                     continue;
                 }
                 Parsed::Fatal { error } => {
-                    assert_eq!(dialect, Dialect::Resp);
+                    assert_eq!(dialect, Dialect::Resp2);
                     assert!(error.closes_connection());
                     outcomes.push(seen(dialect, &error));
                     encode_reply(dialect, &Reply::Error(error), &mut wire);
                     return outcomes;
                 }
                 Parsed::Incomplete => {
-                    if dialect == Dialect::Resp && buf[0] == b'*' {
+                    if dialect == Dialect::Resp2 && buf[0] == b'*' {
                         assert!(resp::bytes_needed(&buf) >= len, "bytes_needed under what is held");
                     }
                     break;
@@ -105,7 +102,7 @@ pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> 
 fn seen(dialect: Dialect, error: &CommandError) -> String {
     match dialect {
         Dialect::Line => error.line_text().to_string(),
-        Dialect::Resp => error.resp_text().into_owned(),
+        Dialect::Resp2 | Dialect::Resp3 => error.resp_text().into_owned(),
     }
 }
 
@@ -118,7 +115,7 @@ fn walk_args(command: &Command<'_>) {
             vec![*pairs]
         }
         Command::Info { sections } => vec![*sections],
-        Command::ConfigGet { patterns } => vec![*patterns],
+        Command::Config { subcommand: ConfigSubcommand::Get { patterns } } => vec![*patterns],
         Command::Client { args, .. } => vec![*args],
         _ => vec![],
     };

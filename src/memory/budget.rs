@@ -28,17 +28,15 @@
 //! Why an eighth: what is evicted during a flood stays lost after it, so
 //! every byte buffers may take is a byte of cache gone. At 2 GiB an eighth
 //! is 243 MiB, a thousand 256 KiB requests in flight, far more than one
-//! core can copy into segments at once. With half the budget (the first
-//! design) the flood scenario kept 0.28 to 0.40 of a 256 MiB limit; with
-//! an eighth 0.50 to 0.53, and at 2 GiB 0.55 became 0.68 to 0.72 (memcached
-//! at its best setting keeps 0.64).
+//! core can copy into segments at once; a larger share only made floods
+//! cost more cache (docs/SCENARIOS.md has the flood figures).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use super::governor::Reading;
+use super::reading::Reading;
 use crate::store::Store;
 
 /// Buffers may hold at most 1/`BUFFER_SHARE` of the budget (see the

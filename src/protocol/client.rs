@@ -305,14 +305,11 @@ pub fn parse_stats(report: &[u8]) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Command, Dialect, Limits, Parsed, Reply, encode_reply, line, resp};
+    use crate::protocol::{Command, Dialect, Limits, Parsed, Reply, encode_reply};
 
     fn parsed_set(buf: &[u8], dialect: Dialect) -> (Vec<u8>, Vec<u8>, usize) {
         let limits = Limits::default();
-        let parsed = match dialect {
-            Dialect::Line => line::parse(buf, &limits),
-            Dialect::Resp => resp::parse(buf, &limits),
-        };
+        let parsed = dialect.parse(buf, &limits);
         match parsed {
             Parsed::Command { command: Command::Set { key, value, .. }, consumed } => {
                 (key.to_vec(), value.to_vec(), consumed)
@@ -324,7 +321,7 @@ mod tests {
     #[test]
     fn the_servers_parsers_read_our_requests() {
         let value = vec![b'v'; 1000];
-        for (wire, dialect) in [(Wire::Line, Dialect::Line), (Wire::Resp, Dialect::Resp)] {
+        for (wire, dialect) in [(Wire::Line, Dialect::Line), (Wire::Resp, Dialect::Resp2)] {
             let mut out = Vec::new();
             encode_set(wire, b"k000000000000001", &value, &mut out);
             let (key, got, consumed) = parsed_set(&out, dialect);
@@ -335,10 +332,7 @@ mod tests {
             let mut out = Vec::new();
             encode_get(wire, b"key", &mut out);
             let limits = Limits::default();
-            let parsed = match dialect {
-                Dialect::Line => line::parse(&out, &limits),
-                Dialect::Resp => resp::parse(&out, &limits),
-            };
+            let parsed = dialect.parse(&out, &limits);
             assert_eq!(
                 parsed,
                 Parsed::Command { command: Command::Get { key: b"key" }, consumed: out.len() }
@@ -398,7 +392,7 @@ mod tests {
     #[test]
     fn we_read_the_servers_replies() {
         let value = b"a value\r\nwith CRLF".as_slice();
-        let r = |reply| server_reply(Dialect::Resp, reply);
+        let r = |reply| server_reply(Dialect::Resp2, reply);
         check(Wire::Resp, Expect::Set, &r(Reply::Ok), ClientReply::Stored);
         check(Wire::Resp, Expect::Get, &r(Reply::Bulk(value)), ClientReply::Value(value));
         check(Wire::Resp, Expect::Get, &r(Reply::Bulk(b"")), ClientReply::Value(b""));
@@ -412,7 +406,7 @@ mod tests {
         check(
             Wire::Resp,
             Expect::Stats,
-            &r(Reply::Report(b"# S\r\na:1\r\n")),
+            &r(Reply::Bulk(b"# S\r\na:1\r\n")),
             ClientReply::Value(b"# S\r\na:1\r\n"),
         );
         let l = |reply| server_reply(Dialect::Line, reply);

@@ -5,15 +5,19 @@
 //! Relative times (EX/PX) stay relative here; turning them into absolute
 //! deadlines needs a clock, which is the executor's business, not the
 //! parser's.
+//!
+//! Each variant carries its registry entry (name, arity, flags; see
+//! [`registry`](super::registry)), so the variant is the one place a
+//! command family is declared.
 
-/// A request, borrowed from the bytes it was parsed from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command<'a> {
+use super::registry::{Flags, Spec, commands};
+
+commands! {
     /// `GET key` (line and RESP).
     Get {
         /// The key.
         key: &'a [u8],
-    },
+    } => ("get", 2, [READ, FAST]),
     /// `PUT key value` (line), `SET key value [options]`, `SETNX`, `SETEX`,
     /// `PSETEX` (RESP).
     Set {
@@ -23,30 +27,30 @@ pub enum Command<'a> {
         value: &'a [u8],
         /// Expiry, condition and GET flag.
         options: SetOptions,
-    },
+    } => ("set", -3, [WRITE]),
     /// `DEL key` (line, one key) / `DEL`/`UNLINK key [key ...]` (RESP).
     /// Replies with the number of keys removed ([`crate::protocol::Reply::Deleted`]).
     Del {
         /// Keys to remove.
         keys: Args<'a>,
-    },
+    } => ("del", -2, [WRITE, KEYSPACE]),
     /// `GETDEL key`.
     GetDel {
         /// The key.
         key: &'a [u8],
-    },
+    } => ("getdel", 2, [READ, WRITE, FAST]),
     /// `GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]`.
     GetEx {
         /// The key.
         key: &'a [u8],
         /// `None`: leave the TTL alone.
         expiry: Option<Expiry>,
-    },
+    } => ("getex", -2, [READ, WRITE, FAST]),
     /// `EXISTS key [key ...]`: counts existing keys (repeats count twice).
     Exists {
         /// Keys to test.
         keys: Args<'a>,
-    },
+    } => ("exists", -2, [READ, KEYSPACE, FAST]),
     /// `EXPIRE`/`PEXPIRE`/`EXPIREAT`/`PEXPIREAT key time [NX|XX|GT|LT]`.
     Expire {
         /// The key.
@@ -60,29 +64,29 @@ pub enum Command<'a> {
         /// command` must name it, and `EXPIRE k 10` and `PEXPIRE k 10000`
         /// parse to the same expiry.
         command: &'static str,
-    },
+    } => ("expire", -3, [WRITE, KEYSPACE, FAST]),
     /// `PERSIST key`.
     Persist {
         /// The key.
         key: &'a [u8],
-    },
+    } => ("persist", 2, [WRITE, KEYSPACE, FAST]),
     /// `TTL key` / `PTTL key`.
     Ttl {
         /// The key.
         key: &'a [u8],
         /// Seconds (`TTL`) or milliseconds (`PTTL`).
         unit: TtlUnit,
-    },
+    } => ("ttl", 2, [READ, KEYSPACE, FAST]),
     /// `MGET key [key ...]`.
     MGet {
         /// Keys to read.
         keys: Args<'a>,
-    },
+    } => ("mget", -2, [READ, FAST]),
     /// `MSET key value [key value ...]` (argument count already checked even).
     MSet {
         /// Alternating keys and values.
         pairs: Args<'a>,
-    },
+    } => ("mset", -3, [WRITE]),
     /// `INCR`, `DECR`, `INCRBY key n`, `DECRBY key n`.
     IncrBy {
         /// The key.
@@ -90,68 +94,64 @@ pub enum Command<'a> {
         /// Signed amount to add (DECRBY n is parsed as -n; `i64::MIN` for
         /// DECRBY is refused with Redis's `decrement would overflow`).
         delta: i64,
-    },
+    } => ("incrby", 3, [WRITE, FAST]),
     /// `APPEND key value`.
     Append {
         /// The key.
         key: &'a [u8],
         /// Bytes to add at the end.
         value: &'a [u8],
-    },
+    } => ("append", 3, [WRITE, FAST]),
     /// `STRLEN key`.
     StrLen {
         /// The key.
         key: &'a [u8],
-    },
+    } => ("strlen", 2, [READ, FAST]),
     /// `DBSIZE`.
-    DbSize,
+    DbSize => ("dbsize", 1, [READ, KEYSPACE, FAST]),
     /// `FLUSHALL` / `FLUSHDB` (any ASYNC/SYNC flag accepted).
-    FlushAll,
+    FlushAll => ("flushall", -1, [WRITE, KEYSPACE, DANGEROUS]),
     /// `PING [message]` (line: `PING` -> `PONG`).
     Ping {
         /// Echoed back as a bulk string when present.
         message: Option<&'a [u8]>,
-    },
+    } => ("ping", -1, [CONNECTION, FAST]),
     /// `ECHO message`.
     Echo {
         /// The message.
         message: &'a [u8],
-    },
+    } => ("echo", 2, [CONNECTION, FAST]),
     /// `SELECT index`: only database 0 exists.
     Select {
         /// Requested index.
         index: i64,
-    },
+    } => ("select", 2, [CONNECTION, FAST]),
     /// `QUIT`: reply (RESP `+OK`, line nothing) and close.
-    Quit,
+    Quit => ("quit", -1, [CONNECTION, FAST]),
     /// `INFO [section ...]` (RESP) / `STATS` (line).
     Info {
         /// Requested sections; empty means the default set.
         sections: Args<'a>,
-    },
-    /// `CONFIG GET pattern [pattern ...]`.
-    ConfigGet {
-        /// Glob patterns.
-        patterns: Args<'a>,
-    },
-    /// `CONFIG SET`, `CONFIG RESETSTAT` and the like: accepted, no effect
-    /// beyond what the executor documents.
-    ConfigOther,
+    } => ("info", -1, [ADMIN, DANGEROUS]),
+    /// `CONFIG GET|SET|RESETSTAT|REWRITE ...`.
+    Config {
+        /// Which one, with its arguments.
+        subcommand: ConfigSubcommand<'a>,
+    } => ("config", -2, [ADMIN, DANGEROUS]),
     /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`, `COMMAND INFO`,
     /// `COMMAND LIST`: enough for redis-cli and redis-benchmark to start.
     CommandInfo {
-        /// Lower-case subcommand (a static string, whatever the client's
-        /// spelling), empty for bare `COMMAND`.
-        subcommand: &'a [u8],
-    },
+        /// `None` for bare `COMMAND`.
+        subcommand: Option<CommandSubcommand>,
+    } => ("command", -1, [CONNECTION]),
     /// `CLIENT SETNAME`/`SETINFO`/`GETNAME`/`ID`/`INFO`/`LIST`/`NO-EVICT`/
-    /// `NO-TOUCH`/`REPLY`: accepted, arity already checked.
+    /// `NO-TOUCH`/`REPLY`: arity already checked.
     Client {
-        /// Lower-case subcommand (a static string).
-        subcommand: &'a [u8],
-        /// Remaining arguments.
+        /// Which one.
+        subcommand: ClientSubcommand,
+        /// Arguments after the subcommand.
         args: Args<'a>,
-    },
+    } => ("client", -2, [CONNECTION]),
     /// `HELLO [protover [AUTH user pass] [SETNAME name]]`: switches the
     /// connection to RESP2 or RESP3 (requests are framed the same way in
     /// both; replies differ). Any other version is refused by the parser
@@ -159,7 +159,96 @@ pub enum Command<'a> {
     Hello {
         /// Requested protocol version, if given (2 or 3).
         version: Option<i64>,
+    } => ("hello", -1, [CONNECTION, FAST]),
+}
+
+/// `CONFIG` subcommands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ConfigSubcommand<'a> {
+    /// `CONFIG GET pattern [pattern ...]`.
+    Get {
+        /// Glob patterns.
+        patterns: Args<'a>,
     },
+    /// `CONFIG SET name value [name value ...]`: accepted, no effect.
+    Set,
+    /// `CONFIG RESETSTAT`: accepted, no effect.
+    ResetStat,
+    /// `CONFIG REWRITE`: accepted, no effect (capkv has no config file).
+    Rewrite,
+}
+
+/// `COMMAND` subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandSubcommand {
+    /// `COMMAND COUNT`.
+    Count,
+    /// `COMMAND DOCS [name ...]`.
+    Docs,
+    /// `COMMAND INFO [name ...]`.
+    Info,
+    /// `COMMAND LIST [FILTERBY ...]`.
+    List,
+}
+
+macro_rules! subcommands {
+    ($(#[$meta:meta])* $enum:ident { $($(#[$vmeta:meta])* $variant:ident => $name:literal, $full:literal, $arity:expr;)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $enum {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $enum {
+            /// Every subcommand.
+            pub const ALL: &'static [$enum] = &[$($enum::$variant),*];
+
+            /// Lower-case name, as sent after the command.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($enum::$variant => $name,)*
+                }
+            }
+
+            /// `command|subcommand`, as Redis names it in errors.
+            pub fn full_name(self) -> &'static str {
+                match self {
+                    $($enum::$variant => $full,)*
+                }
+            }
+
+            /// Redis's arity for the whole request (command name included).
+            pub fn arity(self) -> i32 {
+                match self {
+                    $($enum::$variant => $arity,)*
+                }
+            }
+        }
+    };
+}
+
+subcommands! {
+    /// `CLIENT` subcommands.
+    ClientSubcommand {
+        /// `CLIENT SETNAME name`.
+        SetName => "setname", "client|setname", 3;
+        /// `CLIENT GETNAME`.
+        GetName => "getname", "client|getname", 2;
+        /// `CLIENT ID`.
+        Id => "id", "client|id", 2;
+        /// `CLIENT SETINFO attr value`: accepted, no effect.
+        SetInfo => "setinfo", "client|setinfo", 4;
+        /// `CLIENT INFO`: not implemented yet (unknown subcommand).
+        Info => "info", "client|info", 2;
+        /// `CLIENT LIST`: not implemented yet (unknown subcommand).
+        List => "list", "client|list", -2;
+        /// `CLIENT NO-EVICT on|off`: accepted, no effect.
+        NoEvict => "no-evict", "client|no-evict", 3;
+        /// `CLIENT NO-TOUCH on|off`: accepted, no effect.
+        NoTouch => "no-touch", "client|no-touch", 3;
+        /// `CLIENT REPLY on|off|skip`: accepted, no effect.
+        Reply => "reply", "client|reply", 3;
+    }
 }
 
 /// How a write may or must set a deadline.

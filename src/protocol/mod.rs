@@ -6,7 +6,12 @@
 //! - [`line`](mod@line): the seed's newline protocol (`PUT k v\n`, `GET k\n`), plus
 //!   `DEL`, `PING`, `QUIT`, `STATS`;
 //! - [`resp`]: RESP2, the cache subset of Redis, chosen when the first byte
-//!   a connection sends is `*`.
+//!   a connection sends is `*`; `HELLO 3` switches replies to RESP3.
+//!
+//! The [`Command`] model carries the command registry ([`REGISTRY`], one
+//! [`Spec`] per family: name, arity, flags). Replies are values
+//! ([`Reply`]) that the encoder turns into each [`Dialect`]'s bytes, so the
+//! engine that executes commands never asks which protocol it speaks.
 //!
 //! Parsing is two-phase in spirit (as in mini-redis and pelikan): a parser
 //! first proves a whole frame is buffered, then borrows its arguments from the
@@ -16,34 +21,55 @@
 
 pub mod client;
 pub mod line;
+pub mod registry;
 pub mod resp;
 
 mod command;
 mod error;
+mod frame;
 mod inline;
 mod reply;
 mod table;
 
 pub use command::{
-    Args, ArgsIter, Command, ExpireCondition, Expiry, SetCondition, SetOptions, TtlUnit,
+    Args, ArgsIter, ClientSubcommand, Command, CommandId, CommandSubcommand, ConfigSubcommand,
+    ExpireCondition, Expiry, REGISTRY, SetCondition, SetOptions, TtlUnit,
 };
 pub use error::{CommandError, MAX_CLIENT_NAME, ProtocolError};
-pub use reply::{Reply, encode_reply};
+pub use registry::{Flags, Spec};
+pub use reply::{InfoSection, Reply, encode_reply};
 
-/// Which protocol a connection speaks. Decided once, by its first byte.
+/// Which protocol a connection speaks: chosen by its first byte (line or
+/// RESP2), and for RESP by `HELLO` (2 or 3). Requests are framed the same
+/// in RESP2 and RESP3; only replies differ, and only the encoder knows how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     /// The seed's newline text protocol.
     Line,
     /// RESP2 (Redis serialization protocol).
-    Resp,
+    Resp2,
+    /// RESP3: RESP2's framing, with nulls (`_`) and maps (`%`).
+    Resp3,
 }
 
 impl Dialect {
     /// A connection whose first byte is `*` speaks RESP2; anything else is
     /// the line protocol (whose inline commands overlap with Redis's).
     pub fn detect(first_byte: u8) -> Dialect {
-        if first_byte == b'*' { Dialect::Resp } else { Dialect::Line }
+        if first_byte == b'*' { Dialect::Resp2 } else { Dialect::Line }
+    }
+
+    /// True for RESP2 and RESP3.
+    pub fn is_resp(self) -> bool {
+        matches!(self, Dialect::Resp2 | Dialect::Resp3)
+    }
+
+    /// Parses one request of this dialect from the front of `buf`.
+    pub fn parse<'a>(self, buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
+        match self {
+            Dialect::Line => line::parse(buf, limits),
+            Dialect::Resp2 | Dialect::Resp3 => resp::parse(buf, limits),
+        }
     }
 }
 

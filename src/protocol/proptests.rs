@@ -7,8 +7,9 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::{
-    Args, Command, CommandError, Dialect, ExpireCondition, Expiry, Limits, Parsed, Reply,
-    SetCondition, Skip, TtlUnit, client::encode_command, encode_reply, line, resp,
+    Args, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect, ExpireCondition,
+    Expiry, Limits, Parsed, Reply, SetCondition, Skip, TtlUnit, client::encode_command,
+    encode_reply, line, resp,
 };
 
 /// Keys up to 8 bytes, values up to 16, 8 arguments, lines up to 32 bytes.
@@ -106,14 +107,30 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
         Command::Select { index } => vec![b"SELECT".to_vec(), num(index)],
         Command::Quit => words(&[b"QUIT"]),
         Command::Info { sections } => with(words(&[b"INFO"]), *sections),
-        Command::ConfigGet { patterns } => with(words(&[b"CONFIG", b"GET"]), *patterns),
-        Command::ConfigOther => words(&[b"CONFIG", b"RESETSTAT"]),
-        Command::CommandInfo { subcommand: b"" } => words(&[b"COMMAND"]),
-        Command::CommandInfo { subcommand } => {
-            words(&[b"COMMAND", &subcommand.to_ascii_uppercase()])
+        Command::Config { subcommand: ConfigSubcommand::Get { patterns } } => {
+            with(words(&[b"CONFIG", b"GET"]), *patterns)
+        }
+        Command::Config { subcommand: ConfigSubcommand::Set } => {
+            words(&[b"CONFIG", b"SET", b"a", b"b"])
+        }
+        Command::Config { subcommand: ConfigSubcommand::ResetStat } => {
+            words(&[b"CONFIG", b"RESETSTAT"])
+        }
+        Command::Config { subcommand: ConfigSubcommand::Rewrite } => {
+            words(&[b"CONFIG", b"REWRITE"])
+        }
+        Command::CommandInfo { subcommand: None } => words(&[b"COMMAND"]),
+        Command::CommandInfo { subcommand: Some(subcommand) } => {
+            let name = match subcommand {
+                CommandSubcommand::Count => b"COUNT".as_slice(),
+                CommandSubcommand::Docs => b"DOCS",
+                CommandSubcommand::Info => b"INFO",
+                CommandSubcommand::List => b"LIST",
+            };
+            words(&[b"COMMAND", name])
         }
         Command::Client { subcommand, args } => {
-            with(words(&[b"CLIENT", &subcommand.to_ascii_uppercase()]), *args)
+            with(words(&[b"CLIENT", subcommand.name().to_ascii_uppercase().as_bytes()]), *args)
         }
         Command::Hello { version: None } => words(&[b"HELLO"]),
         Command::Hello { version: Some(v) } => vec![b"HELLO".to_vec(), num(v)],
@@ -252,10 +269,6 @@ enum Outcome {
 /// parser the way the server does (including skipping oversized requests),
 /// checking the parser's invariants on every call.
 fn drive(dialect: Dialect, chunks: &[&[u8]], limits: &Limits) -> Vec<Outcome> {
-    let parse = match dialect {
-        Dialect::Line => line::parse,
-        Dialect::Resp => resp::parse,
-    };
     let mut buf: Vec<u8> = Vec::new();
     let mut out = Vec::new();
     let mut skipping = Skip::Nothing;
@@ -272,7 +285,7 @@ fn drive(dialect: Dialect, chunks: &[&[u8]], limits: &Limits) -> Vec<Outcome> {
                 break;
             }
             let len = buf.len();
-            let parsed = parse(&buf, limits);
+            let parsed = dialect.parse(&buf, limits);
             let size = match parsed {
                 Parsed::Command { consumed, .. } | Parsed::Invalid { consumed, .. } => consumed,
                 Parsed::Oversized { skip: Some(skip), .. } => skip,
@@ -308,13 +321,13 @@ fn drive(dialect: Dialect, chunks: &[&[u8]], limits: &Limits) -> Vec<Outcome> {
                     continue;
                 }
                 Parsed::Fatal { error } => {
-                    assert_eq!(dialect, Dialect::Resp);
+                    assert_eq!(dialect, Dialect::Resp2);
                     assert!(error.closes_connection());
                     out.push(Outcome::Fatal(error.resp_text().into_owned()));
                     return out;
                 }
                 Parsed::Incomplete => {
-                    if dialect == Dialect::Resp && buf[0] == b'*' {
+                    if dialect == Dialect::Resp2 && buf[0] == b'*' {
                         needed = resp::bytes_needed(&buf);
                         assert!(needed >= len, "bytes_needed {needed} under the {len} held");
                     }
@@ -335,7 +348,7 @@ fn drive(dialect: Dialect, chunks: &[&[u8]], limits: &Limits) -> Vec<Outcome> {
 fn text(dialect: Dialect, error: &CommandError) -> String {
     match dialect {
         Dialect::Line => error.line_text().to_string(),
-        Dialect::Resp => error.resp_text().into_owned(),
+        Dialect::Resp2 | Dialect::Resp3 => error.resp_text().into_owned(),
     }
 }
 
@@ -476,20 +489,20 @@ proptest! {
     fn random_bytes_never_break_the_parsers(bytes in vec(any::<u8>(), 0..256)) {
         for limits in [small(), Limits::default()] {
             drive(Dialect::Line, &[&bytes], &limits);
-            drive(Dialect::Resp, &[&bytes], &limits);
+            drive(Dialect::Resp2, &[&bytes], &limits);
             let mut star = b"*".to_vec();
             star.extend_from_slice(&bytes);
-            drive(Dialect::Resp, &[&star], &limits);
+            drive(Dialect::Resp2, &[&star], &limits);
         }
     }
 
     #[test]
     fn resp_outcome_does_not_depend_on_splits(input in soup()) {
         for limits in [small(), Limits::default()] {
-            let whole = drive(Dialect::Resp, &[&input], &limits);
+            let whole = drive(Dialect::Resp2, &[&input], &limits);
             for cut in 0..=input.len() {
                 let (a, b) = input.split_at(cut);
-                prop_assert_eq!(&drive(Dialect::Resp, &[a, b], &limits), &whole, "cut {}", cut);
+                prop_assert_eq!(&drive(Dialect::Resp2, &[a, b], &limits), &whole, "cut {}", cut);
             }
         }
     }
@@ -507,7 +520,7 @@ proptest! {
 
     #[test]
     fn byte_at_a_time_matches_whole(input in soup()) {
-        for dialect in [Dialect::Line, Dialect::Resp] {
+        for dialect in [Dialect::Line, Dialect::Resp2] {
             let whole = drive(dialect, &[&input], &small());
             let bytes: Vec<&[u8]> = input.chunks(1).collect();
             prop_assert_eq!(drive(dialect, &bytes, &small()), whole);
@@ -525,9 +538,9 @@ fn oversized_requests_are_skipped_exactly() {
         Outcome::Error("ERR value too large".into()),
         Outcome::Command(vec![b"GET".to_vec(), b"k".to_vec()]),
     ];
-    assert_eq!(drive(Dialect::Resp, &[&input], &small()), expected);
+    assert_eq!(drive(Dialect::Resp2, &[&input], &small()), expected);
     let bytes: Vec<&[u8]> = input.chunks(3).collect();
-    assert_eq!(drive(Dialect::Resp, &bytes, &small()), expected);
+    assert_eq!(drive(Dialect::Resp2, &bytes, &small()), expected);
 
     let mut input = b"PUT k ".to_vec();
     input.extend_from_slice(&[b'v'; 100]);

@@ -1,47 +1,85 @@
 //! Replies as values, and their encoding per dialect.
 //!
-//! The executor never writes bytes itself: it hands [`Reply`] values to
+//! The engine never writes bytes itself: it hands [`Reply`] values to
 //! [`encode_reply`], which appends the dialect's wire form to the output
-//! buffer. Variants are semantic where the dialects differ (a deletion count
-//! is `:1` in RESP but `OK` on the line protocol).
-//!
-//! RESP3 (chosen per connection with `HELLO 3`, as redis-py 8 does by
-//! default) frames requests as RESP2 does and differs, for capkv's
-//! commands, only in a null (`_`) and in maps (`%`): the executor sends
-//! [`Reply::Null`] and [`Reply::Map`] to such connections, and
-//! [`Reply::Nil`] and [`Reply::Array`] of twice the length to the others.
+//! buffer. Variants are semantic where the dialects differ, and the
+//! encoder alone knows the difference:
+//! - a deletion count is `:1` in RESP but `OK` on the line protocol;
+//! - a missing value is `$-1` in RESP2, `_` in RESP3 (chosen per
+//!   connection with `HELLO 3`, as redis-py 8 does by default) and
+//!   `NOTFOUND` on the line protocol;
+//! - a map is a flat array of keys and values in RESP2 and `%` in RESP3;
+//! - INFO is one bulk string of the requested sections in RESP, and the
+//!   line protocol's STATS (memcached's `stats`) is every field as a
+//!   `STAT name value` line, then `END`.
+
+use std::fmt::Write as _;
 
 use super::{CommandError, Dialect};
 
-/// One reply (or, for arrays, the header of one).
+/// One reply (or, for arrays and maps, the header of one).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply<'a> {
     /// RESP `+OK`; line `OK`.
     Ok,
     /// RESP `+PONG`; line `PONG`.
     Pong,
+    /// The answer to QUIT: RESP `+OK`; line: nothing (the seed just closes).
+    Goodbye,
     /// A status line: RESP `+text`; line `text`.
     Status(&'a str),
     /// A value: RESP bulk string; line: the bytes then `\n`.
     Bulk(&'a [u8]),
-    /// A missing value: RESP `$-1`; line `NOTFOUND`.
+    /// A missing value: RESP2 `$-1`, RESP3 `_`; line `NOTFOUND`.
     Nil,
-    /// A missing value on a RESP3 connection: `_`; line `NOTFOUND`.
-    Null,
     /// RESP `:n`; line: the decimal number.
     Int(i64),
     /// Keys deleted: RESP `:n`; line `OK` if n > 0 else `NOTFOUND`.
     Deleted(u64),
     /// Header of an array of `n` replies that follow: RESP `*n`; line: nothing.
     Array(usize),
-    /// Header of a RESP3 map of `n` key-value pairs (`2n` replies follow):
-    /// `%n`; line: nothing.
+    /// Header of a map of `n` key-value pairs (`2n` replies follow): RESP3
+    /// `%n`, RESP2 `*2n`; line: nothing.
     Map(usize),
-    /// A multi-line report (INFO / STATS): RESP bulk string; line: the text
-    /// as-is (it already ends with its own terminator line).
-    Report(&'a [u8]),
+    /// INFO / STATS: RESP a bulk string of the selected sections; line
+    /// every field of every section (see the module docs).
+    Info(&'a [InfoSection]),
     /// An error: RESP `-<Redis text>`; line `ERROR <reason>`.
     Error(CommandError),
+}
+
+/// One INFO section: a title and its `name:value` fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoSection {
+    /// `Server`, `Memory`, ... (`# Server` in RESP).
+    pub title: &'static str,
+    /// Field names and values, in order.
+    pub fields: Vec<(String, String)>,
+    /// Whether the request asked for this section (RESP shows only these).
+    pub selected: bool,
+}
+
+impl Reply<'_> {
+    /// An upper bound of the encoded size in any dialect, for reserving
+    /// room before encoding.
+    pub fn size_bound(&self) -> usize {
+        match self {
+            Reply::Bulk(v) => v.len() + 32,
+            Reply::Status(s) => s.len() + 8,
+            Reply::Error(_) => 640,
+            Reply::Info(sections) => {
+                32 + sections
+                    .iter()
+                    .map(|s| {
+                        s.title.len()
+                            + 8
+                            + s.fields.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>()
+                    })
+                    .sum::<usize>()
+            }
+            _ => 32,
+        }
+    }
 }
 
 /// Appends the wire form of `reply` in `dialect` to `out`.
@@ -52,17 +90,18 @@ pub enum Reply<'a> {
 #[inline]
 pub fn encode_reply(dialect: Dialect, reply: &Reply<'_>, out: &mut Vec<u8>) {
     match dialect {
-        Dialect::Resp => encode_resp(reply, out),
+        Dialect::Resp2 => encode_resp(reply, false, out),
+        Dialect::Resp3 => encode_resp(reply, true, out),
         Dialect::Line => encode_line(reply, out),
     }
 }
 
-fn encode_resp(reply: &Reply<'_>, out: &mut Vec<u8>) {
+fn encode_resp(reply: &Reply<'_>, resp3: bool, out: &mut Vec<u8>) {
     match reply {
-        Reply::Bulk(value) | Reply::Report(value) => push_bulk(value, out),
+        Reply::Bulk(value) => push_bulk(value, out),
+        Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
         Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
-        Reply::Null => out.extend_from_slice(b"_\r\n"),
-        Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
+        Reply::Ok | Reply::Goodbye => out.extend_from_slice(b"+OK\r\n"),
         Reply::Pong => out.extend_from_slice(b"+PONG\r\n"),
         Reply::Status(text) => {
             out.reserve(text.len() + 3);
@@ -75,7 +114,21 @@ fn encode_resp(reply: &Reply<'_>, out: &mut Vec<u8>) {
         Reply::Int(n) => push_header(b':', *n, out),
         Reply::Deleted(n) => push_header_unsigned(b':', *n, out),
         Reply::Array(n) => push_header_unsigned(b'*', *n as u64, out),
-        Reply::Map(n) => push_header_unsigned(b'%', *n as u64, out),
+        Reply::Map(n) if resp3 => push_header_unsigned(b'%', *n as u64, out),
+        Reply::Map(n) => push_header_unsigned(b'*', 2 * *n as u64, out),
+        Reply::Info(sections) => {
+            let mut text = String::with_capacity(reply.size_bound());
+            for section in sections.iter().filter(|s| s.selected) {
+                if !text.is_empty() {
+                    text.push_str("\r\n");
+                }
+                let _ = write!(text, "# {}\r\n", section.title);
+                for (k, v) in &section.fields {
+                    let _ = write!(text, "{k}:{v}\r\n");
+                }
+            }
+            push_bulk(text.as_bytes(), out);
+        }
         Reply::Error(error) => error.write_resp(out),
     }
 }
@@ -91,8 +144,9 @@ fn encode_line(reply: &Reply<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(value);
             out.push(b'\n');
         }
-        Reply::Nil | Reply::Null => out.extend_from_slice(b"NOTFOUND\n"),
+        Reply::Nil => out.extend_from_slice(b"NOTFOUND\n"),
         Reply::Ok => out.extend_from_slice(b"OK\n"),
+        Reply::Goodbye => {}
         Reply::Pong => out.extend_from_slice(b"PONG\n"),
         Reply::Status(text) => {
             out.reserve(text.len() + 1);
@@ -108,7 +162,14 @@ fn encode_line(reply: &Reply<'_>, out: &mut Vec<u8>) {
         }
         // The line protocol has no arrays; nothing produces one for it.
         Reply::Array(_) | Reply::Map(_) => {}
-        Reply::Report(text) => out.extend_from_slice(text),
+        Reply::Info(sections) => {
+            let mut text = String::with_capacity(reply.size_bound());
+            for (k, v) in sections.iter().flat_map(|s| &s.fields) {
+                let _ = writeln!(text, "STAT {k} {v}");
+            }
+            text.push_str("END\n");
+            out.extend_from_slice(text.as_bytes());
+        }
         Reply::Error(error) => error.write_line(out),
     }
 }
@@ -187,8 +248,19 @@ mod tests {
 
     fn resp(reply: Reply<'_>) -> Vec<u8> {
         let mut out = Vec::new();
-        encode_reply(Dialect::Resp, &reply, &mut out);
+        encode_reply(Dialect::Resp2, &reply, &mut out);
         out
+    }
+
+    fn resp3(reply: Reply<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_reply(Dialect::Resp3, &reply, &mut out);
+        out
+    }
+
+    fn section(title: &'static str, fields: &[(&str, &str)], selected: bool) -> InfoSection {
+        let fields = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        InfoSection { title, fields, selected }
     }
 
     fn line(reply: Reply<'_>) -> Vec<u8> {
@@ -216,9 +288,13 @@ mod tests {
         assert_eq!(resp(Reply::Deleted(3)), b":3\r\n");
         assert_eq!(resp(Reply::Array(2)), b"*2\r\n");
         assert_eq!(resp(Reply::Array(0)), b"*0\r\n");
-        assert_eq!(resp(Reply::Null), b"_\r\n");
-        assert_eq!(resp(Reply::Map(7)), b"%7\r\n");
-        assert_eq!(resp(Reply::Report(b"# Server\r\nx:1\r\n")), b"$15\r\n# Server\r\nx:1\r\n\r\n");
+        assert_eq!(resp3(Reply::Nil), b"_\r\n");
+        assert_eq!(resp3(Reply::Map(7)), b"%7\r\n");
+        assert_eq!(resp(Reply::Map(7)), b"*14\r\n");
+        assert_eq!(resp(Reply::Goodbye), b"+OK\r\n");
+        let server = section("Server", &[("x", "1")], true);
+        let other = section("Other", &[("y", "2")], false);
+        assert_eq!(resp(Reply::Info(&[server, other])), b"$15\r\n# Server\r\nx:1\r\n\r\n");
         assert_eq!(resp(Reply::Error(CommandError::Syntax)), b"-ERR syntax error\r\n");
         assert_eq!(
             resp(Reply::Error(CommandError::OutOfMemory)),
@@ -238,14 +314,15 @@ mod tests {
         assert_eq!(line(Reply::Bulk(b"hello world")), b"hello world\n");
         assert_eq!(line(Reply::Bulk(b"")), b"\n");
         assert_eq!(line(Reply::Nil), b"NOTFOUND\n");
-        assert_eq!(line(Reply::Null), b"NOTFOUND\n");
+        assert_eq!(line(Reply::Goodbye), b"");
         assert_eq!(line(Reply::Map(2)), b"");
         assert_eq!(line(Reply::Int(42)), b"42\n");
         assert_eq!(line(Reply::Int(-7)), b"-7\n");
         assert_eq!(line(Reply::Deleted(1)), b"OK\n");
         assert_eq!(line(Reply::Deleted(0)), b"NOTFOUND\n");
         assert_eq!(line(Reply::Array(3)), b"");
-        assert_eq!(line(Reply::Report(b"keys: 1\nEND\n")), b"keys: 1\nEND\n");
+        let keys = section("Keyspace", &[("keys", "1")], false);
+        assert_eq!(line(Reply::Info(&[keys])), b"STAT keys 1\nEND\n");
         assert_eq!(line(Reply::Error(CommandError::KeyTooLong)), b"ERROR key too long\n");
         assert_eq!(
             line(Reply::Error(CommandError::unknown_command(b"FOO", []))),
@@ -256,7 +333,7 @@ mod tests {
     #[test]
     fn encoding_appends() {
         let mut out = b"+OK\r\n".to_vec();
-        encode_reply(Dialect::Resp, &Reply::Bulk(b"v"), &mut out);
+        encode_reply(Dialect::Resp2, &Reply::Bulk(b"v"), &mut out);
         assert_eq!(out, b"+OK\r\n$1\r\nv\r\n");
     }
 
@@ -286,7 +363,7 @@ mod tests {
         // same way a server does.
         let value = vec![b'x'; 100];
         let mut ours = Vec::new();
-        encode_reply(Dialect::Resp, &Reply::Bulk(&value), &mut ours);
+        encode_reply(Dialect::Resp2, &Reply::Bulk(&value), &mut ours);
         let theirs = redis::cmd("X").arg(&value[..]).get_packed_command();
         // `*2\r\n$1\r\nX\r\n` then the argument.
         assert!(theirs.ends_with(&ours));

@@ -2,7 +2,7 @@
 //! and, like Redis, inline commands on the same connection.
 //!
 //! One pass validates a whole frame without allocating, remembering where
-//! the first few arguments are; the command table (`table.rs`) then
+//! the first few arguments are (a [`Frame`]); the command table (`table.rs`) then
 //! builds a [`Command`](super::Command) that borrows from the buffer, with
 //! multi-key arguments left as a lazily walked [`Args`] over the validated
 //! run. An incomplete frame costs a re-walk of its headers on the next call,
@@ -26,13 +26,9 @@
 //!   without `\r`) instead of after 64 KiB.
 
 use super::error::ProtocolError;
+use super::frame::{Frame, HEAD, Layout};
 use super::inline::{Token, next_token};
-use super::{Args, CommandError, Limits, Parsed, table};
-
-/// Arguments remembered by position while validating; later ones are only
-/// reachable through [`Frame::tail`]. Four covers every fixed position the
-/// command table reads (`SET key value` + options from index 3).
-const HEAD: usize = 4;
+use super::{CommandError, Limits, Parsed, table};
 
 /// The bulk limit never goes below this, so numbers (20 characters) and
 /// option names always frame even under a tiny value limit; longer values
@@ -53,54 +49,6 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
         None => Parsed::Incomplete,
         Some(b'*') => parse_multibulk(buf, limits),
         Some(_) => parse_inline(buf, limits),
-    }
-}
-
-/// How a frame's arguments are laid out, for [`Frame::tail`].
-#[derive(Clone, Copy)]
-enum Layout {
-    /// `$len\r\nbytes\r\n` runs.
-    Multibulk,
-    /// Space-separated inline tokens.
-    Inline,
-}
-
-/// A validated request: its argument count, its first arguments, and where
-/// each of those begins in `raw` so that any suffix of the arguments can be
-/// handed out as [`Args`].
-pub(crate) struct Frame<'a> {
-    raw: &'a [u8],
-    layout: Layout,
-    argc: usize,
-    head: [&'a [u8]; HEAD],
-    starts: [usize; HEAD],
-}
-
-impl<'a> Frame<'a> {
-    /// Number of arguments, command name included.
-    pub(crate) fn argc(&self) -> usize {
-        self.argc
-    }
-
-    /// Argument `i`. Callers check `argc` first; `i` must be below
-    /// [`HEAD`]; anything else reads as empty.
-    pub(crate) fn arg(&self, i: usize) -> &'a [u8] {
-        debug_assert!(i < self.argc && i < HEAD);
-        self.head.get(i).copied().unwrap_or_default()
-    }
-
-    /// Arguments from index `from` (below [`HEAD`]) to the end.
-    pub(crate) fn tail(&self, from: usize) -> Args<'a> {
-        debug_assert!(from < HEAD);
-        if from >= self.argc || from >= HEAD {
-            return Args::empty();
-        }
-        let raw = &self.raw[self.starts[from]..];
-        let count = self.argc - from;
-        match self.layout {
-            Layout::Multibulk => Args::resp(raw, count),
-            Layout::Inline => Args::inline(raw, count),
-        }
     }
 }
 

@@ -9,9 +9,11 @@
 //! Arity follows Redis's convention: `n > 0` means exactly `n` arguments
 //! (command name included), `-n` means at least `n`.
 
-use super::resp::{Frame, parse_i64};
+use super::frame::Frame;
+use super::resp::parse_i64;
 use super::{
-    Args, Command, CommandError, ExpireCondition, Expiry, Limits, SetCondition, SetOptions, TtlUnit,
+    Args, ClientSubcommand, Command, CommandError, CommandId, CommandSubcommand, ConfigSubcommand,
+    ExpireCondition, Expiry, Limits, SetCondition, SetOptions, TtlUnit,
 };
 
 /// Longest command or subcommand name in the table, rounded up. Longer
@@ -30,7 +32,17 @@ fn lower<'b>(name: &[u8], buf: &'b mut [u8; NAME_MAX]) -> &'b [u8] {
     out
 }
 
-/// Redis's arity rule.
+/// Redis's arity rule for a family's first member, from the registry.
+fn family(argc: usize, id: CommandId) -> Result<(), CommandError> {
+    let spec = id.spec();
+    if spec.arity_allows(argc) {
+        Ok(())
+    } else {
+        Err(CommandError::WrongArity { command: spec.name })
+    }
+}
+
+/// Redis's arity rule, for the other members of a family and subcommands.
 fn arity(argc: usize, arity: i32, command: &'static str) -> Result<(), CommandError> {
     let ok = if arity > 0 { argc == arity as usize } else { argc >= arity.unsigned_abs() as usize };
     if ok { Ok(()) } else { Err(CommandError::WrongArity { command }) }
@@ -65,11 +77,11 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
     // is a chain of length-and-bytes comparisons.
     let command = match lower(name, &mut buf) {
         b"get" => {
-            arity(argc, 2, "get")?;
+            family(argc, CommandId::Get)?;
             Command::Get { key: key(f.arg(1), limits)? }
         }
         b"set" => {
-            arity(argc, -3, "set")?;
+            family(argc, CommandId::Set)?;
             let options = set_options(f.tail(3))?;
             Command::Set { key: key(f.arg(1), limits)?, value: value(f.arg(2), limits)?, options }
         }
@@ -78,11 +90,11 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             Command::Del { keys: keys(f.tail(1), limits)? }
         }
         b"mget" => {
-            arity(argc, -2, "mget")?;
+            family(argc, CommandId::MGet)?;
             Command::MGet { keys: keys(f.tail(1), limits)? }
         }
         b"mset" => {
-            arity(argc, -3, "mset")?;
+            family(argc, CommandId::MSet)?;
             if argc % 2 == 0 {
                 return Err(CommandError::WrongArity { command: "mset" });
             }
@@ -97,7 +109,7 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             Command::MSet { pairs }
         }
         b"exists" => {
-            arity(argc, -2, "exists")?;
+            family(argc, CommandId::Exists)?;
             Command::Exists { keys: keys(f.tail(1), limits)? }
         }
         b"incr" | b"decr" => {
@@ -106,7 +118,7 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             Command::IncrBy { key: key(f.arg(1), limits)?, delta: if incr { 1 } else { -1 } }
         }
         b"incrby" => {
-            arity(argc, 3, "incrby")?;
+            family(argc, CommandId::IncrBy)?;
             let delta = integer(f.arg(2))?;
             Command::IncrBy { key: key(f.arg(1), limits)?, delta }
         }
@@ -135,11 +147,11 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             Command::Set { key: key(f.arg(1), limits)?, value: value(f.arg(3), limits)?, options }
         }
         b"getdel" => {
-            arity(argc, 2, "getdel")?;
+            family(argc, CommandId::GetDel)?;
             Command::GetDel { key: key(f.arg(1), limits)? }
         }
         b"getex" => {
-            arity(argc, -2, "getex")?;
+            family(argc, CommandId::GetEx)?;
             let expiry = getex_expiry(f.tail(2))?;
             Command::GetEx { key: key(f.arg(1), limits)?, expiry }
         }
@@ -148,7 +160,7 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
         b"expireat" => expire(f, limits, "expireat", ExpireKind::AtSeconds)?,
         b"pexpireat" => expire(f, limits, "pexpireat", ExpireKind::AtMillis)?,
         b"ttl" => {
-            arity(argc, 2, "ttl")?;
+            family(argc, CommandId::Ttl)?;
             Command::Ttl { key: key(f.arg(1), limits)?, unit: TtlUnit::Seconds }
         }
         b"pttl" => {
@@ -156,31 +168,28 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             Command::Ttl { key: key(f.arg(1), limits)?, unit: TtlUnit::Millis }
         }
         b"persist" => {
-            arity(argc, 2, "persist")?;
+            family(argc, CommandId::Persist)?;
             Command::Persist { key: key(f.arg(1), limits)? }
         }
         b"append" => {
-            arity(argc, 3, "append")?;
+            family(argc, CommandId::Append)?;
             Command::Append { key: key(f.arg(1), limits)?, value: value(f.arg(2), limits)? }
         }
         b"strlen" => {
-            arity(argc, 2, "strlen")?;
+            family(argc, CommandId::StrLen)?;
             Command::StrLen { key: key(f.arg(1), limits)? }
         }
-        b"ping" => {
-            arity(argc, -1, "ping")?;
-            match argc {
-                1 => Command::Ping { message: None },
-                2 => Command::Ping { message: Some(f.arg(1)) },
-                _ => return Err(CommandError::WrongArity { command: "ping" }),
-            }
-        }
+        b"ping" => match argc {
+            1 => Command::Ping { message: None },
+            2 => Command::Ping { message: Some(f.arg(1)) },
+            _ => return Err(CommandError::WrongArity { command: "ping" }),
+        },
         b"echo" => {
-            arity(argc, 2, "echo")?;
+            family(argc, CommandId::Echo)?;
             Command::Echo { message: f.arg(1) }
         }
         b"dbsize" => {
-            arity(argc, 1, "dbsize")?;
+            family(argc, CommandId::DbSize)?;
             Command::DbSize
         }
         b"flushall" | b"flushdb" => {
@@ -195,7 +204,7 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             Command::FlushAll
         }
         b"select" => {
-            arity(argc, 2, "select")?;
+            family(argc, CommandId::Select)?;
             // `getIntFromObjectOrReply`: an i64 that also fits an `int`.
             let index = integer(f.arg(1))?;
             if i32::try_from(index).is_err() {
@@ -443,68 +452,61 @@ fn hello<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
 
 fn config<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
     let argc = f.argc();
-    arity(argc, -2, "config")?;
+    family(argc, CommandId::Config)?;
     let mut buf = [0u8; NAME_MAX];
-    match lower(f.arg(1), &mut buf) {
+    let subcommand = match lower(f.arg(1), &mut buf) {
         b"get" => {
             arity(argc, -3, "config|get")?;
-            Ok(Command::ConfigGet { patterns: f.tail(2) })
+            ConfigSubcommand::Get { patterns: f.tail(2) }
         }
         b"set" => {
             arity(argc, -4, "config|set")?;
             if argc % 2 != 0 {
                 return Err(CommandError::WrongArity { command: "config|set" });
             }
-            Ok(Command::ConfigOther)
+            ConfigSubcommand::Set
         }
         b"resetstat" => {
             arity(argc, 2, "config|resetstat")?;
-            Ok(Command::ConfigOther)
+            ConfigSubcommand::ResetStat
         }
         b"rewrite" => {
             arity(argc, 2, "config|rewrite")?;
-            Ok(Command::ConfigOther)
+            ConfigSubcommand::Rewrite
         }
-        _ => Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
-    }
+        _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
+    };
+    Ok(Command::Config { subcommand })
 }
 
 fn command_info<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
     let argc = f.argc();
     if argc == 1 {
-        return Ok(Command::CommandInfo { subcommand: b"" });
+        return Ok(Command::CommandInfo { subcommand: None });
     }
     let mut buf = [0u8; NAME_MAX];
-    let subcommand: &'static [u8] = match lower(f.arg(1), &mut buf) {
+    let subcommand = match lower(f.arg(1), &mut buf) {
         b"count" => {
             arity(argc, 2, "command|count")?;
-            b"count"
+            CommandSubcommand::Count
         }
-        b"docs" => b"docs",
-        b"info" => b"info",
-        b"list" => b"list",
+        b"docs" => CommandSubcommand::Docs,
+        b"info" => CommandSubcommand::Info,
+        b"list" => CommandSubcommand::List,
         _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
     };
-    Ok(Command::CommandInfo { subcommand })
+    Ok(Command::CommandInfo { subcommand: Some(subcommand) })
 }
 
 fn client<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
     let argc = f.argc();
-    arity(argc, -2, "client")?;
+    family(argc, CommandId::Client)?;
     let mut buf = [0u8; NAME_MAX];
-    let (subcommand, expected, full): (&'static [u8], i32, &'static str) =
-        match lower(f.arg(1), &mut buf) {
-            b"setname" => (b"setname", 3, "client|setname"),
-            b"getname" => (b"getname", 2, "client|getname"),
-            b"id" => (b"id", 2, "client|id"),
-            b"setinfo" => (b"setinfo", 4, "client|setinfo"),
-            b"info" => (b"info", 2, "client|info"),
-            b"list" => (b"list", -2, "client|list"),
-            b"no-evict" => (b"no-evict", 3, "client|no-evict"),
-            b"no-touch" => (b"no-touch", 3, "client|no-touch"),
-            b"reply" => (b"reply", 3, "client|reply"),
-            _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
-        };
-    arity(argc, expected, full)?;
+    let name = lower(f.arg(1), &mut buf);
+    let Some(&subcommand) = ClientSubcommand::ALL.iter().find(|s| s.name().as_bytes() == name)
+    else {
+        return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1)));
+    };
+    arity(argc, subcommand.arity(), subcommand.full_name())?;
     Ok(Command::Client { subcommand, args: f.tail(2) })
 }

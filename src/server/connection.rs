@@ -28,7 +28,7 @@
 //!   a request in a grown buffer is evicted too, when others wait, but
 //!   only after `--write-timeout`: a client merely starved of CPU (a load
 //!   generator with ten thousand connections on one core) can pause that
-//!   way for seconds, and one second's grace evicted hundreds of them;
+//!   way for seconds, so a short grace would evict healthy writers;
 //! - while replies wait for the client to read them, its requests are
 //!   still read (into the accounted input buffer, up to
 //!   `--max-client-buffer`). redis-rs and redis-benchmark write a whole
@@ -51,12 +51,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::metrics::{CommandKind, LocalCounters};
+use crate::engine::{Engine, Flow, Session};
+use crate::memory::buffer::{BASE_CAPACITY, Buffer};
 use crate::protocol::{self, CommandError, Dialect, Parsed, Reply, Skip};
 
 use super::Shared;
-use super::buffer::{BASE_CAPACITY, Buffer};
-use super::execute::{self, Context, Flow};
 
 /// Write replies out once this many bytes are pending.
 pub const FLUSH_AT: usize = 64 * 1024;
@@ -111,14 +110,11 @@ struct Connection {
     shared: Arc<Shared>,
     input: Buffer,
     output: Buffer,
-    dialect: Option<Dialect>,
-    /// RESP3 replies (after `HELLO 3`).
-    resp3: bool,
+    /// The engine's per-connection state: dialect, id, name, counters.
+    session: Session,
+    /// Whether the first byte has chosen the dialect yet.
+    detected: bool,
     skip: Skip,
-    counters: LocalCounters,
-    id: u64,
-    /// Set by CLIENT SETNAME.
-    client_name: Option<Box<[u8]>>,
     /// Bytes at the front of `input` already handled (executed, refused or
     /// skipped), dropped by [`Connection::compact`].
     done: usize,
@@ -132,18 +128,15 @@ pub async fn serve(
     id: u64,
 ) {
     let _ = socket.set_nodelay(true);
-    let budget = shared.budget.clone();
+    let budget = shared.engine.budget.clone();
     let mut connection = Connection {
         socket,
         shared,
         input: Buffer::new(budget.clone()),
         output: Buffer::new(budget),
-        dialect: None,
-        resp3: false,
+        session: Session::new(id, Dialect::Line),
+        detected: false,
         skip: Skip::Nothing,
-        counters: LocalCounters::default(),
-        id,
-        client_name: None,
         done: 0,
     };
     match connection.run(shutdown).await {
@@ -151,8 +144,8 @@ pub async fn serve(
         Ok(End::PeerClosed) => {}
         Err(e) => tracing::debug!(connection = id, error = %e, "connection closed"),
     }
-    let Connection { shared, mut counters, .. } = connection;
-    shared.stats.merge(&mut counters);
+    let Connection { shared, mut session, .. } = connection;
+    shared.engine.stats.merge(&mut session.counters);
 }
 
 impl Connection {
@@ -164,7 +157,7 @@ impl Connection {
                 return Ok(End::Close);
             }
             self.compact();
-            if self.input.is_empty() && self.shared.budget.buffers_exhausted() {
+            if self.input.is_empty() && self.shared.engine.budget.buffers_exhausted() {
                 // Others wait for buffer memory: an idle connection gives
                 // back what a burst grew before it waits for more input.
                 self.input.shrink_if_empty(BASE_CAPACITY);
@@ -192,9 +185,9 @@ impl Connection {
             if read == 0 {
                 return Ok(End::PeerClosed);
             }
-            self.counters.bytes_in += read as u64;
+            self.session.counters.bytes_in += read as u64;
             let close = self.process().await?;
-            self.shared.stats.merge(&mut self.counters);
+            self.shared.engine.stats.merge(&mut self.session.counters);
             if close {
                 return Ok(End::Close);
             }
@@ -245,8 +238,8 @@ impl Connection {
             return BASE_CAPACITY;
         }
         let one_request = self.shared.limits.max_line() + MIN_READ;
-        match self.dialect {
-            Some(Dialect::Resp) => {
+        match self.detected.then_some(self.session.dialect) {
+            Some(Dialect::Resp2 | Dialect::Resp3) => {
                 let needed = protocol::resp::bytes_needed(self.pending()) + MIN_READ;
                 let most = self.shared.max_client_buffer.max(one_request);
                 needed.max(capacity * 2).min(most)
@@ -290,9 +283,8 @@ impl Connection {
                 }
                 Step::NeedRoom(n) => {
                     if n > self.shared.max_client_buffer {
-                        let (error, dialect) =
-                            (Reply::Error(CommandError::OutOfMemory), self.dialect());
-                        execute::send(&mut self.output, dialect, &error);
+                        let error = Reply::Error(CommandError::OutOfMemory);
+                        Engine::send(&self.session, &mut self.output, &error);
                         self.flush().await?;
                         return Ok(true);
                     }
@@ -312,43 +304,28 @@ impl Connection {
         Ok(false)
     }
 
-    fn dialect(&self) -> Dialect {
-        self.dialect.unwrap_or(Dialect::Line)
-    }
-
     /// Looks at the front of the input and does what it asks.
     fn step(&mut self) -> Step {
         let input = &self.input.bytes()[self.done..];
-        let dialect = *self.dialect.get_or_insert_with(|| Dialect::detect(input[0]));
-        let limits = &self.shared.limits;
-        let parsed = match dialect {
-            Dialect::Line => protocol::line::parse(input, limits),
-            Dialect::Resp => protocol::resp::parse(input, limits),
-        };
-        let error_step = |output: &mut Buffer, error: CommandError, then: Step| {
-            if execute::send(output, dialect, &Reply::Error(error)) {
+        if !self.detected {
+            self.session.dialect = Dialect::detect(input[0]);
+            self.detected = true;
+        }
+        let parsed = self.session.dialect.parse(input, &self.shared.limits);
+        let error_step = |session: &Session, output: &mut Buffer, error: CommandError, then| {
+            let reply = Reply::Error(error);
+            if Engine::send(session, output, &reply) {
                 then
             } else {
-                Step::NeedRoom(640)
+                Step::NeedRoom(reply.size_bound())
             }
         };
         match parsed {
             Parsed::Incomplete => Step::NeedInput,
             Parsed::Ignored { consumed } => Step::Consumed(consumed),
             Parsed::Command { command, consumed } => {
-                let mut ctx = Context {
-                    store: &self.shared.store,
-                    budget: &self.shared.budget,
-                    stats: &self.shared.stats,
-                    settings: &self.shared.settings,
-                    dialect,
-                    resp3: self.resp3,
-                    connection_id: self.id,
-                    counters: &mut self.counters,
-                    client_name: &mut self.client_name,
-                };
-                let flow = execute::execute(&command, &mut ctx, &mut self.output);
-                self.resp3 = ctx.resp3;
+                let flow =
+                    self.shared.engine.execute(&command, &mut self.session, &mut self.output);
                 match flow {
                     Flow::Continue => Step::Consumed(consumed),
                     Flow::Close => Step::Close(consumed),
@@ -356,21 +333,21 @@ impl Connection {
                 }
             }
             Parsed::Invalid { error, consumed } => {
-                self.counters.command(CommandKind::Invalid, false);
-                error_step(&mut self.output, error, Step::Consumed(consumed))
+                self.session.counters.invalid();
+                error_step(&self.session, &mut self.output, error, Step::Consumed(consumed))
             }
             Parsed::Oversized { error, skip } => {
-                let step = error_step(&mut self.output, error, Step::Consumed(0));
+                let step = error_step(&self.session, &mut self.output, error, Step::Consumed(0));
                 if let Step::Consumed(_) = step {
-                    self.counters.command(CommandKind::Invalid, false);
+                    self.session.counters.invalid();
                     self.skip = Skip::after_oversized(skip);
                 }
                 step
             }
             Parsed::Fatal { error } => {
-                self.counters.command(CommandKind::Invalid, false);
+                self.session.counters.invalid();
                 // Best effort: the connection closes either way.
-                execute::send(&mut self.output, dialect, &Reply::Error(error));
+                Engine::send(&self.session, &mut self.output, &Reply::Error(error));
                 Step::Close(input.len())
             }
         }
@@ -384,12 +361,12 @@ impl Connection {
 
     /// A request larger than `--max-client-buffer`: refuse and close.
     async fn refuse_oversized_request(&mut self) -> io::Result<()> {
-        let error = match self.dialect() {
-            Dialect::Line => CommandError::LineTooLong,
-            Dialect::Resp => CommandError::ValueTooLarge,
+        let error = if self.session.dialect.is_resp() {
+            CommandError::ValueTooLarge
+        } else {
+            CommandError::LineTooLong
         };
-        let dialect = self.dialect();
-        execute::send(&mut self.output, dialect, &Reply::Error(error));
+        Engine::send(&self.session, &mut self.output, &Reply::Error(error));
         self.flush().await.map(drop)
     }
 
@@ -437,7 +414,7 @@ impl Connection {
             let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + limit);
             let room = if eof { ReadRoom::Full } else { self.read_room() };
             let (socket, shared) = (&self.socket, &self.shared);
-            let budget = &shared.budget;
+            let budget = &shared.engine.budget;
             let wanted = match room {
                 ReadRoom::Budget(bytes) => bytes,
                 _ => 0,
@@ -454,7 +431,7 @@ impl Connection {
                         Ok(0) => eof = true,
                         Ok(n) => {
                             read += n;
-                            self.counters.bytes_in += n as u64;
+                            self.session.counters.bytes_in += n as u64;
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(e) => return Err(e),
@@ -468,7 +445,7 @@ impl Connection {
                 }
             }
         }
-        self.counters.bytes_out += total as u64;
+        self.session.counters.bytes_out += total as u64;
         self.output.vec().clear();
         self.output.shrink_if_empty(FLUSH_AT);
         Ok(read)
@@ -502,8 +479,8 @@ async fn stalled(shared: &Shared, since: Option<tokio::time::Instant>, grace: Du
     let mut at = since.unwrap_or_else(tokio::time::Instant::now) + grace;
     loop {
         tokio::time::sleep_until(at).await;
-        if shared.budget.buffers_exhausted() {
-            shared.stats.clients_evicted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if shared.engine.budget.buffers_exhausted() {
+            shared.engine.stats.clients_evicted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return;
         }
         at = tokio::time::Instant::now() + STALL_RECHECK;

@@ -35,7 +35,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use super::prometheus::{self, Snapshot};
+use super::prometheus;
 use super::{Phase, Shared};
 
 /// Connections served at once.
@@ -93,7 +93,7 @@ async fn answer(mut socket: TcpStream, shared: &Shared) -> io::Result<()> {
         .unwrap_or(Ok(Head::Incomplete))?;
     let response = match head {
         Head::Complete(head) => {
-            respond(&head, shared.phase(), || prometheus::render(Snapshot::take(shared)))
+            respond(&head, shared.phase(), || prometheus::render(shared.engine.snapshot()))
         }
         Head::TooLarge => response(431, TEXT, b"request head too large\n", false),
         Head::Incomplete => return Ok(()),

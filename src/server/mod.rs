@@ -1,4 +1,6 @@
-//! The network side: the only module that touches sockets.
+//! The network side: the only module that touches sockets. It accepts,
+//! reads, writes and closes; what a request means is the
+//! [`engine`](crate::engine)'s business.
 //!
 //! - [`Server::start`] builds the store, the budget and the memory governor
 //!   from a [`Config`];
@@ -9,18 +11,15 @@
 //! - [`Server::serve_metrics`] answers `/metrics`, `/healthz` and `/readyz`
 //!   on a second listener ([`http`], [`prometheus`]); readiness follows the
 //!   [`Phase`] that `run` moves through;
-//! - [`connection`] serves one client; [`execute`] runs one command;
-//!   [`info`] formats INFO/STATS; [`buffer`] accounts buffer memory.
+//! - [`connection`] serves one client: reads into budget-accounted
+//!   buffers, hands each parsed request to the engine, writes the replies.
 //!
 //! Connections over `--max-connections` are accepted, told
 //! `-ERR max number of clients reached` (Redis's words) and closed, rather
 //! than left hanging in the kernel's backlog.
 
-pub mod buffer;
 pub mod connection;
-pub mod execute;
 pub mod http;
-pub mod info;
 pub mod prometheus;
 
 use std::future::Future;
@@ -35,8 +34,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::config::Config;
+use crate::engine::{Engine, Settings};
 use crate::memory::{Budget, Cgroup, Governor, GovernorConfig};
-use crate::metrics::ServerStats;
 use crate::protocol::Limits;
 use crate::store::{Store, StoreConfig};
 
@@ -58,14 +57,8 @@ pub enum Phase {
 
 /// State every connection shares.
 pub struct Shared {
-    /// The cache.
-    pub store: Arc<Store>,
-    /// The memory budget.
-    pub budget: Arc<Budget>,
-    /// Counters.
-    pub stats: ServerStats,
-    /// Settings shown by INFO / CONFIG GET.
-    pub settings: info::Settings,
+    /// What runs the commands: the store, the budget, the counters.
+    pub engine: Engine,
     /// Parser limits.
     pub limits: Limits,
     /// Close connections idle this long.
@@ -108,7 +101,7 @@ impl Server {
     pub fn start(config: &Config) -> io::Result<Server> {
         let store_config = StoreConfig { segment_quota: 0, ..config.store.clone() };
         let store = Arc::new(Store::new(&store_config));
-        let budget = Arc::new(Budget::new(config.budget, store.clone()));
+        let budget = Arc::new(Budget::new(config.budget, store));
         // A cgroup without a limit cannot OOM-kill us, and its usage may be
         // other processes' (a login session, a CI runner): ignore it then.
         let cgroup = Cgroup::detect().filter(|c| c.limit().is_some());
@@ -126,7 +119,7 @@ impl Server {
         governor.tick();
         let governor_stop = Arc::new(AtomicBool::new(false));
         let handle = governor.spawn(governor_stop.clone())?;
-        let settings = info::Settings {
+        let settings = Settings {
             port: config.listen.port(),
             bind: config.listen.ip().to_string(),
             max_connections: config.max_connections,
@@ -137,10 +130,7 @@ impl Server {
             budget: config.budget,
         };
         let shared = Arc::new(Shared {
-            store,
-            budget,
-            stats: ServerStats::default(),
-            settings,
+            engine: Engine::new(budget, settings),
             limits: config.limits,
             idle_timeout: config.idle_timeout,
             write_timeout: config.write_timeout,
@@ -198,18 +188,18 @@ impl Server {
                     continue;
                 }
             };
-            shared.stats.connections_total.fetch_add(1, Ordering::Relaxed);
+            shared.engine.stats.connections_total.fetch_add(1, Ordering::Relaxed);
             let Ok(permit) = permits.clone().try_acquire_owned() else {
-                shared.stats.connections_rejected.fetch_add(1, Ordering::Relaxed);
+                shared.engine.stats.connections_rejected.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(reject(socket));
                 continue;
             };
             let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
             let (shared, stop, done) = (shared.clone(), stop_rx.clone(), done_tx.clone());
             tokio::spawn(async move {
-                shared.stats.connections_current.fetch_add(1, Ordering::Relaxed);
+                shared.engine.stats.connections_current.fetch_add(1, Ordering::Relaxed);
                 connection::serve(socket, shared.clone(), stop, id).await;
-                shared.stats.connections_current.fetch_sub(1, Ordering::Relaxed);
+                shared.engine.stats.connections_current.fetch_sub(1, Ordering::Relaxed);
                 drop(permit);
                 drop(done);
             });
@@ -220,7 +210,7 @@ impl Server {
         drop(listener);
         shared.set_phase(Phase::Draining);
         tracing::info!(
-            connections = shared.stats.connections_current.load(Ordering::Relaxed),
+            connections = shared.engine.stats.connections_current.load(Ordering::Relaxed),
             "listener closed; draining"
         );
         let _ = stop_tx.send(true);

@@ -3,7 +3,8 @@
 //!
 //! The counters stay where they are (the atomics in
 //! [`ServerStats`](crate::metrics::ServerStats), the shard counters, the
-//! governor's [`Reading`]); a scrape copies them into a [`Snapshot`] and
+//! governor's [`Reading`](crate::memory::Reading)); a scrape copies them
+//! into the same [`Snapshot`] that INFO renders and
 //! encodes that through a `prometheus-client` collector built for the
 //! scrape. Nothing on the request path knows Prometheus exists, and there
 //! is no second set of counters that could drift from STATS/INFO.
@@ -29,44 +30,9 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::memory::Reading;
-use crate::metrics::StatsSnapshot;
-use crate::store::StoreStats;
-
-use super::Shared;
+use crate::metrics::Snapshot;
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
-
-/// Everything `/metrics` reports, read at one moment.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// Server counters.
-    pub stats: StatsSnapshot,
-    /// Store sizes and eviction counters.
-    pub store: StoreStats,
-    /// The governor's latest measurement.
-    pub reading: Reading,
-    /// The memory budget.
-    pub budget: u64,
-    /// Connection buffer bytes, now.
-    pub buffer_bytes: u64,
-    /// The container (cgroup) memory limit, if one was detected.
-    pub hard_limit: Option<u64>,
-}
-
-impl Snapshot {
-    /// Reads every source once (locks each store shard briefly).
-    pub fn take(shared: &Shared) -> Snapshot {
-        Snapshot {
-            stats: shared.stats.snapshot(),
-            store: shared.store.stats(),
-            reading: shared.budget.reading(),
-            budget: shared.budget.limit(),
-            buffer_bytes: shared.budget.buffer_bytes() as u64,
-            hard_limit: shared.settings.hard_limit,
-        }
-    }
-}
 
 /// The snapshot in the Prometheus text format.
 pub fn render(snapshot: Snapshot) -> String {
@@ -114,10 +80,13 @@ impl Collector for Snapshot {
             None,
             MetricType::Counter,
         )?;
-        for (result, counts) in [("ok", &s.ok), ("error", &s.failed)] {
-            for (kind, n) in counts {
-                let labels = [("command", kind.name()), ("result", result)];
-                ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
+        for result in ["ok", "error"] {
+            let calls =
+                s.commands.iter().map(|c| (c.name, if result == "ok" { c.ok } else { c.failed }));
+            let invalid = if result == "ok" { 0 } else { s.invalid };
+            for (name, n) in calls.chain([("invalid", invalid)]) {
+                let labels = [("command", name), ("result", result)];
+                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
             }
         }
         counter(e, "keyspace_hits", "Key lookups that found a live key.", None, s.hits)?;
@@ -261,13 +230,16 @@ fn to_u64(n: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::CommandKind;
+    use crate::metrics::CommandCalls;
+    use crate::protocol::CommandId;
 
     fn sample() -> Snapshot {
         let mut s = Snapshot { budget: 1 << 30, hard_limit: Some(2 << 30), ..Snapshot::default() };
-        s.stats.ok = CommandKind::ALL.iter().map(|&k| (k, 0)).collect();
-        s.stats.failed = s.stats.ok.clone();
-        s.stats.ok[0].1 = 7;
+        s.stats.commands = CommandId::ALL
+            .iter()
+            .map(|id| CommandCalls { name: id.name(), ok: 0, failed: 0 })
+            .collect();
+        s.stats.commands[CommandId::Get.slot()].ok = 7;
         s.stats.hits = 5;
         s.store.segment_quota = 3;
         s.store.segment_size = 1 << 20;

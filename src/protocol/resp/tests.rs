@@ -1,6 +1,9 @@
 use super::*;
 use crate::protocol::client::encode_command;
-use crate::protocol::{Command, ExpireCondition, Expiry, SetCondition, SetOptions, TtlUnit};
+use crate::protocol::{
+    Args, ClientSubcommand, Command, CommandSubcommand, ConfigSubcommand, ExpireCondition, Expiry,
+    SetCondition, SetOptions, TtlUnit,
+};
 
 fn limits() -> Limits {
     Limits::default()
@@ -697,30 +700,51 @@ fn server_commands() {
 fn config_command() {
     assert_eq!(
         run(&["CONFIG", "GET", "save"]),
-        Ok(Command::ConfigGet { patterns: args(&[b"save"]) })
+        Ok(Command::Config { subcommand: ConfigSubcommand::Get { patterns: args(&[b"save"]) } })
     );
     assert_eq!(
         run(&["config", "get", "a", "b"]),
-        Ok(Command::ConfigGet { patterns: args(&[b"a", b"b"]) })
+        Ok(Command::Config { subcommand: ConfigSubcommand::Get { patterns: args(&[b"a", b"b"]) } })
     );
     assert_eq!(err(&["CONFIG"]), arity("config"));
     assert_eq!(err(&["CONFIG", "GET"]), arity("config|get"));
-    assert_eq!(run(&["CONFIG", "SET", "a", "b"]), Ok(Command::ConfigOther));
-    assert_eq!(run(&["CONFIG", "SET", "a", "b", "c", "d"]), Ok(Command::ConfigOther));
+    assert_eq!(
+        run(&["CONFIG", "SET", "a", "b"]),
+        Ok(Command::Config { subcommand: ConfigSubcommand::Set })
+    );
+    assert_eq!(
+        run(&["CONFIG", "SET", "a", "b", "c", "d"]),
+        Ok(Command::Config { subcommand: ConfigSubcommand::Set })
+    );
     assert_eq!(err(&["CONFIG", "SET", "a"]), arity("config|set"));
     assert_eq!(err(&["CONFIG", "SET", "a", "b", "c"]), arity("config|set"));
-    assert_eq!(run(&["CONFIG", "RESETSTAT"]), Ok(Command::ConfigOther));
+    assert_eq!(
+        run(&["CONFIG", "RESETSTAT"]),
+        Ok(Command::Config { subcommand: ConfigSubcommand::ResetStat })
+    );
     assert_eq!(err(&["CONFIG", "RESETSTAT", "x"]), arity("config|resetstat"));
     assert_eq!(err(&["config", "foo"]), "ERR unknown subcommand 'foo'. Try CONFIG HELP.");
 }
 
 #[test]
 fn command_command() {
-    assert_eq!(run(&["COMMAND"]), Ok(Command::CommandInfo { subcommand: b"" }));
-    assert_eq!(run(&["COMMAND", "DOCS"]), Ok(Command::CommandInfo { subcommand: b"docs" }));
-    assert_eq!(run(&["command", "Docs", "get"]), Ok(Command::CommandInfo { subcommand: b"docs" }));
-    assert_eq!(run(&["COMMAND", "COUNT"]), Ok(Command::CommandInfo { subcommand: b"count" }));
-    assert_eq!(run(&["COMMAND", "INFO", "get"]), Ok(Command::CommandInfo { subcommand: b"info" }));
+    assert_eq!(run(&["COMMAND"]), Ok(Command::CommandInfo { subcommand: None }));
+    assert_eq!(
+        run(&["COMMAND", "DOCS"]),
+        Ok(Command::CommandInfo { subcommand: Some(CommandSubcommand::Docs) })
+    );
+    assert_eq!(
+        run(&["command", "Docs", "get"]),
+        Ok(Command::CommandInfo { subcommand: Some(CommandSubcommand::Docs) })
+    );
+    assert_eq!(
+        run(&["COMMAND", "COUNT"]),
+        Ok(Command::CommandInfo { subcommand: Some(CommandSubcommand::Count) })
+    );
+    assert_eq!(
+        run(&["COMMAND", "INFO", "get"]),
+        Ok(Command::CommandInfo { subcommand: Some(CommandSubcommand::Info) })
+    );
     assert_eq!(err(&["COMMAND", "COUNT", "x"]), arity("command|count"));
     assert_eq!(err(&["command", "bar"]), "ERR unknown subcommand 'bar'. Try COMMAND HELP.");
 }
@@ -729,15 +753,18 @@ fn command_command() {
 fn client_command() {
     assert_eq!(
         run(&["CLIENT", "SETNAME", "me"]),
-        Ok(Command::Client { subcommand: b"setname", args: args(&[b"me"]) })
+        Ok(Command::Client { subcommand: ClientSubcommand::SetName, args: args(&[b"me"]) })
     );
     assert_eq!(
         run(&["client", "setinfo", "lib-name", "redis-py"]),
-        Ok(Command::Client { subcommand: b"setinfo", args: args(&[b"lib-name", b"redis-py"]) })
+        Ok(Command::Client {
+            subcommand: ClientSubcommand::SetInfo,
+            args: args(&[b"lib-name", b"redis-py"])
+        })
     );
     assert_eq!(
         run(&["CLIENT", "ID"]),
-        Ok(Command::Client { subcommand: b"id", args: Args::empty() })
+        Ok(Command::Client { subcommand: ClientSubcommand::Id, args: Args::empty() })
     );
     assert_eq!(err(&["CLIENT"]), arity("client"));
     assert_eq!(err(&["CLIENT", "SETNAME"]), arity("client|setname"));

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::memory::Budget;
+use super::Budget;
 
 /// Capacity a connection keeps while idle.
 pub const BASE_CAPACITY: usize = 4096;

@@ -8,13 +8,13 @@
 //! and so does the choice of sections: `INFO` alone is Redis's default set,
 //! `Commandstats` comes only with `INFO all`, `everything` or
 //! `commandstats`.
+//!
+//! The numbers come from one [`Snapshot`], the same that `/metrics`
+//! renders; how the sections look on the wire is the encoder's business
+//! ([`Reply::Info`](crate::protocol::Reply::Info)).
 
-use std::fmt::Write as _;
-
-use crate::metrics::CommandKind;
-use crate::protocol::{Args, Dialect};
-
-use super::execute::Context;
+use crate::metrics::Snapshot;
+use crate::protocol::{Args, InfoSection};
 
 /// The Redis version capkv reports (the command set it follows).
 pub const REDIS_VERSION: &str = "7.0.0";
@@ -75,8 +75,6 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     }
 }
 
-type Section = (&'static str, Vec<(String, String)>);
-
 /// Redis's `bytesToHuman`: `1023B`, `1.00K`, `256.00M`, `2.00G` ...
 fn human(bytes: u64) -> String {
     const UNITS: [char; 5] = ['K', 'M', 'G', 'T', 'P'];
@@ -86,12 +84,12 @@ fn human(bytes: u64) -> String {
     }
 }
 
-fn fields(ctx: &Context<'_>) -> Vec<Section> {
-    let store = ctx.store.stats();
-    let stats = ctx.stats.snapshot();
-    let reading = ctx.budget.reading();
-    let budget = ctx.budget.limit();
-    let s = ctx.settings;
+/// Every section, titled, in Redis's order.
+fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, String)>)> {
+    let store = &snapshot.store;
+    let stats = &snapshot.stats;
+    let reading = &snapshot.reading;
+    let budget = snapshot.budget;
     let kv = |k: &str, v: String| (k.to_string(), v);
     let ratio = |a: u64, b: u64| {
         if b == 0 { "0.00".to_string() } else { format!("{:.2}", a as f64 / b as f64) }
@@ -134,7 +132,7 @@ fn fields(ctx: &Context<'_>) -> Vec<Section> {
         kv("capkv_segment_quota", store.segment_quota.to_string()),
         kv("capkv_segment_size", store.segment_size.to_string()),
         kv("capkv_index_bytes", store.index_bytes.to_string()),
-        kv("capkv_buffer_bytes", ctx.budget.buffer_bytes().to_string()),
+        kv("capkv_buffer_bytes", snapshot.buffer_bytes.to_string()),
         kv("capkv_other_bytes", reading.other.to_string()),
         kv("capkv_jemalloc_dirty", reading.heap.dirty.to_string()),
         kv("capkv_cgroup_usage", reading.cgroup_usage.unwrap_or(0).to_string()),
@@ -163,21 +161,17 @@ fn fields(ctx: &Context<'_>) -> Vec<Section> {
     // parser, before it knows which command they were, and counts them
     // in `capkv_invalid_requests` instead. Time per call is not measured.
     let mut commandstats = Vec::new();
-    for (kind, n) in stats.ok.iter().filter(|(k, _)| *k != CommandKind::Invalid) {
-        let failed = stats.failed.iter().find(|(k, _)| k == kind).map_or(0, |(_, f)| *f);
-        if n + failed > 0 {
-            commandstats.push(kv(
-                &format!("cmdstat_{}", kind.name()),
-                format!(
-                    "calls={},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls={failed}",
-                    n + failed
-                ),
-            ));
-        }
+    for calls in stats.commands.iter().filter(|c| c.ok + c.failed > 0) {
+        commandstats.push(kv(
+            &format!("cmdstat_{}", calls.name),
+            format!(
+                "calls={},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls={}",
+                calls.ok + calls.failed,
+                calls.failed
+            ),
+        ));
     }
-    let invalid =
-        stats.failed.iter().find(|(k, _)| *k == CommandKind::Invalid).map_or(0, |(_, n)| *n);
-    stats_section.push(kv("capkv_invalid_requests", invalid.to_string()));
+    stats_section.push(kv("capkv_invalid_requests", stats.invalid.to_string()));
     let keyspace = if store.items > 0 {
         vec![kv(
             "db0",
@@ -201,8 +195,9 @@ fn in_default(section: &str) -> bool {
     section != "Commandstats"
 }
 
-/// The INFO/STATS text for the requested sections (all when empty).
-pub fn report(ctx: &Context<'_>, sections: Args<'_>) -> Vec<u8> {
+/// The INFO/STATS sections, each marked whether `sections` asked for it
+/// (empty: Redis's default set).
+pub fn sections(snapshot: &Snapshot, settings: &Settings, sections: Args<'_>) -> Vec<InfoSection> {
     let wanted = |name: &str| {
         (sections.is_empty() && in_default(name))
             || sections.iter().any(|s| {
@@ -212,30 +207,10 @@ pub fn report(ctx: &Context<'_>, sections: Args<'_>) -> Vec<u8> {
                     || (s.eq_ignore_ascii_case(b"default") && in_default(name))
             })
     };
-    let mut text = String::with_capacity(2048);
-    match ctx.dialect {
-        Dialect::Resp => {
-            for (name, fields) in fields(ctx).into_iter().filter(|(n, _)| wanted(n)) {
-                if !text.is_empty() {
-                    text.push_str("\r\n");
-                }
-                let _ = write!(text, "# {name}\r\n");
-                for (k, v) in fields {
-                    let _ = write!(text, "{k}:{v}\r\n");
-                }
-            }
-        }
-        Dialect::Line => {
-            // memcached-style: one `STAT name value` per line, then END.
-            for (_, fields) in fields(ctx) {
-                for (k, v) in fields {
-                    let _ = writeln!(text, "STAT {k} {v}");
-                }
-            }
-            text.push_str("END\n");
-        }
-    }
-    text.into_bytes()
+    fields(snapshot, settings)
+        .into_iter()
+        .map(|(title, fields)| InfoSection { title, fields, selected: wanted(title) })
+        .collect()
 }
 
 #[cfg(test)]

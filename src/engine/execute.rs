@@ -1,0 +1,425 @@
+//! The commands: one arm per [`Command`] variant, each the command's
+//! semantics against the store and the [`Reply`] it answers.
+//!
+//! Errors are values: an arm returns a [`CommandError`], and [`execute`]
+//! drops anything the arm half-wrote and answers the error instead, so a
+//! failed command never leaves a partial reply behind.
+
+use crate::protocol::{
+    Args, ClientSubcommand, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect,
+    ExpireCondition, Expiry, MAX_CLIENT_NAME, REGISTRY, Reply, SetCondition, SetOptions, TtlUnit,
+};
+use crate::store::{ExpireWhen, SetOutcome, StoreError, Ttl, WriteCondition, WriteExpiry};
+
+use super::info;
+use super::output::{Output, Replies};
+use super::{Engine, Flow, Session};
+
+/// Sends `reply`, or asks for room for it.
+fn finish<O: Output + ?Sized>(out: &mut Replies<'_, O>, reply: &Reply<'_>) -> Flow {
+    if out.send(reply) { Flow::Continue } else { Flow::NeedRoom(reply.size_bound()) }
+}
+
+fn store_error(error: StoreError) -> CommandError {
+    match error {
+        StoreError::ItemTooLarge | StoreError::OutOfMemory => CommandError::OutOfMemory,
+        StoreError::NotInteger => CommandError::NotAnInteger,
+        StoreError::Overflow => CommandError::Overflow,
+        StoreError::ValueTooLarge => CommandError::StringTooLong,
+    }
+}
+
+/// Turns a SET/GETEX expiry into a deadline in Unix milliseconds.
+fn deadline(expiry: Expiry, now: u64, command: &'static str) -> Result<Option<u64>, CommandError> {
+    match expiry {
+        Expiry::InMillis(ms) => now
+            .checked_add(ms)
+            .filter(|&d| d <= i64::MAX as u64)
+            .map(Some)
+            .ok_or(CommandError::InvalidExpireTime { command }),
+        Expiry::AtUnixMillis(at) => Ok(Some(at.max(0) as u64)),
+        Expiry::Persist => Ok(None),
+    }
+}
+
+/// Everything one command may touch.
+struct Ctx<'e, 's, 'o, O: Output + ?Sized> {
+    engine: &'e Engine,
+    session: &'s mut Session,
+    out: Replies<'o, O>,
+}
+
+/// Runs `command` for `session`, appending its reply to `out`.
+pub fn execute<O: Output + ?Sized>(
+    engine: &Engine,
+    command: &Command<'_>,
+    session: &mut Session,
+    out: &mut O,
+) -> Flow {
+    let id = command.id();
+    let dialect = session.dialect;
+    let mut ctx = Ctx { engine, session, out: Replies::new(out, dialect) };
+    let mark = ctx.out.mark();
+    let flow = match run(command, &mut ctx) {
+        Ok(flow) => {
+            // A command that must wait for room is counted when it reruns.
+            if !matches!(flow, Flow::NeedRoom(_)) {
+                ctx.session.counters.command(id, true);
+            }
+            flow
+        }
+        Err(error) => {
+            if matches!(error, CommandError::OutOfMemory) {
+                ctx.session.counters.rejected_writes += 1;
+            }
+            ctx.session.counters.command(id, false);
+            // Drop anything half-written by the failed command.
+            ctx.out.cut_back(mark);
+            finish(&mut ctx.out, &Reply::Error(error))
+        }
+    };
+    if let Flow::NeedRoom(_) = flow {
+        ctx.out.cut_back(mark);
+    }
+    flow
+}
+
+fn run<O: Output + ?Sized>(
+    command: &Command<'_>,
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Result<Flow, CommandError> {
+    let engine: &Engine = ctx.engine;
+    let store = &*engine.store;
+    let out = &mut ctx.out;
+    Ok(match *command {
+        Command::Get { key } => get(key, ctx),
+        Command::Set { key, value, options } => return set(key, value, options, ctx),
+        Command::Del { keys } => {
+            let n = keys.iter().filter(|k| store.delete(k)).count();
+            finish(out, &Reply::Deleted(n as u64))
+        }
+        Command::GetDel { key } => {
+            let mut need = 0;
+            let found = store.get_delete(key, value_sender(out, &mut need));
+            value_reply(found, need, ctx)
+        }
+        Command::GetEx { key, expiry } => {
+            let flow = get(key, ctx);
+            if let (Flow::Continue, Some(expiry)) = (flow, expiry) {
+                let deadline = deadline(expiry, store.now_ms(), "getex")?;
+                store.expire(key, deadline, ExpireWhen::Always).map_err(store_error)?;
+            }
+            flow
+        }
+        Command::Exists { keys } => {
+            let n = keys.iter().filter(|k| store.exists(k)).count();
+            finish(out, &Reply::Int(n as i64))
+        }
+        Command::Expire { key, expiry, condition, command } => {
+            // A deadline not in the future deletes the key (store rule).
+            let at = deadline(expiry, store.now_ms(), command)?;
+            let when = match condition {
+                ExpireCondition::Always => ExpireWhen::Always,
+                ExpireCondition::IfNoExpiry => ExpireWhen::NoDeadline,
+                ExpireCondition::IfHasExpiry => ExpireWhen::HasDeadline,
+                ExpireCondition::IfGreater => ExpireWhen::Later,
+                ExpireCondition::IfLess => ExpireWhen::Earlier,
+                ExpireCondition::IfHasExpiryAndLess => ExpireWhen::HasDeadlineAndEarlier,
+            };
+            let applied = store.expire(key, at, when).map_err(store_error)?;
+            finish(out, &Reply::Int(applied as i64))
+        }
+        Command::Persist { key } => {
+            let applied = store.expire(key, None, ExpireWhen::HasDeadline).map_err(store_error)?;
+            finish(out, &Reply::Int(applied as i64))
+        }
+        Command::Ttl { key, unit } => {
+            let now = store.now_ms();
+            let n = match store.ttl(key) {
+                Ttl::Missing => -2,
+                Ttl::Forever => -1,
+                Ttl::At(at) => {
+                    let ms = at.saturating_sub(now) as i64;
+                    match unit {
+                        // Redis rounds to the nearest second.
+                        TtlUnit::Seconds => (ms + 500) / 1000,
+                        TtlUnit::Millis => ms,
+                    }
+                }
+            };
+            finish(out, &Reply::Int(n))
+        }
+        Command::MGet { keys } => mget(keys, ctx),
+        Command::MSet { pairs } => {
+            let mut it = pairs.iter();
+            while let (Some(key), Some(value)) = (it.next(), it.next()) {
+                store.put(key, value).map_err(store_error)?;
+            }
+            finish(out, &Reply::Ok)
+        }
+        Command::IncrBy { key, delta } => {
+            let n = store.incr_by(key, delta).map_err(store_error)?;
+            finish(out, &Reply::Int(n))
+        }
+        Command::Append { key, value } => {
+            let len = store.append(key, value).map_err(store_error)?;
+            finish(out, &Reply::Int(len as i64))
+        }
+        Command::StrLen { key } => finish(out, &Reply::Int(store.strlen(key) as i64)),
+        Command::DbSize => finish(out, &Reply::Int(store.len() as i64)),
+        Command::FlushAll => {
+            store.flush();
+            finish(out, &Reply::Ok)
+        }
+        // The line protocol's PING takes no message.
+        Command::Ping { message: Some(message) } => finish(out, &Reply::Bulk(message)),
+        Command::Ping { message: None } => finish(out, &Reply::Pong),
+        Command::Echo { message } => finish(out, &Reply::Bulk(message)),
+        Command::Select { index: 0 } => finish(out, &Reply::Ok),
+        Command::Select { .. } => return Err(CommandError::DbIndexOutOfRange),
+        Command::Quit => {
+            if !out.send(&Reply::Goodbye) {
+                return Ok(Flow::NeedRoom(Reply::Goodbye.size_bound()));
+            }
+            Flow::Close
+        }
+        Command::Info { sections } => {
+            let report = info::sections(&engine.snapshot(), &engine.settings, sections);
+            finish(out, &Reply::Info(&report))
+        }
+        Command::Config { subcommand: ConfigSubcommand::Get { patterns } } => {
+            let pairs = engine.settings.config_get(patterns);
+            let bound: usize = pairs.iter().map(|(k, v)| k.len() + v.len() + 64).sum();
+            if !out.try_room(bound + 32) {
+                return Ok(Flow::NeedRoom(bound + 32));
+            }
+            out.push(&Reply::Map(pairs.len()));
+            for (name, value) in &pairs {
+                out.push(&Reply::Bulk(name.as_bytes()));
+                out.push(&Reply::Bulk(value.as_bytes()));
+            }
+            Flow::Continue
+        }
+        Command::Config {
+            subcommand:
+                ConfigSubcommand::Set | ConfigSubcommand::ResetStat | ConfigSubcommand::Rewrite,
+        } => finish(out, &Reply::Ok),
+        Command::CommandInfo { subcommand } => match subcommand {
+            Some(CommandSubcommand::Count) => finish(out, &Reply::Int(REGISTRY.len() as i64)),
+            Some(CommandSubcommand::Docs) => finish(out, &Reply::Map(0)),
+            // An empty list is enough for redis-cli and redis-benchmark:
+            // they fall back to their built-in command tables.
+            None | Some(CommandSubcommand::Info | CommandSubcommand::List) => {
+                finish(out, &Reply::Array(0))
+            }
+        },
+        Command::Client { subcommand, args } => return client(subcommand, args, ctx),
+        Command::Hello { version } => hello(version, ctx),
+    })
+}
+
+fn client<O: Output + ?Sized>(
+    subcommand: ClientSubcommand,
+    args: Args<'_>,
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Result<Flow, CommandError> {
+    let out = &mut ctx.out;
+    Ok(match subcommand {
+        ClientSubcommand::SetName => {
+            let name = args.iter().next().unwrap_or_default();
+            if name.len() > MAX_CLIENT_NAME || name.iter().any(|b| !(b'!'..=b'~').contains(b)) {
+                return Err(CommandError::InvalidClientName);
+            }
+            ctx.session.name = (!name.is_empty()).then(|| name.into());
+            finish(out, &Reply::Ok)
+        }
+        ClientSubcommand::SetInfo
+        | ClientSubcommand::Reply
+        | ClientSubcommand::NoEvict
+        | ClientSubcommand::NoTouch => finish(out, &Reply::Ok),
+        ClientSubcommand::GetName => match ctx.session.name.as_deref() {
+            Some(name) => finish(out, &Reply::Bulk(name)),
+            None => finish(out, &Reply::Nil),
+        },
+        ClientSubcommand::Id => finish(out, &Reply::Int(ctx.session.id as i64)),
+        ClientSubcommand::Info | ClientSubcommand::List => {
+            return Err(CommandError::unknown_subcommand(b"client", subcommand.name().as_bytes()));
+        }
+    })
+}
+
+fn get<O: Output + ?Sized>(key: &[u8], ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+    let mut need = 0;
+    let engine: &Engine = ctx.engine;
+    let found = engine.store.get(key, value_sender(&mut ctx.out, &mut need));
+    value_reply(found, need, ctx)
+}
+
+/// A store read callback (run under the shard's lock: it only encodes)
+/// that sends the value found, or, when there is no room for it, returns
+/// false and records the room it needs.
+fn value_sender<'a, O: Output + ?Sized>(
+    out: &'a mut Replies<'_, O>,
+    need: &'a mut usize,
+) -> impl FnOnce(&[u8]) -> bool + 'a {
+    move |value| {
+        out.send(&Reply::Bulk(value)) || {
+            *need = Reply::Bulk(value).size_bound();
+            false
+        }
+    }
+}
+
+/// Finishes a single-value read: `found` is what the store returned for a
+/// [`value_sender`] callback (`None`: no such key).
+fn value_reply<O: Output + ?Sized>(
+    found: Option<bool>,
+    need: usize,
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Flow {
+    match found {
+        Some(true) => {
+            ctx.session.counters.hits += 1;
+            Flow::Continue
+        }
+        Some(false) => Flow::NeedRoom(need),
+        None => {
+            ctx.session.counters.misses += 1;
+            finish(&mut ctx.out, &Reply::Nil)
+        }
+    }
+}
+
+fn set<O: Output + ?Sized>(
+    key: &[u8],
+    value: &[u8],
+    options: SetOptions,
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Result<Flow, CommandError> {
+    let engine: &Engine = ctx.engine;
+    let store = &*engine.store;
+    let out = &mut ctx.out;
+    let expiry = match (options.keep_ttl, options.expiry) {
+        (true, _) => WriteExpiry::Keep,
+        (false, None) => WriteExpiry::None,
+        (false, Some(expiry)) => match deadline(expiry, store.now_ms(), "set")? {
+            Some(at) => WriteExpiry::At(at),
+            None => WriteExpiry::None,
+        },
+    };
+    let condition = match options.condition {
+        SetCondition::Always => WriteCondition::Always,
+        SetCondition::IfAbsent => WriteCondition::IfAbsent,
+        SetCondition::IfPresent => WriteCondition::IfPresent,
+    };
+    if !options.get {
+        // Room for the status reply first, so a refused reply never
+        // follows a completed write.
+        if !out.try_room(32) {
+            return Ok(Flow::NeedRoom(32));
+        }
+        let outcome = store.set(key, value, expiry, condition, None).map_err(store_error)?;
+        let written = outcome == SetOutcome::Written;
+        let reply = match (options.reply_as_int, written) {
+            (true, _) => Reply::Int(written as i64),
+            (false, true) => Reply::Ok,
+            (false, false) => Reply::Nil,
+        };
+        return Ok(finish(out, &reply));
+    }
+    let mut need = 0;
+    let mut found = false;
+    let mut reply_old = |old: Option<&[u8]>| {
+        found = old.is_some();
+        let reply = old.map_or(Reply::Nil, Reply::Bulk);
+        out.send(&reply) || {
+            need = reply.size_bound();
+            false
+        }
+    };
+    let outcome = store.set(key, value, expiry, condition, Some(&mut reply_old));
+    match outcome.map_err(store_error)? {
+        SetOutcome::Aborted => Ok(Flow::NeedRoom(need)),
+        SetOutcome::Written | SetOutcome::ConditionFailed => {
+            if found {
+                ctx.session.counters.hits += 1;
+            } else {
+                ctx.session.counters.misses += 1;
+            }
+            Ok(Flow::Continue)
+        }
+    }
+}
+
+fn mget<O: Output + ?Sized>(keys: Args<'_>, ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+    let engine: &Engine = ctx.engine;
+    let store = &*engine.store;
+    let out = &mut ctx.out;
+    if !out.send(&Reply::Array(keys.len())) {
+        return Flow::NeedRoom(32);
+    }
+    let (mut hits, mut misses) = (0, 0);
+    for key in keys.iter() {
+        let mut refused = false;
+        let hit = store.get(key, |v| {
+            refused = !out.send(&Reply::Bulk(v));
+        });
+        let ok = match hit {
+            Some(()) => {
+                hits += 1;
+                !refused
+            }
+            None => {
+                misses += 1;
+                out.send(&Reply::Nil)
+            }
+        };
+        if !ok {
+            // Size the whole reply so one wait is enough.
+            let total = 32 + keys.iter().map(|k| store.strlen(k) + 32).sum::<usize>();
+            return Flow::NeedRoom(total);
+        }
+    }
+    ctx.session.counters.hits += hits;
+    ctx.session.counters.misses += misses;
+    Flow::Continue
+}
+
+/// `HELLO [2|3]`: switches the connection's protocol (none given: keeps
+/// it) and describes the server, as a map in the protocol now in force.
+fn hello<O: Output + ?Sized>(version: Option<i64>, ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+    if !ctx.out.try_room(512) {
+        return Flow::NeedRoom(512);
+    }
+    let proto = match version {
+        Some(3) => {
+            ctx.session.dialect = Dialect::Resp3;
+            3
+        }
+        Some(_) => {
+            ctx.session.dialect = Dialect::Resp2;
+            2
+        }
+        None if ctx.session.dialect == Dialect::Resp3 => 3,
+        None => 2,
+    };
+    // The reply is already in the new protocol.
+    ctx.out.set_dialect(ctx.session.dialect);
+    let out = &mut ctx.out;
+    let id = ctx.session.id as i64;
+    let fields: [(&str, Reply<'_>); 7] = [
+        ("server", Reply::Bulk(b"redis")),
+        ("version", Reply::Bulk(info::REDIS_VERSION.as_bytes())),
+        ("proto", Reply::Int(proto)),
+        ("id", Reply::Int(id)),
+        ("mode", Reply::Bulk(b"standalone")),
+        ("role", Reply::Bulk(b"master")),
+        ("modules", Reply::Array(0)),
+    ];
+    out.push(&Reply::Map(fields.len()));
+    for (name, value) in &fields {
+        out.push(&Reply::Bulk(name.as_bytes()));
+        out.push(value);
+    }
+    Flow::Continue
+}

@@ -1,0 +1,110 @@
+//! The engine: runs commands against the store and writes their replies.
+//!
+//! It sits between the wire and the store. The server hands it one parsed
+//! [`Command`] at a time, with the connection's [`Session`] and an
+//! [`Output`] to write into; the engine carries out the command's
+//! semantics (Redis's, for RESP; the seed's, for the line protocol) and
+//! emits [`Reply`](crate::protocol::Reply) values that the protocol
+//! encodes in the session's dialect. It never touches a socket and never
+//! asks which protocol it speaks, so its tests drive it with a `Vec<u8>`.
+//!
+//! - [`execute`]: the commands, one arm each.
+//! - [`info`]: INFO/STATS sections and CONFIG GET, from one
+//!   [`Snapshot`].
+//! - [`output`]: the seam replies go through.
+//!
+//! Every reply is given room *before* it is written. Where the size is
+//! only known once the value is found (GET, MGET, SET ... GET), the room
+//! is taken inside the store's read callback; if there is none, nothing
+//! irreversible has happened yet and [`Flow::NeedRoom`] tells the
+//! connection to flush, wait for memory, and run the command again.
+
+pub mod execute;
+pub mod info;
+pub mod output;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use crate::memory::Budget;
+use crate::metrics::{LocalCounters, ServerStats, Snapshot};
+use crate::protocol::{Command, Dialect, Reply};
+use crate::store::Store;
+
+pub use info::Settings;
+pub use output::{Output, Replies};
+
+/// What the connection does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on with the next request.
+    Continue,
+    /// Flush the output and close the connection.
+    Close,
+    /// Nothing was done: flush, wait until the output can grow by this many
+    /// bytes, then run the same command again.
+    NeedRoom(usize),
+}
+
+/// What one connection carries from command to command.
+#[derive(Debug)]
+pub struct Session {
+    /// The protocol replies are encoded in; `HELLO` moves it between
+    /// RESP2 and RESP3.
+    pub dialect: Dialect,
+    /// The connection's id (CLIENT ID).
+    pub id: u64,
+    /// The name CLIENT SETNAME gave it.
+    pub name: Option<Box<[u8]>>,
+    /// Its counters, merged into [`ServerStats`] by the connection.
+    pub counters: LocalCounters,
+}
+
+impl Session {
+    /// A fresh session speaking `dialect`.
+    pub fn new(id: u64, dialect: Dialect) -> Session {
+        Session { dialect, id, name: None, counters: LocalCounters::default() }
+    }
+}
+
+/// The state every command may read or change.
+pub struct Engine {
+    /// The cache.
+    pub store: Arc<Store>,
+    /// The memory budget (for INFO and the metrics).
+    pub budget: Arc<Budget>,
+    /// Process counters.
+    pub stats: ServerStats,
+    /// Settings shown by INFO and CONFIG GET.
+    pub settings: Settings,
+}
+
+impl Engine {
+    /// An engine over the budget's store.
+    pub fn new(budget: Arc<Budget>, settings: Settings) -> Engine {
+        Engine { store: budget.store().clone(), budget, stats: ServerStats::default(), settings }
+    }
+
+    /// Runs `command` for `session`, appending its reply to `out`.
+    pub fn execute<O: Output + ?Sized>(
+        &self,
+        command: &Command<'_>,
+        session: &mut Session,
+        out: &mut O,
+    ) -> Flow {
+        execute::execute(self, command, session, out)
+    }
+
+    /// Appends one reply outside any command (a parse error, a refusal)
+    /// in the session's dialect; false if there is no room for it.
+    pub fn send<O: Output + ?Sized>(session: &Session, out: &mut O, reply: &Reply<'_>) -> bool {
+        Replies::new(out, session.dialect).send(reply)
+    }
+
+    /// Every number INFO and `/metrics` report, read now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::take(&self.stats, &self.budget, self.settings.hard_limit)
+    }
+}
