@@ -4,7 +4,7 @@
 //! [`Command`] at a time, with the connection's [`Session`] and an
 //! [`Output`] to write into; the engine carries out the command's
 //! semantics (Redis's, for RESP; the seed's, for the line protocol) and
-//! emits [`Reply`](crate::protocol::Reply) values that the protocol
+//! emits [`Reply`] values that the protocol
 //! encodes in the session's dialect. It never touches a socket and never
 //! asks which protocol it speaks, so its tests drive it with a `Vec<u8>`.
 //!

@@ -1,12 +1,12 @@
 //! The command registry: every command family's name, arity, flags and
 //! counter slot, declared once, on its [`Command`](super::Command) variant.
 //!
-//! [`commands!`] takes the list of variants, each with its registry entry,
+//! `commands!` takes the list of variants, each with its registry entry,
 //! and generates three things that can therefore never disagree:
 //! - the [`Command`](super::Command) enum itself;
-//! - [`CommandId`], one fieldless id per variant, whose discriminant is the
-//!   variant's index in [`REGISTRY`] and its counter slot in the metrics;
-//! - [`REGISTRY`], the [`Spec`] of every family, in the same order.
+//! - [`CommandId`](super::CommandId), one fieldless id per variant, whose discriminant is the
+//!   variant's index in [`REGISTRY`](super::REGISTRY) and its counter slot in the metrics;
+//! - [`REGISTRY`](super::REGISTRY), the [`Spec`] of every family, in the same order.
 //!
 //! Adding a command is therefore one variant here (with its entry), one
 //! parse arm in the command table and one execute arm in the engine; the
@@ -77,7 +77,7 @@ impl Spec {
     }
 }
 
-/// Declares [`Command`](super::Command), [`CommandId`] and [`REGISTRY`]
+/// Declares `Command`, `CommandId` and `REGISTRY`
 /// from one list (see the module docs). Each entry:
 ///
 /// ```text

@@ -2,9 +2,9 @@
 //! and, like Redis, inline commands on the same connection.
 //!
 //! One pass validates a whole frame without allocating, remembering where
-//! the first few arguments are (a [`Frame`]); the command table (`table.rs`) then
+//! the first few arguments are (a `Frame`); the command table (`table.rs`) then
 //! builds a [`Command`](super::Command) that borrows from the buffer, with
-//! multi-key arguments left as a lazily walked [`Args`] over the validated
+//! multi-key arguments left as a lazily walked [`Args`](super::Args) over the validated
 //! run. An incomplete frame costs a re-walk of its headers on the next call,
 //! but bulk data is skipped by length, never scanned.
 //!
