@@ -3,6 +3,7 @@
 //! # Layout
 //! Data flows top to bottom; no module reaches upward.
 //! - [`config`]: plain configuration structs and memory-limit detection.
+//! - [`decimal`]: Redis's decimal integer rules, for protocol and store.
 //! - [`server`]: the only module that touches sockets: accept loop,
 //!   per-connection tasks, execution of commands against the store, the
 //!   metrics and health port.
@@ -11,6 +12,7 @@
 //! - [`memory`]: the byte budget: jemalloc and cgroup readings, the governor.
 
 pub mod config;
+pub mod decimal;
 pub mod memory;
 pub mod metrics;
 pub mod protocol;

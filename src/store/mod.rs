@@ -296,7 +296,9 @@ impl Store {
             s.update(h, key, now, |old| {
                 let current = match old {
                     None => 0,
-                    Some(bytes) => parse_i64(bytes).ok_or(StoreError::NotInteger)?,
+                    Some(bytes) => {
+                        crate::decimal::parse_i64(bytes).ok_or(StoreError::NotInteger)?
+                    }
                 };
                 let next = current.checked_add(delta).ok_or(StoreError::Overflow)?;
                 Ok((next.to_string().into_bytes(), next))
@@ -423,31 +425,6 @@ impl Store {
         }
         stats
     }
-}
-
-/// Parses a value as Redis does for INCR: optional `-`, decimal digits, no
-/// leading zeros (except "0"), no spaces, no `+`, within i64.
-pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
-    let (neg, digits) = match bytes {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, bytes),
-    };
-    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        let d = (d - b'0') as i64;
-        v = if neg {
-            v.checked_mul(10)?.checked_sub(d)?
-        } else {
-            v.checked_mul(10)?.checked_add(d)?
-        };
-    }
-    Some(v)
 }
 
 #[cfg(test)]

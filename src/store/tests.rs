@@ -285,16 +285,6 @@ fn incr_append_strlen_getdel() {
 }
 
 #[test]
-fn parse_i64_matches_redis_rules() {
-    assert_eq!(parse_i64(b"0"), Some(0));
-    assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-    assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-    for bad in [&b""[..], b"-", b"+1", b" 1", b"1 ", b"01", b"-0", b"9223372036854775808", b"1a"] {
-        assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
-    }
-}
-
-#[test]
 fn index_grows_and_shrinks_with_item_count() {
     let store = Store::new(&config(1 << 16, 256));
     let empty = store.index_bytes();
