@@ -10,6 +10,7 @@
 //! - [`protocol`]: pure parsers and encoders for the line protocol and RESP2.
 //! - [`store`]: segments, the hash index, eviction. Knows nothing of sockets.
 //! - [`memory`]: the byte budget: jemalloc and cgroup readings, the governor.
+//! - [`units`]: byte sizes and durations, read from flags and written for people.
 
 pub mod config;
 pub mod decimal;
@@ -18,3 +19,4 @@ pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod units;
