@@ -33,8 +33,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use index::{KeyHash, Partitioner};
 use segment::SegmentPool;
-use shard::Shard;
 pub use shard::{ExpireWhen, OnOld, SetOutcome, ShardCounters, Ttl, WriteCondition, WriteExpiry};
+use shard::{Shard, Write};
 
 /// Why a store operation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -247,7 +247,8 @@ impl Store {
         condition: WriteCondition,
         on_old: Option<OnOld<'_>>,
     ) -> Result<SetOutcome, StoreError> {
-        self.with_key(key, |s, h, now| s.set(h, key, value, expiry, condition, now, on_old))
+        let write = Write { key, value, expiry, condition, on_old };
+        self.with_key(key, |s, h, now| s.set(h, write, now))
     }
 
     /// Deletes `key`; true if it existed.

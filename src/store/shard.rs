@@ -73,6 +73,19 @@ pub enum WriteCondition {
     IfPresent,
 }
 
+/// One `SET`, as [`Store::set`](super::Store::set) describes it to the
+/// shard. Two lifetimes: the callback's is invariant (it sits behind
+/// `&mut`), so it cannot be shortened to the key's.
+pub(super) struct Write<'a, 'f> {
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    pub expiry: WriteExpiry,
+    pub condition: WriteCondition,
+    /// Sees the previous live value (for `SET ... GET`) before anything
+    /// changes, and may cancel the write by returning false.
+    pub on_old: Option<OnOld<'f>>,
+}
+
 /// When an expiry update happens (Redis 7 EXPIRE flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpireWhen {
@@ -232,20 +245,14 @@ impl Shard {
         Ok(())
     }
 
-    /// `SET` with its options. `on_old` sees the previous live value (for
-    /// `SET ... GET`) before anything changes, and may cancel the write by
-    /// returning false.
-    #[allow(clippy::too_many_arguments)]
+    /// `SET` with its options (see [`Write`]).
     pub(super) fn set(
         &mut self,
         hash: KeyHash,
-        key: &[u8],
-        value: &[u8],
-        expiry: WriteExpiry,
-        condition: WriteCondition,
+        write: Write<'_, '_>,
         now: u64,
-        on_old: Option<OnOld<'_>>,
     ) -> Result<SetOutcome, StoreError> {
+        let Write { key, value, expiry, condition, on_old } = write;
         let plain = condition == WriteCondition::Always && expiry != WriteExpiry::Keep;
         let deadline = if plain && on_old.is_none() {
             match expiry {
