@@ -144,35 +144,45 @@ pub struct Store {
     max_value_size: usize,
 }
 
-/// A locked shard plus what the store needs to settle its accounting when
-/// the lock is released.
+/// A locked shard plus what the store needs to settle when the lock is
+/// released: the index bytes it grew or shrank by, and the segment buffers
+/// it gave up, which are freed only after the mutex is released (see
+/// [`segment::Freed`]).
 struct Locked<'a> {
-    shard: MutexGuard<'a, Shard>,
+    /// `None` only while dropping.
+    shard: Option<MutexGuard<'a, Shard>>,
     index_bytes: &'a AtomicUsize,
     before: usize,
 }
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        let after = self.shard.index.bytes();
+        let Some(mut shard) = self.shard.take() else { return };
+        let after = shard.index.bytes();
         if after > self.before {
             self.index_bytes.fetch_add(after - self.before, Ordering::Relaxed);
         } else if after < self.before {
             self.index_bytes.fetch_sub(self.before - after, Ordering::Relaxed);
         }
+        let freed = shard.freed.take();
+        drop(shard);
+        #[cfg(test)]
+        segment::watch::unlocked();
+        // The shard is unlocked: only now free what eviction gave up.
+        drop(freed);
     }
 }
 
 impl std::ops::Deref for Locked<'_> {
     type Target = Shard;
     fn deref(&self) -> &Shard {
-        &self.shard
+        self.shard.as_ref().expect("held until dropped")
     }
 }
 
 impl std::ops::DerefMut for Locked<'_> {
     fn deref_mut(&mut self) -> &mut Shard {
-        &mut self.shard
+        self.shard.as_mut().expect("held until dropped")
     }
 }
 
@@ -210,8 +220,10 @@ impl Store {
         // A panic while holding a shard lock would be a bug in the store;
         // the shard's data is still structurally valid, so keep serving.
         let shard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        #[cfg(test)]
+        segment::watch::locked();
         let before = shard.index.bytes();
-        Locked { shard, index_bytes: &self.index_bytes, before }
+        Locked { shard: Some(shard), index_bytes: &self.index_bytes, before }
     }
 
     /// Runs `f` on the shard that owns `key`, with the key's hash and now.

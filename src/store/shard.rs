@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::StoreError;
 use super::index::{Index, KeyHash, Location, SlotRef};
 use super::item::{self, Header};
-use super::segment::{Segment, SegmentPool};
+use super::segment::{Freed, Segment, SegmentPool};
 
 /// Counters a shard keeps under its lock.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +131,9 @@ pub(super) struct Shard {
     /// expired ones not yet noticed.
     pub(super) with_deadline: usize,
     pub(super) counters: ShardCounters,
+    /// Segment buffers given up under this shard's lock; the store's guard
+    /// drops them after releasing it.
+    pub(super) freed: Freed,
 }
 
 impl Shard {
@@ -146,6 +149,7 @@ impl Shard {
             live_bytes: 0,
             with_deadline: 0,
             counters: ShardCounters::default(),
+            freed: Freed::default(),
         }
     }
 
@@ -379,11 +383,12 @@ impl Shard {
         Ok(result)
     }
 
-    /// Drops every item and gives every segment back to the pool.
+    /// Drops every item and gives every segment back to the pool (those
+    /// past the quota go to `freed`).
     pub(super) fn flush(&mut self) {
         self.index.clear();
         for seg in self.segments.drain(..).flatten() {
-            self.pool.give_back(seg.into_buffer());
+            self.freed.add(self.pool.give_back(seg.into_buffer()));
         }
         self.free_ids.clear();
         self.fifo.clear();
@@ -399,7 +404,7 @@ impl Shard {
             return Ok(id);
         }
         if self.segments.len() >= super::index::MAX_SEGMENTS {
-            self.pool.give_back(segment.into_buffer());
+            self.freed.add(self.pool.give_back(segment.into_buffer()));
             return Err(StoreError::OutOfMemory);
         }
         self.segments.push(Some(segment));
