@@ -18,6 +18,25 @@
 //! segment_size`, exact) or index (tracked to the byte on every resize).
 //! Both are reported to the governor, which sets the segment quota so that
 //! the two plus everything else in the process stay inside the budget.
+//!
+//! # Callbacks
+//! [`Store::get`], [`Store::get_delete`] and [`Store::set`] (its [`OnOld`])
+//! hand the stored value to a closure instead of copying it out. The
+//! closure runs while the key's shard is locked, with the value borrowed
+//! from the segment, so it:
+//! - must not call into the store, not even to read: the same shard would
+//!   deadlock (`std::sync::Mutex` is not reentrant), another shard risks a
+//!   lock-order deadlock with a thread doing the opposite; nor take a lock
+//!   that anyone may hold while calling into the store;
+//! - must not block or await (no I/O, no waiting on a channel or a lock);
+//! - should be short: every other client of that shard waits for it;
+//! - may allocate and copy: copying the value into a reply is what it is
+//!   for.
+//!
+//! Each method's docs say what the closure's return value means. A closure
+//! runs before its operation changes anything, so one that panics leaves
+//! the shard consistent; the panic reaches the caller and the shard keeps
+//! serving (a poisoned shard lock is recovered).
 
 pub mod eviction;
 pub mod index;
@@ -226,7 +245,8 @@ impl Store {
         Locked { shard: Some(shard), index_bytes: &self.index_bytes, before }
     }
 
-    /// Runs `f` on the shard that owns `key`, with the key's hash and now.
+    /// Runs `f` on the shard that owns `key`, with the key's hash and now,
+    /// while holding that shard's lock.
     fn with_key<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, KeyHash, u64) -> R) -> R {
         let (shard, hash) = self.locate(key);
         let now = self.clock.now_ms();
@@ -239,7 +259,13 @@ impl Store {
         self.clock.now_ms()
     }
 
-    /// Calls `read` with the value of `key` if it is live.
+    /// Calls `read` with the value of `key` if it is live and returns what
+    /// `read` returned; `None`, without calling `read`, if the key is
+    /// missing or expired. A hit counts as a read for eviction.
+    ///
+    /// `read` runs with the key's shard locked: it must not call into the
+    /// store, must not block or await, and should be short; it may allocate
+    /// and copy. See [the rules for callbacks](self#callbacks).
     pub fn get<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
         self.with_key(key, |s, h, now| s.get(h, key, now, read))
     }
@@ -249,8 +275,20 @@ impl Store {
         self.with_key(key, |s, h, now| s.put(h, key, value, None, now))
     }
 
-    /// `SET` with options. `on_old`, if given, sees the previous value before
-    /// the write and may cancel it by returning false.
+    /// `SET` with options: stores `key` = `value` if `condition` allows,
+    /// with the deadline `expiry` gives.
+    ///
+    /// `on_old`, if given, is called once with the previous live value
+    /// (`None` if missing or expired) before the condition is checked and
+    /// before anything changes: `true` lets the write go on, `false`
+    /// cancels it. It runs with the key's shard locked and must not call
+    /// into the store, block or await; see [`OnOld`].
+    ///
+    /// Returns [`SetOutcome::Written`] when stored,
+    /// [`SetOutcome::ConditionFailed`] when NX/XX refused and
+    /// [`SetOutcome::Aborted`] when `on_old` declined (nothing changed in
+    /// either case); an error when the item can never fit a segment or no
+    /// segment can be had.
     pub fn set(
         &self,
         key: &[u8],
@@ -268,7 +306,15 @@ impl Store {
         self.with_key(key, |s, h, now| s.delete(h, key, now))
     }
 
-    /// Reads `key` and deletes it if `read` returns true. `None` if missing.
+    /// Reads `key` and deletes it if `read` returns true (`GETDEL`).
+    /// Returns `Some(true)` if it was deleted, `Some(false)` if `read`
+    /// returned false (the key is kept, and this does not count as a read
+    /// for eviction), `None`, without calling `read`, if the key is missing
+    /// or expired.
+    ///
+    /// `read` runs with the key's shard locked: it must not call into the
+    /// store, must not block or await, and should be short; it may allocate
+    /// and copy. See [the rules for callbacks](self#callbacks).
     pub fn get_delete(&self, key: &[u8], read: impl FnOnce(&[u8]) -> bool) -> Option<bool> {
         self.with_key(key, |s, h, now| {
             let found = s.find_live(h, key, now)?;

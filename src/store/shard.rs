@@ -49,6 +49,19 @@ pub enum WriteExpiry {
 }
 
 /// Sees the previous value of a `SET ... GET` and may cancel the write.
+///
+/// [`Store::set`](super::Store::set) calls it at most once, with the key's
+/// live value (`None` if missing or expired), before the NX/XX condition is
+/// checked and before anything changes. Returning `true` lets the write go
+/// on (it may still fail its condition or find no memory); `false` cancels
+/// it: nothing changes and the outcome is [`SetOutcome::Aborted`].
+///
+/// It runs while the key's shard is locked, so it must not call into the
+/// store (the same shard would deadlock: `std::sync::Mutex` is not
+/// reentrant; another shard risks a lock-order deadlock), must not block or
+/// await, and should be short: every other client of that shard waits for
+/// it. It may allocate and copy; copying the old value into a reply is what
+/// it is for. See [the rules for callbacks](super#callbacks).
 pub type OnOld<'a> = &'a mut dyn FnMut(Option<&[u8]>) -> bool;
 
 /// What a conditional write did.
@@ -206,7 +219,8 @@ impl Shard {
         self.segment(found.location.segment).value(found.location.offset as usize, &found.header)
     }
 
-    /// Reads a live value, counting the read for eviction.
+    /// Reads a live value, counting the read for eviction. `read` runs
+    /// under the shard's lock (see [`Store::get`](super::Store::get)).
     pub(super) fn get<R>(
         &mut self,
         hash: KeyHash,
@@ -368,7 +382,8 @@ impl Shard {
     }
 
     /// Replaces a live value with `f(old)`, keeping its deadline. `f` gets
-    /// `None` for a missing key and may refuse with an error.
+    /// `None` for a missing key and may refuse with an error; it runs under
+    /// the shard's lock, with the rules of [`OnOld`].
     pub(super) fn update<T>(
         &mut self,
         hash: KeyHash,
