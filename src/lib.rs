@@ -17,13 +17,19 @@
 //!   governor, budget-accounted buffers.
 //! - [`store`]: segments, the hash index, eviction. Knows nothing of
 //!   sockets or protocols.
+//! - [`decimal`]: Redis's decimal integer rules, shared by protocol and
+//!   store.
+//! - [`units`]: byte sizes and durations, read from flags and written for
+//!   people.
 
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod decimal;
 pub mod engine;
 pub mod memory;
 pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod units;

@@ -6,9 +6,10 @@ use anyhow::Context as _;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use capkv::config::{Cli, Config, Environment, LogFormat, show};
+use capkv::config::{Cli, Config, Environment, LogFormat};
 use capkv::memory::jemalloc;
 use capkv::server::Server;
+use capkv::units::show;
 
 // The budget is measured with jemalloc's statistics, so jemalloc must be
 // the allocator of every byte the process uses.

@@ -78,7 +78,7 @@ pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 /// Redis's `bytesToHuman`: `1023B`, `1.00K`, `256.00M`, `2.00G` ...
 fn human(bytes: u64) -> String {
     const UNITS: [char; 5] = ['K', 'M', 'G', 'T', 'P'];
-    match crate::config::scale_bytes(bytes, UNITS.len()) {
+    match crate::units::scale_bytes(bytes, UNITS.len()) {
         (_, 0) => format!("{bytes}B"),
         (value, step) => format!("{value:.2}{}", UNITS[step - 1]),
     }

@@ -25,6 +25,9 @@
 //! - length lines are judged as soon as they cannot be valid (21 bytes
 //!   without `\r`) instead of after 64 KiB.
 
+/// Redis's `string2ll`, shared with the store.
+use crate::decimal::parse_i64;
+
 use super::error::ProtocolError;
 use super::frame::{Frame, HEAD, Layout};
 use super::inline::{Token, next_token};
@@ -93,42 +96,6 @@ fn read_length(buf: &[u8], at: usize) -> Result<(i64, usize), LengthError> {
     match parse_i64(&window[..cr]) {
         Some(n) => Ok((n, at + cr + 2)),
         None => Err(LengthError::Invalid),
-    }
-}
-
-/// Redis's `string2ll`: an optional `-`, then `0` alone or a digit 1-9
-/// followed by digits, at most 20 characters, no `+`, no spaces, no leading
-/// zeros, no `-0`, within `i64`.
-pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > MAX_NUMBER_LEN {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    let (&first, rest) = digits.split_first()?;
-    if !(b'1'..=b'9').contains(&first) {
-        return None;
-    }
-    let mut value = u64::from(first - b'0');
-    for &d in rest {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if negative {
-        // `i64::MIN` has magnitude `i64::MAX + 1`.
-        if value > i64::MAX as u64 + 1 {
-            return None;
-        }
-        Some((value as i64).wrapping_neg())
-    } else {
-        i64::try_from(value).ok()
     }
 }
 

@@ -10,11 +10,11 @@
 //! (command name included), `-n` means at least `n`.
 
 use super::frame::Frame;
-use super::resp::parse_i64;
 use super::{
     Args, ClientSubcommand, Command, CommandError, CommandId, CommandSubcommand, ConfigSubcommand,
     ExpireCondition, Expiry, Limits, SetCondition, SetOptions, TtlUnit,
 };
+use crate::decimal::parse_i64;
 
 /// Longest command or subcommand name in the table, rounded up. Longer
 /// names are unknown without looking further.

@@ -105,8 +105,8 @@ impl Shard {
         self.segments[id as usize] = Some(segment);
     }
 
-    /// Evicts the oldest segment entirely and returns it to the pool (which
-    /// frees it when over quota). False if the shard holds no segment.
+    /// Evicts the oldest segment entirely and returns it to the pool, or to
+    /// `freed` when over quota. False if the shard holds no segment.
     pub(super) fn release_oldest(&mut self, now: u64) -> bool {
         let Some(id) = self.fifo.pop_front().or_else(|| self.open.take()) else {
             return false;
@@ -115,7 +115,7 @@ impl Shard {
         self.counters.evicted_segments += 1;
         let segment = self.segments[id as usize].take().expect("released segment exists");
         self.free_ids.push(id);
-        self.pool.give_back(segment.into_buffer());
+        self.freed.add(self.pool.give_back(segment.into_buffer()));
         true
     }
 

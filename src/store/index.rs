@@ -31,14 +31,14 @@
 //!   byte sizes `{4,5,6,7} * 2^k * 64` are exact size classes): each step
 //!   grows a partition by at most 25%, so its load stays between about 0.72
 //!   and 0.9, and no allocation is rounded up by the allocator.
-//! - **Staggered partitions** ([`Partitioner`]): with keys spread evenly,
-//!   every partition holds about the same count and they all grow at once,
-//!   so the whole index swings between 0.72 and 0.9 with the item count
-//!   (0.755 at the 2 GiB fill point) and the wave of frees fragments the
-//!   allocator (58 MiB resident beyond allocated, measured at 1.6 GiB).
-//!   Weighting partitions 1 to 1.8 spreads their growth over the item
-//!   count: measured with 100-byte values, retained bytes rose from 0.829 to
-//!   0.845 of L at 1.6 GiB and stayed level (within 0.003) at 2 and 2.5 GiB.
+//! - **Staggered partitions** ([`Partitioner`]): partitions holding equal
+//!   shares of evenly spread keys would all grow at once, so the whole
+//!   index would swing between 0.72 and 0.9 load with the item count, and
+//!   each wave of growth would free every old table together, fragmenting
+//!   the allocator. Weighting partitions 1 to 1.8 spreads their growth
+//!   over the item count, so the index grows smoothly and its load stays
+//!   near the middle of the cycle (with 100-byte values, 0.845 of the
+//!   memory limit held as items instead of 0.829).
 //!
 //! Partitions shrink again when load falls under 30%, so an index that was
 //! sized for many small items gives its memory back to segments.
@@ -64,9 +64,9 @@ pub const MAX_FREQ: u8 = FREQ_MASK as u8;
 
 const SLOTS: usize = 8;
 /// Grow a partition before its load passes this (in 1/1024ths).
-// 0.90. Measured at 16M entries: 0.95 saves 0.2 bytes per item under
-// churn (partitions near the limit grow anyway as their counts wander)
-// and costs a third more time per insert in cuckoo kicks.
+// 0.90: 0.95 would save only 0.2 bytes per item under churn (partitions
+// near the limit grow anyway as their counts wander) and cost a third more
+// time per insert in cuckoo kicks.
 const MAX_LOAD_1024: usize = 922;
 /// Shrink a partition when its load falls under this (in 1/1024ths).
 const MIN_LOAD_1024: usize = 307; // 0.30
@@ -101,10 +101,10 @@ const MAX_GROUPS: usize = 8;
 /// entries as the quietest. Every partition therefore reaches its next size
 /// at a different total, and the index as a whole always holds partitions
 /// at every phase of their growth: its load stays near the average of the
-/// growth cycle instead of swinging between 0.72 just after all partitions
-/// grew together and 0.90 just before. (Growth alone would give 0.80 to
-/// 0.84; eviction makes partition counts wander, so partitions near their
-/// threshold grow early: 0.78 measured when a 2 GiB cache is full.)
+/// growth cycle, about 0.8, instead of swinging between 0.72 just after all
+/// partitions grew together and 0.90 just before. Eviction makes partition
+/// counts wander, so partitions near their threshold grow early: a full
+/// cache sits nearer 0.78.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Partitioner {
     /// log2 of the partitions in one group.

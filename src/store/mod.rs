@@ -18,6 +18,25 @@
 //! segment_size`, exact) or index (tracked to the byte on every resize).
 //! Both are reported to the governor, which sets the segment quota so that
 //! the two plus everything else in the process stay inside the budget.
+//!
+//! # Callbacks
+//! [`Store::get`], [`Store::get_delete`] and [`Store::set`] (its [`OnOld`])
+//! hand the stored value to a closure instead of copying it out. The
+//! closure runs while the key's shard is locked, with the value borrowed
+//! from the segment, so it:
+//! - must not call into the store, not even to read: the same shard would
+//!   deadlock (`std::sync::Mutex` is not reentrant), another shard risks a
+//!   lock-order deadlock with a thread doing the opposite; nor take a lock
+//!   that anyone may hold while calling into the store;
+//! - must not block or await (no I/O, no waiting on a channel or a lock);
+//! - should be short: every other client of that shard waits for it;
+//! - may allocate and copy: copying the value into a reply is what it is
+//!   for.
+//!
+//! Each method's docs say what the closure's return value means. A closure
+//! runs before its operation changes anything, so one that panics leaves
+//! the shard consistent; the panic reaches the caller and the shard keeps
+//! serving (a poisoned shard lock is recovered).
 
 pub mod eviction;
 pub mod index;
@@ -33,8 +52,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use index::{KeyHash, Partitioner};
 use segment::SegmentPool;
-use shard::Shard;
 pub use shard::{ExpireWhen, OnOld, SetOutcome, ShardCounters, Ttl, WriteCondition, WriteExpiry};
+use shard::{Shard, Write};
 
 /// Why a store operation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -144,35 +163,45 @@ pub struct Store {
     max_value_size: usize,
 }
 
-/// A locked shard plus what the store needs to settle its accounting when
-/// the lock is released.
+/// A locked shard plus what the store needs to settle when the lock is
+/// released: the index bytes it grew or shrank by, and the segment buffers
+/// it gave up, which are freed only after the mutex is released (see
+/// [`segment::Freed`]).
 struct Locked<'a> {
-    shard: MutexGuard<'a, Shard>,
+    /// `None` only while dropping.
+    shard: Option<MutexGuard<'a, Shard>>,
     index_bytes: &'a AtomicUsize,
     before: usize,
 }
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        let after = self.shard.index.bytes();
+        let Some(mut shard) = self.shard.take() else { return };
+        let after = shard.index.bytes();
         if after > self.before {
             self.index_bytes.fetch_add(after - self.before, Ordering::Relaxed);
         } else if after < self.before {
             self.index_bytes.fetch_sub(self.before - after, Ordering::Relaxed);
         }
+        let freed = shard.freed.take();
+        drop(shard);
+        #[cfg(test)]
+        segment::watch::unlocked();
+        // The shard is unlocked: only now free what eviction gave up.
+        drop(freed);
     }
 }
 
 impl std::ops::Deref for Locked<'_> {
     type Target = Shard;
     fn deref(&self) -> &Shard {
-        &self.shard
+        self.shard.as_ref().expect("held until dropped")
     }
 }
 
 impl std::ops::DerefMut for Locked<'_> {
     fn deref_mut(&mut self) -> &mut Shard {
-        &mut self.shard
+        self.shard.as_mut().expect("held until dropped")
     }
 }
 
@@ -210,11 +239,14 @@ impl Store {
         // A panic while holding a shard lock would be a bug in the store;
         // the shard's data is still structurally valid, so keep serving.
         let shard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        #[cfg(test)]
+        segment::watch::locked();
         let before = shard.index.bytes();
-        Locked { shard, index_bytes: &self.index_bytes, before }
+        Locked { shard: Some(shard), index_bytes: &self.index_bytes, before }
     }
 
-    /// Runs `f` on the shard that owns `key`, with the key's hash and now.
+    /// Runs `f` on the shard that owns `key`, with the key's hash and now,
+    /// while holding that shard's lock.
     fn with_key<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, KeyHash, u64) -> R) -> R {
         let (shard, hash) = self.locate(key);
         let now = self.clock.now_ms();
@@ -227,7 +259,13 @@ impl Store {
         self.clock.now_ms()
     }
 
-    /// Calls `read` with the value of `key` if it is live.
+    /// Calls `read` with the value of `key` if it is live and returns what
+    /// `read` returned; `None`, without calling `read`, if the key is
+    /// missing or expired. A hit counts as a read for eviction.
+    ///
+    /// `read` runs with the key's shard locked: it must not call into the
+    /// store, must not block or await, and should be short; it may allocate
+    /// and copy. See [the rules for callbacks](self#callbacks).
     pub fn get<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
         self.with_key(key, |s, h, now| s.get(h, key, now, read))
     }
@@ -237,8 +275,20 @@ impl Store {
         self.with_key(key, |s, h, now| s.put(h, key, value, None, now))
     }
 
-    /// `SET` with options. `on_old`, if given, sees the previous value before
-    /// the write and may cancel it by returning false.
+    /// `SET` with options: stores `key` = `value` if `condition` allows,
+    /// with the deadline `expiry` gives.
+    ///
+    /// `on_old`, if given, is called once with the previous live value
+    /// (`None` if missing or expired) before the condition is checked and
+    /// before anything changes: `true` lets the write go on, `false`
+    /// cancels it. It runs with the key's shard locked and must not call
+    /// into the store, block or await; see [`OnOld`].
+    ///
+    /// Returns [`SetOutcome::Written`] when stored,
+    /// [`SetOutcome::ConditionFailed`] when NX/XX refused and
+    /// [`SetOutcome::Aborted`] when `on_old` declined (nothing changed in
+    /// either case); an error when the item can never fit a segment or no
+    /// segment can be had.
     pub fn set(
         &self,
         key: &[u8],
@@ -247,7 +297,8 @@ impl Store {
         condition: WriteCondition,
         on_old: Option<OnOld<'_>>,
     ) -> Result<SetOutcome, StoreError> {
-        self.with_key(key, |s, h, now| s.set(h, key, value, expiry, condition, now, on_old))
+        let write = Write { key, value, expiry, condition, on_old };
+        self.with_key(key, |s, h, now| s.set(h, write, now))
     }
 
     /// Deletes `key`; true if it existed.
@@ -255,7 +306,15 @@ impl Store {
         self.with_key(key, |s, h, now| s.delete(h, key, now))
     }
 
-    /// Reads `key` and deletes it if `read` returns true. `None` if missing.
+    /// Reads `key` and deletes it if `read` returns true (`GETDEL`).
+    /// Returns `Some(true)` if it was deleted, `Some(false)` if `read`
+    /// returned false (the key is kept, and this does not count as a read
+    /// for eviction), `None`, without calling `read`, if the key is missing
+    /// or expired.
+    ///
+    /// `read` runs with the key's shard locked: it must not call into the
+    /// store, must not block or await, and should be short; it may allocate
+    /// and copy. See [the rules for callbacks](self#callbacks).
     pub fn get_delete(&self, key: &[u8], read: impl FnOnce(&[u8]) -> bool) -> Option<bool> {
         self.with_key(key, |s, h, now| {
             let found = s.find_live(h, key, now)?;
@@ -296,7 +355,9 @@ impl Store {
             s.update(h, key, now, |old| {
                 let current = match old {
                     None => 0,
-                    Some(bytes) => parse_i64(bytes).ok_or(StoreError::NotInteger)?,
+                    Some(bytes) => {
+                        crate::decimal::parse_i64(bytes).ok_or(StoreError::NotInteger)?
+                    }
                 };
                 let next = current.checked_add(delta).ok_or(StoreError::Overflow)?;
                 Ok((next.to_string().into_bytes(), next))
@@ -423,31 +484,6 @@ impl Store {
         }
         stats
     }
-}
-
-/// Parses a value as Redis does for INCR: optional `-`, decimal digits, no
-/// leading zeros (except "0"), no spaces, no `+`, within i64.
-pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
-    let (neg, digits) = match bytes {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, bytes),
-    };
-    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        let d = (d - b'0') as i64;
-        v = if neg {
-            v.checked_mul(10)?.checked_sub(d)?
-        } else {
-            v.checked_mul(10)?.checked_add(d)?
-        };
-    }
-    Some(v)
 }
 
 #[cfg(test)]

@@ -11,10 +11,12 @@
 //! - a segment is allocated once and reused forever, so an arena's
 //!   `reset()` would only replace `write = 0`.
 //!
-//! The pool is the one place segments are allocated or freed. It holds at
-//! most `quota` of them; the memory governor moves the quota, and shards
+//! The pool is the one place segments are allocated or given up. It holds
+//! at most `quota` of them; the memory governor moves the quota, and shards
 //! whose segment is full take a fresh one from the pool or, when the quota
 //! is used up, evict their own oldest segment and reuse it.
+//!
+//! A segment given up for good is never freed under a lock: see [`Freed`].
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -117,6 +119,75 @@ impl Segment {
     }
 }
 
+/// Segment buffers given up for good, to be freed once no lock is held.
+///
+/// Freeing a segment is a jemalloc `free` of a whole segment (1 MiB by
+/// default) that may hand its pages back to the kernel (`madvise`) then and
+/// there. Under a shard's lock that would stall every other client of the
+/// shard; under the pool's lock, every shard that wants a segment. So
+/// buffers leaving the pool are collected here and dropped after the guard
+/// (the idea of foyer's eviction): a shard's in its `freed` field, which the
+/// store's shard guard empties and drops once the mutex is released; the
+/// pool's own in [`SegmentPool::set_quota`]. Handing a buffer back to the
+/// pool for reuse is not a free and happens under the locks.
+#[derive(Default)]
+pub struct Freed(Vec<Box<[u8]>>);
+
+impl Freed {
+    /// Keeps `buffer`, if there is one, until `self` is dropped.
+    pub(super) fn add(&mut self, buffer: Option<Box<[u8]>>) {
+        self.0.extend(buffer);
+    }
+
+    /// Everything collected so far, leaving `self` empty.
+    pub(super) fn take(&mut self) -> Freed {
+        Freed(std::mem::take(&mut self.0))
+    }
+}
+
+/// In unit tests, dropping buffers checks that this thread holds no store
+/// lock, and counts them.
+#[cfg(test)]
+impl Drop for Freed {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            watch::freed_now(self.0.len());
+        }
+    }
+}
+
+/// Test hook: the store locks this thread holds (counted where the store
+/// takes and releases them) and the segment buffers it has freed.
+#[cfg(test)]
+pub(super) mod watch {
+    use std::cell::Cell;
+
+    thread_local! {
+        static LOCKS_HELD: Cell<usize> = const { Cell::new(0) };
+        static FREED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// This thread took a shard's or the pool's lock.
+    pub fn locked() {
+        LOCKS_HELD.with(|n| n.set(n.get() + 1));
+    }
+
+    /// This thread released it.
+    pub fn unlocked() {
+        LOCKS_HELD.with(|n| n.set(n.get() - 1));
+    }
+
+    /// Segment buffers this thread has freed so far.
+    pub fn freed() -> usize {
+        FREED.with(Cell::get)
+    }
+
+    pub(super) fn freed_now(buffers: usize) {
+        assert_eq!(LOCKS_HELD.with(Cell::get), 0, "segment buffers freed under a store lock");
+        FREED.with(|n| n.set(n.get() + buffers));
+    }
+}
+
 /// The global supply of segment buffers, bounded by a quota.
 pub struct SegmentPool {
     segment_size: usize,
@@ -146,15 +217,26 @@ impl SegmentPool {
         self.quota.load(Ordering::Relaxed)
     }
 
-    /// Sets how many segments may exist. Lowering it frees nothing by
-    /// itself: the store then releases segments until it holds no more.
+    /// Sets how many segments may exist. Lowering it frees what waits in
+    /// the pool beyond the new quota (after releasing the pool's lock) and
+    /// nothing else: the store then releases segments until it holds no
+    /// more.
     pub fn set_quota(&self, quota: usize) {
         self.quota.store(quota, Ordering::Relaxed);
         if self.allocated() > quota {
+            let mut surplus = Freed::default();
             let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-            while self.allocated() > quota && free.pop().is_some() {
+            #[cfg(test)]
+            watch::locked();
+            while self.allocated() > quota {
+                let Some(buffer) = free.pop() else { break };
                 self.allocated.fetch_sub(1, Ordering::Relaxed);
+                surplus.add(Some(buffer));
             }
+            drop(free);
+            #[cfg(test)]
+            watch::unlocked();
+            drop(surplus);
         }
     }
 
@@ -196,13 +278,16 @@ impl SegmentPool {
         reserved.then(|| vec![0u8; self.segment_size].into_boxed_slice())
     }
 
-    /// Returns a buffer: kept for reuse while within quota, freed otherwise.
-    pub fn give_back(&self, buf: Box<[u8]>) {
+    /// Returns a buffer: kept for reuse while within quota. Past the quota
+    /// it no longer counts as allocated and comes back, for the caller to
+    /// free once it holds no lock (in a [`Freed`]).
+    pub fn give_back(&self, buf: Box<[u8]>) -> Option<Box<[u8]>> {
         if self.allocated() > self.quota() {
             self.allocated.fetch_sub(1, Ordering::Relaxed);
-            drop(buf);
+            Some(buf)
         } else {
             self.free.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
+            None
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::StoreError;
 use super::index::{Index, KeyHash, Location, SlotRef};
 use super::item::{self, Header};
-use super::segment::{Segment, SegmentPool};
+use super::segment::{Freed, Segment, SegmentPool};
 
 /// Counters a shard keeps under its lock.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,19 @@ pub enum WriteExpiry {
 }
 
 /// Sees the previous value of a `SET ... GET` and may cancel the write.
+///
+/// [`Store::set`](super::Store::set) calls it at most once, with the key's
+/// live value (`None` if missing or expired), before the NX/XX condition is
+/// checked and before anything changes. Returning `true` lets the write go
+/// on (it may still fail its condition or find no memory); `false` cancels
+/// it: nothing changes and the outcome is [`SetOutcome::Aborted`].
+///
+/// It runs while the key's shard is locked, so it must not call into the
+/// store (the same shard would deadlock: `std::sync::Mutex` is not
+/// reentrant; another shard risks a lock-order deadlock), must not block or
+/// await, and should be short: every other client of that shard waits for
+/// it. It may allocate and copy; copying the old value into a reply is what
+/// it is for. See [the rules for callbacks](super#callbacks).
 pub type OnOld<'a> = &'a mut dyn FnMut(Option<&[u8]>) -> bool;
 
 /// What a conditional write did.
@@ -71,6 +84,19 @@ pub enum WriteCondition {
     IfAbsent,
     /// Only if the key exists (XX).
     IfPresent,
+}
+
+/// One `SET`, as [`Store::set`](super::Store::set) describes it to the
+/// shard. Two lifetimes: the callback's is invariant (it sits behind
+/// `&mut`), so it cannot be shortened to the key's.
+pub(super) struct Write<'a, 'f> {
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    pub expiry: WriteExpiry,
+    pub condition: WriteCondition,
+    /// Sees the previous live value (for `SET ... GET`) before anything
+    /// changes, and may cancel the write by returning false.
+    pub on_old: Option<OnOld<'f>>,
 }
 
 /// When an expiry update happens (Redis 7 EXPIRE flags).
@@ -118,6 +144,9 @@ pub(super) struct Shard {
     /// expired ones not yet noticed.
     pub(super) with_deadline: usize,
     pub(super) counters: ShardCounters,
+    /// Segment buffers given up under this shard's lock; the store's guard
+    /// drops them after releasing it.
+    pub(super) freed: Freed,
 }
 
 impl Shard {
@@ -133,6 +162,7 @@ impl Shard {
             live_bytes: 0,
             with_deadline: 0,
             counters: ShardCounters::default(),
+            freed: Freed::default(),
         }
     }
 
@@ -189,7 +219,8 @@ impl Shard {
         self.segment(found.location.segment).value(found.location.offset as usize, &found.header)
     }
 
-    /// Reads a live value, counting the read for eviction.
+    /// Reads a live value, counting the read for eviction. `read` runs
+    /// under the shard's lock (see [`Store::get`](super::Store::get)).
     pub(super) fn get<R>(
         &mut self,
         hash: KeyHash,
@@ -232,20 +263,14 @@ impl Shard {
         Ok(())
     }
 
-    /// `SET` with its options. `on_old` sees the previous live value (for
-    /// `SET ... GET`) before anything changes, and may cancel the write by
-    /// returning false.
-    #[allow(clippy::too_many_arguments)]
+    /// `SET` with its options (see [`Write`]).
     pub(super) fn set(
         &mut self,
         hash: KeyHash,
-        key: &[u8],
-        value: &[u8],
-        expiry: WriteExpiry,
-        condition: WriteCondition,
+        write: Write<'_, '_>,
         now: u64,
-        on_old: Option<OnOld<'_>>,
     ) -> Result<SetOutcome, StoreError> {
+        let Write { key, value, expiry, condition, on_old } = write;
         let plain = condition == WriteCondition::Always && expiry != WriteExpiry::Keep;
         let deadline = if plain && on_old.is_none() {
             match expiry {
@@ -357,7 +382,8 @@ impl Shard {
     }
 
     /// Replaces a live value with `f(old)`, keeping its deadline. `f` gets
-    /// `None` for a missing key and may refuse with an error.
+    /// `None` for a missing key and may refuse with an error; it runs under
+    /// the shard's lock, with the rules of [`OnOld`].
     pub(super) fn update<T>(
         &mut self,
         hash: KeyHash,
@@ -372,11 +398,12 @@ impl Shard {
         Ok(result)
     }
 
-    /// Drops every item and gives every segment back to the pool.
+    /// Drops every item and gives every segment back to the pool (those
+    /// past the quota go to `freed`).
     pub(super) fn flush(&mut self) {
         self.index.clear();
         for seg in self.segments.drain(..).flatten() {
-            self.pool.give_back(seg.into_buffer());
+            self.freed.add(self.pool.give_back(seg.into_buffer()));
         }
         self.free_ids.clear();
         self.fifo.clear();
@@ -392,7 +419,7 @@ impl Shard {
             return Ok(id);
         }
         if self.segments.len() >= super::index::MAX_SEGMENTS {
-            self.pool.give_back(segment.into_buffer());
+            self.freed.add(self.pool.give_back(segment.into_buffer()));
             return Err(StoreError::OutOfMemory);
         }
         self.segments.push(Some(segment));

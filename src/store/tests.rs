@@ -128,6 +128,55 @@ fn shrinking_the_quota_releases_oldest_segments() {
     check(&store);
 }
 
+/// Every way a segment is given up for good, each checked by
+/// `segment::watch`, which fails the test if a buffer is freed while this
+/// thread holds a shard's or the pool's lock.
+#[test]
+fn given_up_segments_are_freed_after_the_lock_is_released() {
+    let store = Store::new(&config(4096, 32));
+    for i in 0..2_000u32 {
+        store.put(format!("k{i}").as_bytes(), &[1u8; 40]).unwrap();
+    }
+    let filled = store.stats().segments;
+    // Spare segments in the pool (set_quota) and the shards' own
+    // (release_oldest) when the governor shrinks the quota.
+    store.flush();
+    for i in 0..200u32 {
+        store.put(format!("f{i}").as_bytes(), &[1u8; 4]).unwrap();
+    }
+    assert_eq!(store.pool.free_count(), filled - store.shard_count());
+    let freed = segment::watch::freed();
+    assert_eq!(store.set_segment_quota(2), store.shard_count() - 2);
+    assert_eq!(store.stats().segments, 2);
+    assert_eq!(segment::watch::freed() - freed, filled - 2);
+    check(&store);
+    // A write that finds the pool over quota hands its oldest segment back.
+    let store = Store::new(&config(4096, 32));
+    for i in 0..2_000u32 {
+        store.put(format!("k{i}").as_bytes(), &[1u8; 40]).unwrap();
+    }
+    let before = store.stats().segments;
+    store.pool.set_quota(8);
+    let freed = segment::watch::freed();
+    for i in 0..2_000u32 {
+        store.put(format!("n{i}").as_bytes(), &[1u8; 40]).unwrap();
+    }
+    let after = store.stats().segments;
+    assert!(after < before, "{after} segments, {before} before");
+    assert_eq!(segment::watch::freed() - freed, before - after);
+    check(&store);
+}
+
+#[test]
+#[should_panic(expected = "segment buffers freed under a store lock")]
+fn freeing_under_a_shard_lock_is_caught() {
+    let store = Store::new(&config(4096, 4));
+    let mut freed = segment::Freed::default();
+    freed.add(Some(vec![0u8; 64].into_boxed_slice()));
+    let _locked = store.lock(0);
+    drop(freed);
+}
+
 #[test]
 fn every_shard_can_write_even_at_zero_quota() {
     let store = Store::new(&config(4096, 4));
@@ -282,16 +331,6 @@ fn incr_append_strlen_getdel() {
     small.put(b"a", b"123").unwrap();
     assert_eq!(small.append(b"a", b"45"), Err(StoreError::ValueTooLarge));
     check(&store);
-}
-
-#[test]
-fn parse_i64_matches_redis_rules() {
-    assert_eq!(parse_i64(b"0"), Some(0));
-    assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-    assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-    for bad in [&b""[..], b"-", b"+1", b" 1", b"1 ", b"01", b"-0", b"9223372036854775808", b"1a"] {
-        assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
-    }
 }
 
 #[test]

@@ -15,8 +15,8 @@ use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use capkv::config::{parse_duration, parse_size};
 use capkv::protocol::client::Wire;
+use capkv::units::{parse_duration, parse_size};
 use clap::{Parser, ValueEnum};
 
 use crate::engine::Target;

@@ -812,30 +812,6 @@ fn key_and_value_limits() {
 }
 
 #[test]
-fn parse_i64_is_string2ll() {
-    assert_eq!(parse_i64(b"0"), Some(0));
-    assert_eq!(parse_i64(b"-1"), Some(-1));
-    assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-    assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-    for bad in [
-        &b""[..],
-        b"-",
-        b"+1",
-        b"01",
-        b"-0",
-        b"-01",
-        b"1a",
-        b" 1",
-        b"9223372036854775808",
-        b"-9223372036854775809",
-        b"18446744073709551616",
-        b"123456789012345678901",
-    ] {
-        assert_eq!(parse_i64(bad), None, "{bad:?}");
-    }
-}
-
-#[test]
 fn bytes_needed_reads_the_declared_sizes_of_an_incomplete_request() {
     let value = vec![b'v'; 1000];
     for trailing in [&[][..], &[&b"EX"[..], b"10"][..]] {
