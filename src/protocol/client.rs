@@ -20,6 +20,7 @@
 use memchr::{memchr, memmem};
 
 use super::reply::push_unsigned;
+use super::request::encode_command;
 
 /// A wire protocol, client side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,17 +124,6 @@ pub fn encode_get(wire: Wire, key: &[u8], out: &mut Vec<u8>) {
             out.extend_from_slice(key);
             out.extend_from_slice(b"\r\n");
         }
-    }
-}
-
-/// Appends any command as a RESP multibulk request: `*<n>`, then `$<len>`
-/// and the bytes of each argument.
-pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut Vec<u8>) {
-    out.push(b'*');
-    push_unsigned(args.len() as u64, out);
-    out.extend_from_slice(b"\r\n");
-    for arg in args {
-        push_bulk(arg.as_ref(), out);
     }
 }
 

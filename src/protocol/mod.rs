@@ -22,6 +22,7 @@ mod command;
 mod error;
 mod inline;
 mod reply;
+mod request;
 mod table;
 
 pub use command::{
@@ -29,6 +30,7 @@ pub use command::{
 };
 pub use error::{CommandError, MAX_CLIENT_NAME, ProtocolError};
 pub use reply::{Reply, encode_reply};
+pub use request::encode_command;
 
 /// Which protocol a connection speaks. Decided once, by its first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

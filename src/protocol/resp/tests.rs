@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::client::encode_command;
+use crate::protocol::encode_command;
 use crate::protocol::{Command, ExpireCondition, Expiry, SetCondition, SetOptions, TtlUnit};
 
 fn limits() -> Limits {
