@@ -13,8 +13,12 @@
 //! buffer. "Need more bytes" is the value [`Parsed::Incomplete`], never an
 //! error. Limits (key, value, line, argument count) are enforced while
 //! parsing, so nothing unbounded is ever buffered on behalf of a bad client.
+//!
+//! The server only reads requests, so the one request encoder here is
+//! [`encode_command`] (a RESP multibulk), which the tests and benches build
+//! their requests with. The load driver's client for the three wire
+//! protocols it speaks lives in its own crate, `capkv-bench`.
 
-pub mod client;
 pub mod line;
 pub mod resp;
 

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use capkv::protocol::client;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -14,6 +13,7 @@ use crate::engine::{
 };
 use crate::json::{self, Obj};
 use crate::monitor::Watch;
+use crate::wire;
 
 /// The scenarios, in order.
 pub const ALL: &[&str] = &["small", "large", "shifting", "churn", "flood", "zipf"];
@@ -519,7 +519,7 @@ async fn never_read(
     let mut key = Vec::new();
     for i in 0..gets as u64 {
         data::key(prefix, first + (me + i) % count, key_size, &mut key);
-        client::encode_get(target.wire, &key, &mut req);
+        wire::encode_get(target.wire, &key, &mut req);
     }
     // The server may stop reading once its replies back up; that is fine.
     let write = s.write_all(&req);
