@@ -13,8 +13,14 @@
 #   planner  reduces the workspace to recipe.json: manifests, lockfile and
 #            target skeletons, nothing of the source
 #   builder  builds the dependencies from recipe.json (this layer only
-#            changes when Cargo.toml/Cargo.lock change), then the crate
+#            changes when the manifests or Cargo.lock change), then the server
 #   runtime  distroless: glibc + libgcc, no shell, no package manager
+#
+# The build context is the whole workspace: the server package at the root
+# and the load driver in capkv-bench/ (.dockerignore keeps both), because
+# cargo loads every member's manifest and targets before it builds anything.
+# Only the server package is built (-p capkv): nothing of the load driver,
+# not even its dependencies, is compiled here.
 #
 # Why cargo-chef rather than "copy Cargo.toml, build a dummy src/main.rs":
 # the dummy trick has to mirror every target the manifest declares (benches,
@@ -41,7 +47,7 @@ FROM chef AS builder
 COPY --from=planner /build/recipe.json recipe.json
 # Dependencies only (tokio, clap, tracing, jemalloc, ...): cached until the
 # manifests change.
-RUN cargo chef cook --release --locked --bin capkv --recipe-path recipe.json
+RUN cargo chef cook --release --locked -p capkv --bin capkv --recipe-path recipe.json
 COPY . .
 # The release profile keeps line tables (debug = "line-tables-only") for
 # profiling and backtraces. In the image they would cost ~21 MB: a stand-in
@@ -49,7 +55,7 @@ COPY . .
 # DWARF. Ship the binary without DWARF but with its symbol table (panic
 # backtraces keep function names); the full binary stays in this stage for
 # `docker build --target builder` when file:line detail is needed.
-RUN cargo build --release --locked --bin capkv \
+RUN cargo build --release --locked -p capkv --bin capkv \
     && objcopy --strip-debug target/release/capkv /build/capkv
 
 # Runtime: distroless "cc" = glibc, libgcc_s, libstdc++, CA certificates and

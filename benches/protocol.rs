@@ -8,8 +8,7 @@
 use std::hint::black_box;
 use std::io::Write;
 
-use capkv::protocol::client::encode_command;
-use capkv::protocol::{Dialect, Limits, Parsed, Reply, encode_reply, line, resp};
+use capkv::protocol::{Dialect, Limits, Parsed, Reply, encode_command, encode_reply, line, resp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// Both parsers' signature.

@@ -18,7 +18,7 @@
 # workers=1 and fails otherwise.
 #
 # Needs 2 CPUs. Installs redis-tools and redis-server with apt when absent,
-# builds capkv (cargo build --release) unless CAPKV_BIN is set.
+# builds capkv (cargo build --release -p capkv) unless CAPKV_BIN is set.
 #
 # Environment:
 #   CAPKV_BIN   capkv binary (default: build target/release/capkv)

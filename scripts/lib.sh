@@ -28,7 +28,7 @@ capkv_binary() {
     if [[ -n ${CAPKV_BIN:-} ]]; then
         bin=$CAPKV_BIN
     else
-        (cd "$1" && cargo build --release --quiet) >&2 || fail "cargo build --release failed"
+        (cd "$1" && cargo build --release --quiet -p capkv) >&2 || fail "cargo build --release -p capkv failed"
         bin=$1/target/release/capkv
     fi
     [[ -x $bin ]] || fail "no capkv binary at $bin"

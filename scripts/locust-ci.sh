@@ -37,8 +37,8 @@ export OUT_DIR=${OUT_DIR:-$repo/bench-results/locust-ci-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT_DIR"
 server_log=$OUT_DIR/capkv.log
 
-echo "==> cargo build --release --bin capkv" >&2
-cargo build --release --locked --bin capkv
+echo "==> cargo build --release -p capkv" >&2
+cargo build --release --locked -p capkv
 
 # Every Locust user holds a connection to the server: give it descriptors.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -5,7 +5,7 @@
 #   scripts/locust-smoke.sh 127.0.0.1 7171            # 500 users, 100/s, 60 s
 #   scripts/locust-smoke.sh 127.0.0.1 7171 200 100 20
 #
-# Workload: benches/locustfile.py (the seed's: one persistent connection per
+# Workload: capkv-bench/locustfile.py (the seed's: one persistent connection per
 # user, PUT/GET 50/50). Prints users, requests/s, failures and p50/p95/p99
 # from Locust's CSV, and exits non-zero if any request failed. A GET that
 # answers NOTFOUND is not a failure (it is counted as "get_miss").
@@ -38,7 +38,7 @@ for n in "$PORT" "$USERS" "$SPAWN" "$SECONDS_TO_RUN"; do
 done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-locustfile="$repo/benches/locustfile.py"
+locustfile="$repo/capkv-bench/locustfile.py"
 venv=${LOCUST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/capkv-venv}
 locust_version=${LOCUST_VERSION:-==2.47.0}
 out=${OUT_DIR:-$repo/bench-results/locust-$(date +%Y%m%d-%H%M%S)}

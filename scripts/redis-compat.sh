@@ -14,8 +14,9 @@
 #      through it exactly.
 #
 # Installs redis-tools and nutcracker with apt when absent (apt-get update
-# first if the install fails), builds capkv (cargo build --release) unless
-# CAPKV_BIN names a binary, and runs everything on free loopback ports.
+# first if the install fails), builds capkv (cargo build --release -p
+# capkv) unless CAPKV_BIN names a binary, and runs everything on free
+# loopback ports.
 # A missing tool that cannot be installed is a failure, never a skip.
 # Every process it starts is stopped on exit.
 #
@@ -41,7 +42,7 @@ ensure redis-benchmark redis-tools
 ensure nutcracker nutcracker
 ensure python3 python3
 
-[[ -n ${CAPKV_BIN:-} ]] || step "cargo build --release"
+[[ -n ${CAPKV_BIN:-} ]] || step "cargo build --release -p capkv"
 bin=$(capkv_binary "$repo") || exit 1
 
 # --- processes ---------------------------------------------------------------

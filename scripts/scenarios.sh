@@ -107,7 +107,7 @@ peak() {
 port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 
 if [ $BUILD = 1 ]; then
-  (cd "$ROOT" && cargo build --release --bin capkv --bin capkv-bench)
+  (cd "$ROOT" && cargo build --release -p capkv -p capkv-bench)
 fi
 [ "$SERVER" = redis ] && ! command -v redis-server >/dev/null && { echo "scenarios.sh: redis-server not installed (apt-get install redis-server)" >&2; exit 2; }
 [ "$SERVER" = memcached ] && ! command -v memcached >/dev/null && { echo "scenarios.sh: memcached not installed (apt-get install memcached)" >&2; exit 2; }

@@ -77,6 +77,33 @@ impl Cgroup {
         Some(Cgroup { version: Version::V2, dir, limit })
     }
 
+    /// The memory cgroup at `dir`, named explicitly instead of found through
+    /// `/proc/self/cgroup`: another process's cgroup (the load driver watches
+    /// the server's this way). v1 when `dir` has `memory.usage_in_bytes`, v2
+    /// when it has `memory.current`, `None` when it has neither. The limit is
+    /// the effective one, as for [`Cgroup::detect`]: on v1 the smaller of its
+    /// own and the hierarchical limit; on v2 the smallest `memory.max` from
+    /// `dir` up through the ancestors that are cgroups too (that have a
+    /// `cgroup.controllers`). Like every limit here it is read once, now.
+    pub fn at(dir: &Path) -> Option<Cgroup> {
+        let dir = dir.to_path_buf();
+        if dir.join("memory.usage_in_bytes").exists() {
+            let limit = v1_limit(&dir);
+            return Some(Cgroup { version: Version::V1, dir, limit });
+        }
+        if !dir.join("memory.current").exists() {
+            return None;
+        }
+        let root = dir
+            .ancestors()
+            .take_while(|d| d.join("cgroup.controllers").exists())
+            .last()
+            .unwrap_or(dir.as_path())
+            .to_path_buf();
+        let limit = v2_limit(&dir, &root);
+        Some(Cgroup { version: Version::V2, dir, limit })
+    }
+
     /// Cgroup version.
     pub fn version(&self) -> Version {
         self.version
@@ -95,14 +122,45 @@ impl Cgroup {
 
     /// Current working set in bytes: usage minus inactive file pages.
     pub fn working_set(&self) -> Option<u64> {
-        let (usage_file, inactive_key) = match self.version {
-            Version::V2 => ("memory.current", "inactive_file"),
-            Version::V1 => ("memory.usage_in_bytes", "total_inactive_file"),
+        let inactive_key = match self.version {
+            Version::V2 => "inactive_file",
+            Version::V1 => "total_inactive_file",
         };
-        let usage = read_u64(&self.dir.join(usage_file))?;
+        let usage = self.usage()?;
         let stat = fs::read_to_string(self.dir.join("memory.stat")).unwrap_or_default();
         let inactive = stat_field(&stat, inactive_key).unwrap_or(0);
         Some(usage.saturating_sub(inactive))
+    }
+
+    /// Bytes charged to the cgroup now, inactive page cache included
+    /// (`memory.current`, `memory.usage_in_bytes`): what the kernel compares
+    /// with the limit before it reclaims. [`Cgroup::working_set`] is what is
+    /// left once reclaim has done its work.
+    pub fn usage(&self) -> Option<u64> {
+        read_u64(&self.dir.join(match self.version {
+            Version::V2 => "memory.current",
+            Version::V1 => "memory.usage_in_bytes",
+        }))
+    }
+
+    /// The most bytes ever charged (`memory.peak`, which needs Linux 5.19 on
+    /// v2; `memory.max_usage_in_bytes` on v1), or `None` where the kernel
+    /// does not keep it.
+    pub fn peak(&self) -> Option<u64> {
+        read_u64(&self.dir.join(match self.version {
+            Version::V2 => "memory.peak",
+            Version::V1 => "memory.max_usage_in_bytes",
+        }))
+    }
+
+    /// Processes of this cgroup the kernel has OOM-killed so far: `oom_kill`
+    /// in `memory.events` (v2) or `memory.oom_control` (v1, Linux 4.13 on).
+    pub fn oom_kills(&self) -> Option<u64> {
+        let file = match self.version {
+            Version::V2 => "memory.events",
+            Version::V1 => "memory.oom_control",
+        };
+        stat_field(&fs::read_to_string(self.dir.join(file)).ok()?, "oom_kill")
     }
 }
 
@@ -200,6 +258,67 @@ mod tests {
         let cg = Cgroup::detect_from("0::/not/visible\n", &root).unwrap();
         assert_eq!(cg.limit(), None);
         assert_eq!(cg.working_set(), Some(10));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn v1_at_an_explicit_directory() {
+        let root = scratch("v1-at");
+        let dir = root.join("memory/capkv-scenario");
+        write(&dir.join("memory.limit_in_bytes"), "268435456\n");
+        write(&dir.join("memory.usage_in_bytes"), "5000\n");
+        write(&dir.join("memory.max_usage_in_bytes"), "7000\n");
+        write(&dir.join("memory.stat"), "cache 1\ntotal_inactive_file 1000\n");
+        write(&dir.join("memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+        let cg = Cgroup::at(&dir).unwrap();
+        assert_eq!(cg.version(), Version::V1);
+        assert_eq!(cg.dir(), dir.as_path());
+        assert_eq!(cg.limit(), Some(268435456));
+        assert_eq!(cg.usage(), Some(5000));
+        assert_eq!(cg.working_set(), Some(4000));
+        assert_eq!(cg.peak(), Some(7000));
+        assert_eq!(cg.oom_kills(), Some(2));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn v2_at_walks_up_through_cgroups_only() {
+        let base = scratch("v2-at");
+        // Not a cgroup (no cgroup.controllers): its memory.max is not a limit.
+        write(&base.join("memory.max"), "1000\n");
+        let root = base.join("fs");
+        write(&root.join("cgroup.controllers"), "cpu memory\n");
+        write(&root.join("box/cgroup.controllers"), "memory\n");
+        write(&root.join("box/memory.max"), "1073741824\n");
+        let dir = root.join("box/server");
+        write(&dir.join("cgroup.controllers"), "memory\n");
+        write(&dir.join("memory.max"), "max\n");
+        write(&dir.join("memory.current"), "3000\n");
+        write(&dir.join("memory.peak"), "4000\n");
+        write(&dir.join("memory.stat"), "anon 2000\ninactive_file 500\n");
+        write(
+            &dir.join("memory.events"),
+            "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\noom_group_kill 0\n",
+        );
+        let cg = Cgroup::at(&dir).unwrap();
+        assert_eq!(cg.version(), Version::V2);
+        assert_eq!(cg.limit(), Some(1073741824));
+        assert_eq!(cg.usage(), Some(3000));
+        assert_eq!(cg.working_set(), Some(2500));
+        assert_eq!(cg.peak(), Some(4000));
+        assert_eq!(cg.oom_kills(), Some(1));
+        fs::remove_dir_all(base).unwrap();
+    }
+
+    #[test]
+    fn at_without_peak_events_or_a_cgroup() {
+        let root = scratch("at-bare");
+        write(&root.join("memory.current"), "10\n");
+        let cg = Cgroup::at(&root).unwrap();
+        assert_eq!((cg.limit(), cg.usage()), (None, Some(10)));
+        // Kernels before 5.19 keep no memory.peak; no events file, no count.
+        assert_eq!((cg.peak(), cg.oom_kills()), (None, None));
+        assert!(Cgroup::at(&root.join("missing")).is_none());
         fs::remove_dir_all(root).unwrap();
     }
 

@@ -18,8 +18,12 @@
 //! buffer. "Need more bytes" is the value [`Parsed::Incomplete`], never an
 //! error. Limits (key, value, line, argument count) are enforced while
 //! parsing, so nothing unbounded is ever buffered on behalf of a bad client.
+//!
+//! The server only reads requests, so the one request encoder here is
+//! [`encode_command`] (a RESP multibulk), which the tests and benches build
+//! their requests with. The load driver's client for the three wire
+//! protocols it speaks lives in its own crate, `capkv-bench`.
 
-pub mod client;
 pub mod line;
 pub mod registry;
 pub mod resp;
@@ -29,6 +33,7 @@ mod error;
 mod frame;
 mod inline;
 mod reply;
+mod request;
 mod table;
 
 pub use command::{
@@ -38,6 +43,7 @@ pub use command::{
 pub use error::{CommandError, MAX_CLIENT_NAME, ProtocolError};
 pub use registry::{Flags, Spec};
 pub use reply::{InfoSection, Reply, encode_reply};
+pub use request::encode_command;
 
 /// Which protocol a connection speaks: chosen by its first byte (line or
 /// RESP2), and for RESP by `HELLO` (2 or 3). Requests are framed the same

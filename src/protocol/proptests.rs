@@ -8,8 +8,8 @@ use proptest::prelude::*;
 
 use super::{
     Args, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect, ExpireCondition,
-    Expiry, Limits, Parsed, Reply, SetCondition, Skip, TtlUnit, client::encode_command,
-    encode_reply, line, resp,
+    Expiry, Limits, Parsed, Reply, SetCondition, Skip, TtlUnit, encode_command, encode_reply, line,
+    resp,
 };
 
 /// Keys up to 8 bytes, values up to 16, 8 arguments, lines up to 32 bytes.

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use capkv::protocol::client::encode_command;
+use capkv::protocol::encode_command;
 
 use crate::common::{Client, TestServer};
 

@@ -1,8 +1,7 @@
 use super::*;
-use crate::protocol::client::encode_command;
 use crate::protocol::{
     Args, ClientSubcommand, Command, CommandSubcommand, ConfigSubcommand, ExpireCondition, Expiry,
-    SetCondition, SetOptions, TtlUnit,
+    SetCondition, SetOptions, TtlUnit, encode_command,
 };
 
 fn limits() -> Limits {

@@ -4,24 +4,48 @@
 //! Prints one JSON line per scenario on stdout; progress goes to stderr.
 //! `scripts/scenarios.sh` runs it against a server in a memory cgroup and
 //! turns the results into a table and plots (see docs/SCENARIOS.md).
+//!
+//! # Layout
+//! - `main` (here): the flags, and one run per scenario with its result line.
+//! - [`scenarios`]: the six workloads, each scaled to the limit L.
+//! - [`engine`]: pipelined connections that send generated requests and
+//!   check every reply, reconnecting after errors.
+//! - [`data`]: keys, values that are a pure function of (key, version,
+//!   length), the random and Zipf generators.
+//! - [`wire`]: the client side of the line protocol, RESP and memcached:
+//!   request encoders and incremental reply parsers.
+//! - [`monitor`]: the server's statistics and memory cgroup sampled into a
+//!   CSV, and the progress line.
+//! - [`json`]: the result line, written by hand.
+//!
+//! # Why a crate of its own
+//! The server library exports no client API: a client for three wire
+//! protocols, memcached's among them, is the load driver's business, not the
+//! cache's. From the library it takes only what is genuinely shared: the
+//! RESP request encoder ([`capkv::protocol::encode_command`]), the cgroup
+//! reader ([`capkv::memory::Cgroup`]) and the size and duration syntax of
+//! the server's flags. And `cargo build -p capkv`, the release and container
+//! build of the server, does not build the load driver at all.
 
 mod data;
 mod engine;
 mod json;
 mod monitor;
 mod scenarios;
+mod wire;
 
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use capkv::protocol::client::Wire;
+use capkv::memory::Cgroup;
 use capkv::units::{parse_duration, parse_size};
 use clap::{Parser, ValueEnum};
 
 use crate::engine::Target;
 use crate::json::Obj;
-use crate::monitor::{Cgroup, Watch};
+use crate::monitor::Watch;
+use crate::wire::Wire;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Server {
@@ -214,7 +238,19 @@ async fn run(a: Args) -> i32 {
     let target = Target { addr, wire };
     let server = format!("{:?}", a.server).to_lowercase();
     let wire_name = format!("{wire:?}").to_lowercase();
-    let cgroup = a.cgroup.clone().map(Cgroup);
+    let cgroup = match &a.cgroup {
+        None => None,
+        Some(dir) => match Cgroup::at(dir) {
+            Some(cgroup) => Some(cgroup),
+            None => {
+                eprintln!(
+                    "capkv-bench: --cgroup {}: not a memory cgroup (no memory.current or memory.usage_in_bytes)",
+                    dir.display()
+                );
+                return 2;
+            }
+        },
+    };
     let mut failed = false;
     for name in names {
         let watch = Watch::new();

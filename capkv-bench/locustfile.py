@@ -25,7 +25,7 @@ What this file does that the seed's did not:
 
 Run (see scripts/locust-smoke.sh for a headless run with a summary):
 
-    locust -f benches/locustfile.py --host tcp://127.0.0.1:7171 \\
+    locust -f capkv-bench/locustfile.py --host tcp://127.0.0.1:7171 \\
         --headless --users 500 --spawn-rate 100 --run-time 60s
 
 Environment: KV_TIMEOUT (seconds per request, default 5).

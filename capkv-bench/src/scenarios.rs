@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use capkv::protocol::client;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -14,6 +13,7 @@ use crate::engine::{
 };
 use crate::json::{self, Obj};
 use crate::monitor::Watch;
+use crate::wire;
 
 /// The scenarios, in order.
 pub const ALL: &[&str] = &["small", "large", "shifting", "churn", "flood", "zipf"];
@@ -167,7 +167,7 @@ fn depth(p: &Params, item: usize) -> usize {
     p.depth.unwrap_or_else(|| ((4 << 20) / item.max(1)).clamp(4, 1000))
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 async fn run_phase(
     p: &Params,
     name: &str,
@@ -497,7 +497,7 @@ fn open_files_limit() -> Option<u64> {
 
 /// A connection that asks for big values and never reads the replies,
 /// until `stop`.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 async fn never_read(
     target: Target,
     prefix: u8,
@@ -519,7 +519,7 @@ async fn never_read(
     let mut key = Vec::new();
     for i in 0..gets as u64 {
         data::key(prefix, first + (me + i) % count, key_size, &mut key);
-        client::encode_get(target.wire, &key, &mut req);
+        wire::encode_get(target.wire, &key, &mut req);
     }
     // The server may stop reading once its replies back up; that is fine.
     let write = s.write_all(&req);

@@ -17,13 +17,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use capkv::protocol::client::{self, ClientReply, Expect, Wire};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::data::{self, Rng};
+use crate::wire::{self, ClientReply, Expect, Wire};
 
 /// Values larger than this are written straight from the pool.
 const DIRECT_WRITE: usize = 32 * 1024;
@@ -391,7 +391,7 @@ async fn writer(
                 data::key(wl.prefix, k, wl.key_size, &mut key);
                 let len = pending.len;
                 let (header, head, body) = data::value(k, version, len);
-                client::set_prefix(wire, &key, len, &mut buf);
+                wire::set_prefix(wire, &key, len, &mut buf);
                 buf.extend_from_slice(&header[..head]);
                 if body.len() > DIRECT_WRITE {
                     timed(limit, "write", socket.write_all(&buf)).await?;
@@ -400,7 +400,7 @@ async fn writer(
                 } else {
                     buf.extend_from_slice(body);
                 }
-                buf.extend_from_slice(client::set_suffix(wire));
+                buf.extend_from_slice(wire::set_suffix(wire));
                 // Counted as sent now, so a connection that fails later
                 // still shows what it wrote.
                 phase.counters.sets.fetch_add(1, Relaxed);
@@ -408,7 +408,7 @@ async fn writer(
             }
             Op::Get { key: k } => {
                 data::key(wl.prefix, k, wl.key_size, &mut key);
-                client::encode_get(wire, &key, &mut buf);
+                wire::encode_get(wire, &key, &mut buf);
             }
         }
         if buf.len() >= BATCH_BYTES {
@@ -468,7 +468,7 @@ async fn reader(
             }
             let Some(p) = *head else { break };
             let expect = if matches!(p.op, Op::Set { .. }) { Expect::Set } else { Expect::Get };
-            match client::parse_reply(wire, expect, &buf[start..]) {
+            match wire::parse_reply(wire, expect, &buf[start..]) {
                 Ok(None) => break,
                 Err(e) => {
                     local.flush(c);

@@ -1,6 +1,6 @@
 //! The client side of the three wire protocols the load driver speaks:
 //! request encoders and incremental reply parsers, pure functions over
-//! bytes like the rest of this module.
+//! bytes like the server's own `capkv::protocol`.
 //!
 //! `capkv-bench` drives capkv, redis-server and memcached with the same
 //! scenarios, so besides capkv's own dialects ([`Wire::Line`], [`Wire::Resp`])
@@ -10,16 +10,16 @@
 //! Encoders append to a caller's buffer. A store request is split into the
 //! bytes before the value ([`set_prefix`]) and after it ([`set_suffix`]) so
 //! that a large value can be written straight from where it lives instead
-//! of being copied into the request buffer.
+//! of being copied into the request buffer. Any other RESP request is
+//! [`capkv::protocol::encode_command`]'s, the encoder the server's tests use.
 //!
 //! [`parse_reply`] reads one reply from the front of a buffer, given what
 //! request it answers (the line protocol and memcached cannot be framed
 //! without knowing that), and says how many bytes it used; `Ok(None)` means
 //! more bytes are needed.
 
+use capkv::protocol::encode_command;
 use memchr::{memchr, memmem};
-
-use super::reply::push_unsigned;
 
 /// A wire protocol, client side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +101,10 @@ pub fn set_suffix(wire: Wire) -> &'static [u8] {
 }
 
 /// Appends a whole store request. On the line protocol the value must not
-/// contain `\n` (it could not be framed).
+/// contain `\n` (it could not be framed). The engine writes the prefix, the
+/// value and the suffix itself (a large value straight from its pool), so
+/// only the tests want the whole request in one buffer.
+#[cfg(test)]
 pub fn encode_set(wire: Wire, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
     out.reserve(key.len() + value.len() + 40);
     set_prefix(wire, key, value.len(), out);
@@ -126,15 +129,21 @@ pub fn encode_get(wire: Wire, key: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Appends any command as a RESP multibulk request: `*<n>`, then `$<len>`
-/// and the bytes of each argument.
-pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut Vec<u8>) {
-    out.push(b'*');
-    push_unsigned(args.len() as u64, out);
-    out.extend_from_slice(b"\r\n");
-    for arg in args {
-        push_bulk(arg.as_ref(), out);
+/// Appends `n` in decimal: lengths go into every request, so without a
+/// `String` on the way.
+fn push_unsigned(n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
     }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Appends `$<len>\r\n`, the start of a bulk string of `len` bytes.
@@ -305,7 +314,7 @@ pub fn parse_stats(report: &[u8]) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Command, Dialect, Limits, Parsed, Reply, encode_reply};
+    use capkv::protocol::{Command, Dialect, Limits, Parsed, Reply, encode_reply};
 
     fn parsed_set(buf: &[u8], dialect: Dialect) -> (Vec<u8>, Vec<u8>, usize) {
         let limits = Limits::default();
@@ -400,7 +409,7 @@ mod tests {
         check(
             Wire::Resp,
             Expect::Set,
-            &r(Reply::Error(crate::protocol::CommandError::OutOfMemory)),
+            &r(Reply::Error(capkv::protocol::CommandError::OutOfMemory)),
             ClientReply::Error(b"OOM command not allowed when used memory > 'maxmemory'."),
         );
         check(
@@ -421,7 +430,7 @@ mod tests {
         check(
             Wire::Line,
             Expect::Set,
-            &l(Reply::Error(crate::protocol::CommandError::OutOfMemory)),
+            &l(Reply::Error(capkv::protocol::CommandError::OutOfMemory)),
             ClientReply::Error(b"ERROR out of memory"),
         );
         check(
@@ -462,6 +471,16 @@ mod tests {
         assert!(parse_reply(Wire::Resp, Expect::Get, b"$x\r\n").is_err());
         assert!(parse_reply(Wire::Resp, Expect::Get, b"$1\r\nabc\r\n").is_err());
         assert!(parse_reply(Wire::Resp, Expect::Get, b"?\r\n").is_err());
+    }
+
+    #[test]
+    fn lengths_in_decimal() {
+        let mut out = Vec::new();
+        for n in [0, 7, 10, 4096, 262_144, u64::MAX] {
+            push_unsigned(n, &mut out);
+            out.push(b' ');
+        }
+        assert_eq!(out, b"0 7 10 4096 262144 18446744073709551615 ");
     }
 
     #[test]

@@ -1,20 +1,22 @@
 //! Watching the server while it is under load: its statistics report (INFO
-//! or STATS) and its memory cgroup, sampled into a CSV file, plus the
-//! progress line on stderr.
+//! or STATS) and its memory cgroup (read with the server's own
+//! [`capkv::memory::Cgroup`]), sampled into a CSV file, plus the progress
+//! line on stderr.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use capkv::protocol::client::{self, ClientReply, Expect};
+use capkv::memory::Cgroup;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::engine::{Counters, Target};
+use crate::wire::{self, ClientReply, Expect};
 
 /// Reads one statistics report, normalised: every `name value` pair, plus
 /// `items` (keys held) and `clients`, whatever the server calls them.
@@ -22,12 +24,12 @@ pub async fn stats(target: Target, limit: Duration) -> Result<BTreeMap<String, S
     let fetch = async {
         let mut s = TcpStream::connect(target.addr).await.map_err(|e| e.to_string())?;
         let mut req = Vec::new();
-        client::encode_stats(target.wire, &mut req);
+        wire::encode_stats(target.wire, &mut req);
         s.write_all(&req).await.map_err(|e| e.to_string())?;
         let mut buf = Vec::with_capacity(16 * 1024);
         loop {
             if let Some((reply, _)) =
-                client::parse_reply(target.wire, Expect::Stats, &buf).map_err(|e| e.0)?
+                wire::parse_reply(target.wire, Expect::Stats, &buf).map_err(|e| e.0)?
             {
                 return match reply {
                     ClientReply::Report(t) | ClientReply::Value(t) => Ok(normalise(t)),
@@ -43,7 +45,7 @@ pub async fn stats(target: Target, limit: Duration) -> Result<BTreeMap<String, S
 }
 
 fn normalise(report: &[u8]) -> BTreeMap<String, String> {
-    let mut m: BTreeMap<String, String> = client::parse_stats(report).into_iter().collect();
+    let mut m: BTreeMap<String, String> = wire::parse_stats(report).into_iter().collect();
     let items = m
         .get("db0")
         .and_then(|v| v.strip_prefix("keys="))
@@ -57,45 +59,6 @@ fn normalise(report: &[u8]) -> BTreeMap<String, String> {
         m.entry("evicted_keys".into()).or_insert(e);
     }
     m
-}
-
-/// A memory cgroup (v1 or v2) to read.
-#[derive(Debug, Clone)]
-pub struct Cgroup(pub PathBuf);
-
-fn read_u64(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-fn keyed(path: &Path, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines().find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
-}
-
-impl Cgroup {
-    fn v1(&self) -> bool {
-        self.0.join("memory.usage_in_bytes").exists()
-    }
-    /// Bytes charged now.
-    pub fn usage(&self) -> Option<u64> {
-        read_u64(&self.0.join(if self.v1() { "memory.usage_in_bytes" } else { "memory.current" }))
-    }
-    /// Most bytes ever charged.
-    pub fn peak(&self) -> Option<u64> {
-        read_u64(&self.0.join(if self.v1() { "memory.max_usage_in_bytes" } else { "memory.peak" }))
-    }
-    /// The hard limit.
-    pub fn limit(&self) -> Option<u64> {
-        read_u64(&self.0.join(if self.v1() { "memory.limit_in_bytes" } else { "memory.max" }))
-    }
-    /// OOM kills so far.
-    pub fn oom_kills(&self) -> Option<u64> {
-        if self.v1() {
-            keyed(&self.0.join("memory.oom_control"), "oom_kill ")
-        } else {
-            keyed(&self.0.join("memory.events"), "oom_kill ")
-        }
-    }
 }
 
 /// Resident set size of `pid`, from /proc.
