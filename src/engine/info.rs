@@ -127,6 +127,8 @@ fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, 
         kv("mem_allocator", "jemalloc-5.3.0".into()),
         kv("capkv_budget", budget.to_string()),
         kv("capkv_item_bytes", store.item_bytes.to_string()),
+        kv("capkv_dead_bytes", store.dead_bytes.to_string()),
+        kv("capkv_live_fraction", format!("{:.3}", store.live_fraction())),
         kv("capkv_segment_bytes", store.segment_bytes.to_string()),
         kv("capkv_segments", store.segments.to_string()),
         kv("capkv_segment_quota", store.segment_quota.to_string()),
@@ -140,6 +142,20 @@ fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, 
         kv("capkv_process_truth", reading.truth.to_string()),
         kv("capkv_emergency_purges", reading.emergency_purges.to_string()),
     ];
+    // One line per shard, in the style of Keyspace's `db0:keys=...`.
+    let mut memory = memory;
+    for (i, shard) in store.shards.iter().enumerate() {
+        memory.push((
+            format!("capkv_shard{i}"),
+            format!(
+                "live_bytes={},dead_bytes={},segment_bytes={},live_fraction={:.3}",
+                shard.live_bytes,
+                shard.dead_bytes,
+                shard.segment_bytes,
+                shard.live_fraction()
+            ),
+        ));
+    }
     let c = store.counters;
     let mut stats_section = vec![
         kv("total_connections_received", stats.connections_total.to_string()),
@@ -155,6 +171,8 @@ fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, 
         kv("capkv_rejected_writes", stats.rejected_writes.to_string()),
         kv("capkv_retained_items", c.retained_items.to_string()),
         kv("capkv_evicted_segments", c.evicted_segments.to_string()),
+        kv("capkv_cleaned_segments", c.cleaned_segments.to_string()),
+        kv("capkv_overwrites_in_place", c.overwrites_in_place.to_string()),
     ];
     // Redis counts requests refused before running (unknown command,
     // arity) as `rejected_calls` of the command; capkv refuses them in the

@@ -279,3 +279,27 @@ fn info_sections_in_both_dialects() {
     assert!(text.contains("STAT cmdstat_set calls=1,"), "{text}");
     assert!(text.ends_with("\nEND\n"), "{text}");
 }
+
+#[test]
+fn info_shows_live_and_dead_bytes() {
+    let (engine, _) = engine();
+    let mut s = resp2();
+    // Same length: in place; longer: the old item (2-byte header, key,
+    // value) is dead.
+    for cmd in ["SET k v", "SET k w", "SET k vv"] {
+        assert_eq!(reply(&engine, &mut s, cmd), "+OK\r\n");
+    }
+    let text = reply(&engine, &mut s, "INFO");
+    for field in [
+        "\r\ncapkv_item_bytes:5\r\n",
+        "\r\ncapkv_dead_bytes:4\r\n",
+        "\r\ncapkv_overwrites_in_place:1\r\n",
+        "\r\ncapkv_cleaned_segments:0\r\n",
+    ] {
+        assert!(text.contains(field), "{field:?} missing in {text}");
+    }
+    assert!(text.contains("\r\ncapkv_live_fraction:0.000\r\n"), "5 bytes of 64 KiB: {text}");
+    let shard = text.lines().find(|l| l.contains(",dead_bytes=4,")).expect("the key's shard");
+    assert!(shard.starts_with("capkv_shard") && shard.contains(":live_bytes=5,"), "{shard}");
+    assert!(shard.ends_with(",segment_bytes=65536,live_fraction=0.000"), "{shard}");
+}

@@ -31,6 +31,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::metrics::Snapshot;
+use crate::store::ShardBytes;
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
@@ -116,6 +117,20 @@ impl Collector for Snapshot {
         )?;
         counter(
             e,
+            "cleaned_segments",
+            "Segments compacted for their dead bytes ahead of their turn, keeping every live item.",
+            None,
+            c.cleaned_segments,
+        )?;
+        counter(
+            e,
+            "overwrites_in_place",
+            "Overwrites written over the old item in place (no dead copy left).",
+            None,
+            c.overwrites_in_place,
+        )?;
+        counter(
+            e,
             "rejected_writes",
             "Writes refused for lack of memory (out of memory errors).",
             None,
@@ -178,6 +193,36 @@ impl Collector for Snapshot {
             r.other,
         )?;
         bytes(e, "item", "Bytes of live items (headers, keys, values).", to_u64(store.item_bytes))?;
+        bytes(
+            e,
+            "dead",
+            "Bytes of dead copies (overwritten, deleted, expired) still in segments.",
+            to_u64(store.dead_bytes),
+        )?;
+        let live = ConstGauge::new(store.live_fraction());
+        live.encode(e.encode_descriptor(
+            "live_fraction",
+            "Live item bytes over segment bytes allocated.",
+            None,
+            live.metric_type(),
+        )?)?;
+        for (name, help, value) in [
+            (
+                "shard_live",
+                "Bytes of live items, by shard.",
+                (|s: &ShardBytes| s.live_bytes) as fn(&ShardBytes) -> usize,
+            ),
+            ("shard_dead", "Bytes of dead copies in segments, by shard.", |s| s.dead_bytes),
+            ("shard_segment", "Bytes of segments a shard holds, by shard.", |s| s.segment_bytes),
+        ] {
+            let mut family =
+                e.encode_descriptor(name, help, Some(&Unit::Bytes), MetricType::Gauge)?;
+            for (i, shard) in store.shards.iter().enumerate() {
+                let label = i.to_string();
+                ConstGauge::new(to_u64(value(shard)))
+                    .encode(family.encode_family(&[("shard", label.as_str())])?)?;
+            }
+        }
         bytes(e, "index", "Bytes of the hash index.", to_u64(store.index_bytes))?;
         bytes(e, "buffer", "Bytes reserved by connection buffers.", self.buffer_bytes)?;
         bytes(e, "segment", "Bytes of segments allocated.", to_u64(store.segment_bytes))?;
@@ -243,7 +288,31 @@ mod tests {
         s.stats.hits = 5;
         s.store.segment_quota = 3;
         s.store.segment_size = 1 << 20;
+        s.store.item_bytes = 3 << 19;
+        s.store.dead_bytes = 1 << 19;
+        s.store.segment_bytes = 2 << 20;
+        s.store.shards = vec![
+            ShardBytes { live_bytes: 1 << 20, dead_bytes: 0, segment_bytes: 1 << 20 },
+            ShardBytes { live_bytes: 1 << 19, dead_bytes: 1 << 19, segment_bytes: 1 << 20 },
+        ];
         s
+    }
+
+    #[test]
+    fn live_and_dead_bytes_by_shard() {
+        let text = render(sample());
+        for line in [
+            "# TYPE capkv_live_fraction gauge",
+            "capkv_live_fraction 0.75",
+            "capkv_dead_bytes 524288",
+            "# TYPE capkv_shard_live_bytes gauge",
+            "capkv_shard_live_bytes{shard=\"0\"} 1048576",
+            "capkv_shard_live_bytes{shard=\"1\"} 524288",
+            "capkv_shard_dead_bytes{shard=\"1\"} 524288",
+            "capkv_shard_segment_bytes{shard=\"1\"} 1048576",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
     }
 
     #[test]

@@ -1,21 +1,51 @@
 //! Which segment goes next, and what survives it.
 //!
 //! Policy: **per-shard FIFO of segments with reinsertion of read items**
-//! (the Segcache / S3-FIFO idea, close to CLOCK at segment granularity).
-//! When a shard needs space and the pool has no segment for it, it takes
-//! its *oldest* segment and compacts it in place:
-//! - items the index no longer points at (deleted, overwritten) vanish;
+//! (the Segcache / S3-FIFO idea, close to CLOCK at segment granularity),
+//! **plus cost-benefit cleaning of dead space** (the rule of log-structured
+//! file systems, Rosenblum and Ousterhout's LFS). When a shard needs space
+//! and the pool has no segment for it, it reclaims one of its sealed
+//! segments in place and makes it its open segment:
+//! - items the index no longer points at (overwritten, deleted) vanish;
 //! - expired items are dropped and counted as expirations;
-//! - items read since they were written (`freq > 0`) slide to the front of
-//!   the segment with their read count decremented, up to a retention limit;
-//! - everything else is evicted.
+//! - if the segment is the shard's *oldest*, it is **evicted**: items read
+//!   since they were written (`freq > 0`) slide to the front of the segment
+//!   with their read count decremented, up to a retention limit, and every
+//!   other item is evicted;
+//! - any other segment is **cleaned**: every live item slides to the front
+//!   (its read count untouched) and nothing live is lost.
 //!
-//! The compacted segment then becomes the shard's open segment, so the
+//! Which segment: the one with the highest benefit/cost = (1 - u) * age /
+//! (1 + u), where u is the fraction of the segment the reclamation keeps
+//! and age is counted in segments sealed since. The benefit of
+//! reclaiming a segment is the space it frees (1 - u), weighted by how
+//! long that space has stayed dead (age: an old segment's live items are
+//! stable, a young one's are still being overwritten, so cleaning it now
+//! would copy items that die soon anyway); the cost is reading the segment
+//! and moving what stays (1 + u). For the oldest segment u is its live
+//! bytes capped at the retention limit (eviction keeps no more); for the
+//! others u is its live fraction. Age-only FIFO is the special case where
+//! the oldest always wins. Why this rule and not FIFO alone: when the same
+//! keys are overwritten over and over (a Zipf workload with 50% writes),
+//! their dead copies sit in every segment, and FIFO reclaims them only when
+//! it reaches them, so two thirds of the cache held dead bytes. Why it
+//! needs no tuning: a segment other than the oldest wins only if it keeps
+//! less than the oldest would (its age is lower, so its (1 - u) / (1 + u)
+//! must be higher), so every reclamation frees at least what evicting the
+//! oldest would, and the hard bounds below hold whichever segment is
+//! picked.
+//!
+//! The compacted segment becomes the shard's open segment, so the
 //! survivors now sit at the young end of the FIFO: a second chance paid for
 //! with one `memmove`, no extra memory and no copy into another segment.
 //! Retention is capped (at most half a segment by default, and never more
-//! than leaves room for the item being written) so every eviction frees
-//! space even when everything is hot.
+//! than leaves room for the item being written) so every reclamation frees
+//! space even when everything is hot, and needs no free segment.
+//!
+//! Overwrites that fit the old item are written in place (see
+//! [`super::shard`]), so fixed-size values and counters leave no dead
+//! copies at all; cleaning is for the rest (values that change size,
+//! deletes, expiry found on read).
 //!
 //! Trade-offs considered: a global FIFO across shards would evict in true
 //! age order but needs cross-shard locking on every eviction; per-shard FIFO
@@ -23,6 +53,8 @@
 //! eviction (pelikan) compacts several segments into one and keeps more hot
 //! items under skew, at the cost of a free target segment; in-place
 //! compaction needs none, which matters when the budget is nearly all used.
+//! Greedy cleaning (least live first, no age) would keep cleaning young
+//! segments whose remaining items are about to be overwritten.
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -30,6 +62,16 @@ use super::StoreError;
 use super::index::Location;
 use super::segment::Segment;
 use super::shard::Shard;
+
+/// What a compaction does with live, unexpired items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pass {
+    /// The oldest segment: keep read items (one read count spent), evict
+    /// the rest.
+    Evict,
+    /// Any other segment, for its dead bytes: keep every live item.
+    Clean,
+}
 
 impl Shard {
     /// Ensures the open segment has `size` free bytes, sealing it and taking
@@ -39,8 +81,7 @@ impl Shard {
             if self.segment(open).remaining() >= size {
                 return Ok(());
             }
-            self.fifo.push_back(open);
-            self.open = None;
+            self.seal_open();
         }
         let segment_size = self.pool.segment_size();
         if size > segment_size {
@@ -60,18 +101,58 @@ impl Shard {
             self.open = Some(id);
             return Ok(());
         }
-        let victim = self.fifo.pop_front().expect("not empty: checked above");
-        let keep = self.retain_limit.min(segment_size - size);
-        self.compact(victim, keep, now);
-        self.counters.evicted_segments += 1;
+        let position = self.pick_victim();
+        let victim = self.fifo.remove(position).expect("not empty: checked above");
+        let keep = segment_size - size;
+        if position == 0 {
+            self.compact(victim, self.retain_limit.min(keep), Pass::Evict, now);
+            self.counters.evicted_segments += 1;
+        } else {
+            self.compact(victim, keep, Pass::Clean, now);
+            self.counters.cleaned_segments += 1;
+        }
         self.open = Some(victim);
         Ok(())
     }
 
+    /// Seals the open segment: it joins the FIFO at the young end.
+    fn seal_open(&mut self) {
+        if let Some(open) = self.open.take() {
+            self.seals += 1;
+            let seals = self.seals;
+            self.segment_mut(open).seal(seals);
+            self.fifo.push_back(open);
+        }
+    }
+
+    /// The FIFO position of the sealed segment with the best benefit/cost
+    /// `(1 - u) * age / (1 + u)` (see the module doc); ties go to the
+    /// older. The FIFO is not empty.
+    fn pick_victim(&self) -> usize {
+        let size = self.pool.segment_size() as f64;
+        let mut best = (0, f64::MIN);
+        for (position, &id) in self.fifo.iter().enumerate() {
+            let segment = self.segment(id);
+            let kept = match position {
+                0 => segment.live().min(self.retain_limit),
+                _ => segment.live(),
+            };
+            let u = kept as f64 / size;
+            let age = (self.seals - segment.sealed_at() + 1) as f64;
+            let score = (1.0 - u) * age / (1.0 + u);
+            if score > best.1 {
+                best = (position, score);
+            }
+        }
+        best.0
+    }
+
     /// Compacts segment `id` in place, keeping at most `keep` bytes of
-    /// read, unexpired items; every other item leaves the index.
-    pub(super) fn compact(&mut self, id: u32, keep: usize, now: u64) {
+    /// unexpired items (under [`Pass::Evict`] only read ones); every other
+    /// item leaves the index.
+    pub(super) fn compact(&mut self, id: u32, keep: usize, pass: Pass, now: u64) {
         let mut segment = self.segments[id as usize].take().expect("compacting a live segment");
+        self.dead_bytes -= segment.dead();
         let partitioner = self.index.partitioner();
         let (mut read, mut write) = (0usize, 0usize);
         while read < segment.used() {
@@ -86,11 +167,15 @@ impl Shard {
                     self.live_bytes -= len;
                     self.with_deadline -= 1;
                     self.counters.expired_items += 1;
-                } else if entry.freq > 0 && write + len <= keep {
+                } else if (pass == Pass::Clean || entry.freq > 0) && write + len <= keep {
                     segment.slide(read, len, write);
                     let moved = Location { segment: id, offset: write as u32 };
-                    self.index.update(slot, moved, entry.freq - 1);
-                    self.counters.retained_items += 1;
+                    if pass == Pass::Evict {
+                        self.index.update(slot, moved, entry.freq - 1);
+                        self.counters.retained_items += 1;
+                    } else {
+                        self.index.update(slot, moved, entry.freq);
+                    }
                     write += len;
                 } else {
                     self.index.remove(slot);
@@ -111,7 +196,7 @@ impl Shard {
         let Some(id) = self.fifo.pop_front().or_else(|| self.open.take()) else {
             return false;
         };
-        self.compact(id, 0, now);
+        self.compact(id, 0, Pass::Evict, now);
         self.counters.evicted_segments += 1;
         let segment = self.segments[id as usize].take().expect("released segment exists");
         self.free_ids.push(id);
@@ -149,5 +234,7 @@ impl Shard {
             }
         }
         assert_eq!(self.live_bytes, live_per_segment.iter().sum::<usize>());
+        let dead: usize = self.segments.iter().flatten().map(Segment::dead).sum();
+        assert_eq!(self.dead_bytes, dead, "dead bytes");
     }
 }

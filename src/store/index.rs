@@ -10,9 +10,9 @@
 //! A slot of 0 is empty (segment ids are stored plus one). The tag is 20
 //! bits of the key's hash; it places the entry in its buckets *and* filters
 //! candidates before the key in the segment is compared, so a lookup almost
-//! never touches an item that is not the one asked for. `freq` counts reads
-//! since the item was written (saturating at 3): eviction copies read items
-//! forward.
+//! never touches an item that is not the one asked for. `freq` counts uses
+//! since the item was appended (saturating at 3): reads, and overwrites
+//! written in place; eviction copies used items forward.
 //!
 //! # Why this shape
 //! The memory target leaves about 10 bytes of index per item, so the table

@@ -17,6 +17,15 @@
 //!
 //! There is no "deleted" flag: an item is live exactly when the index still
 //! points at it, so deletes and overwrites never touch segment memory.
+//!
+//! An overwrite whose new item is no longer than the old one, and at most
+//! a few bytes shorter, is written over the old one in place
+//! ([`write_exact`]): the value-length varint is padded with redundant
+//! continuation bytes (`0x85 0x00` also reads as 5) so the item keeps its
+//! exact length and the segment stays a gap-free run of items. A varint
+//! may take up to 10 bytes, so a value may shrink by up to `10 -
+//! varint_len(vlen)` bytes (8 at 100-byte values): counters and
+//! fixed-format values, the overwrites that repeat most, always fit.
 
 /// Bytes of the optional expiry field.
 pub const EXPIRY_LEN: usize = 6;
@@ -90,6 +99,55 @@ fn get_varint(buf: &[u8]) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+/// Longest varint [`read_header`] accepts.
+const MAX_VARINT_LEN: usize = 10;
+
+/// Writes `v` in exactly `width` bytes (`varint_len(v) <= width <= 10`),
+/// padding with continuation bytes that add zero bits.
+fn put_varint_padded(out: &mut [u8], mut v: usize, width: usize) -> usize {
+    debug_assert!(varint_len(v) <= width && width <= MAX_VARINT_LEN);
+    for byte in out.iter_mut().take(width - 1) {
+        *byte = (v as u8 & 0x7f) | 0x80;
+        v >>= 7;
+    }
+    out[width - 1] = v as u8;
+    width
+}
+
+/// True when an item of minimal encoded length `new_len` with a value of
+/// `value_len` bytes can be written with [`write_exact`] over an item of
+/// `old_len` bytes.
+pub fn fits_in_place(new_len: usize, value_len: usize, old_len: usize) -> bool {
+    new_len <= old_len && old_len - new_len <= MAX_VARINT_LEN - varint_len(value_len)
+}
+
+/// Writes an item of exactly `len` bytes at the start of `out`, padding its
+/// value-length varint; `len` must satisfy [`fits_in_place`] for the item's
+/// [`encoded_len`]. Returns `len`.
+pub fn write_exact(
+    out: &mut [u8],
+    key: &[u8],
+    value: &[u8],
+    expiry: Option<u64>,
+    len: usize,
+) -> usize {
+    let minimal = encoded_len(key.len(), value.len(), expiry.is_some());
+    debug_assert!(fits_in_place(minimal, value.len(), len));
+    let mut pos = put_varint(out, (key.len() << 1) | expiry.is_some() as usize);
+    let width = varint_len(value.len()) + (len - minimal);
+    pos += put_varint_padded(&mut out[pos..], value.len(), width);
+    if let Some(ms) = expiry {
+        let ms = ms.min(MAX_EXPIRY_MS);
+        out[pos..pos + EXPIRY_LEN].copy_from_slice(&ms.to_le_bytes()[..EXPIRY_LEN]);
+        pos += EXPIRY_LEN;
+    }
+    out[pos..pos + key.len()].copy_from_slice(key);
+    pos += key.len();
+    out[pos..pos + value.len()].copy_from_slice(value);
+    debug_assert_eq!(pos + value.len(), len);
+    len
 }
 
 /// Total encoded size of an item with these lengths.
@@ -196,7 +254,39 @@ mod tests {
         assert_eq!(&buf[h2.key_start()..h2.value_start()], b"key");
     }
 
+    #[test]
+    fn padded_varint_keeps_the_length() {
+        let mut buf = [0u8; 32];
+        let n = write(&mut buf, b"key", b"1234", None);
+        // Three bytes shorter, written over it: the varint takes four bytes.
+        assert!(fits_in_place(encoded_len(3, 1, false), 1, n));
+        assert_eq!(write_exact(&mut buf, b"key", b"9", None, n), n);
+        assert_eq!(&buf[..n], &[6, 0x81, 0x80, 0x80, 0x00, b'k', b'e', b'y', b'9']);
+        let h = read_header(&buf[..n]).unwrap();
+        assert_eq!((h.item_len(), h.value_len, h.header_len), (n, 1, 5));
+        // Nine bytes shorter than the old item no longer fits a varint.
+        assert!(!fits_in_place(10, 1, 20));
+        assert!(!fits_in_place(21, 1, 20), "longer never fits");
+    }
+
     proptest! {
+        #[test]
+        fn exact_length_roundtrip(key in proptest::collection::vec(any::<u8>(), 0..100),
+                                  value in proptest::collection::vec(any::<u8>(), 0..300),
+                                  expiry in proptest::option::of(0..=MAX_EXPIRY_MS),
+                                  pad in 0usize..12) {
+            let minimal = encoded_len(key.len(), value.len(), expiry.is_some());
+            let len = minimal + pad;
+            prop_assume!(fits_in_place(minimal, value.len(), len));
+            let mut buf = vec![0u8; len + 3];
+            prop_assert_eq!(write_exact(&mut buf, &key, &value, expiry, len), len);
+            let h = read_header(&buf).unwrap();
+            prop_assert_eq!(h.item_len(), len);
+            prop_assert_eq!(h.expiry, expiry);
+            prop_assert_eq!(&buf[h.key_start()..h.value_start()], &key[..]);
+            prop_assert_eq!(&buf[h.value_start()..h.item_len()], &value[..]);
+        }
+
         #[test]
         fn roundtrip(key in proptest::collection::vec(any::<u8>(), 0..300),
                      value in proptest::collection::vec(any::<u8>(), 0..20_000),

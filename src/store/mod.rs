@@ -8,7 +8,9 @@
 //! - [`segment`]: fixed-size segments and the global pool with its quota.
 //! - [`index`]: key hash -> (segment, offset), 8 bytes per slot.
 //! - [`shard`]: one lock's worth of keys: segments + index, all operations.
-//! - [`eviction`]: which segment goes next and which items survive it.
+//! - [`eviction`]: which segment is reclaimed next (the most dead space
+//!   for its age, by log-structured cleaning's cost-benefit rule) and which
+//!   items survive it.
 //!
 //! A key's 64-bit xxh3 hash is split three ways: the high bits choose the
 //! shard, bits 20..48 the index partition ([`index::Partitioner`]), the low
@@ -18,6 +20,14 @@
 //! segment_size`, exact) or index (tracked to the byte on every resize).
 //! Both are reported to the governor, which sets the segment quota so that
 //! the two plus everything else in the process stay inside the budget.
+//!
+//! Segment bytes are live (items the index points at), dead (copies
+//! overwritten, deleted or expired, until their segment is reclaimed) or
+//! free (the open segment's tail, segments waiting in the pool). Each
+//! shard keeps its live and dead totals up to date under its lock, so
+//! [`Store::stats`] reports them without walking anything. Overwrites that
+//! fit are written in place and leave no dead bytes; the rest are
+//! reclaimed by [`eviction`].
 //!
 //! # Callbacks
 //! [`Store::get`], [`Store::get_delete`] and [`Store::set`] (its [`OnOld`])
@@ -130,8 +140,31 @@ impl StoreConfig {
     }
 }
 
-/// A snapshot of the store's counters and sizes.
+/// How one shard's segment memory is used.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ShardBytes {
+    /// Bytes of live items (headers, keys, values).
+    pub live_bytes: usize,
+    /// Bytes of dead copies (overwritten, deleted, expired and noticed)
+    /// still in segments until reclamation.
+    pub dead_bytes: usize,
+    /// Bytes of the segments the shard holds.
+    pub segment_bytes: usize,
+}
+
+impl ShardBytes {
+    /// Live bytes over segment bytes (0 without segments).
+    pub fn live_fraction(&self) -> f64 {
+        fraction(self.live_bytes, self.segment_bytes)
+    }
+}
+
+fn fraction(part: usize, whole: usize) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+/// A snapshot of the store's counters and sizes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StoreStats {
     /// Keys stored (including expired ones not yet noticed).
     pub items: usize,
@@ -139,7 +172,9 @@ pub struct StoreStats {
     pub items_with_deadline: usize,
     /// Bytes of live items (headers, keys, values).
     pub item_bytes: usize,
-    /// Bytes of segments in existence.
+    /// Bytes of dead copies still in segments (see [`ShardBytes`]).
+    pub dead_bytes: usize,
+    /// Bytes of segments in existence (in shards or free in the pool).
     pub segment_bytes: usize,
     /// Segments in existence.
     pub segments: usize,
@@ -151,6 +186,16 @@ pub struct StoreStats {
     pub index_bytes: usize,
     /// Eviction and expiry counters summed over shards.
     pub counters: ShardCounters,
+    /// Segment memory by shard, in shard order.
+    pub shards: Vec<ShardBytes>,
+}
+
+impl StoreStats {
+    /// Live item bytes over all segment bytes in existence: the share of
+    /// the cache's memory that holds data a read can find.
+    pub fn live_fraction(&self) -> f64 {
+        fraction(self.item_bytes, self.segment_bytes)
+    }
 }
 
 /// The sharded, memory-bounded key-value store.
@@ -461,7 +506,8 @@ impl Store {
         released
     }
 
-    /// A snapshot of sizes and counters (locks each shard briefly).
+    /// A snapshot of sizes and counters (locks each shard briefly; every
+    /// figure is kept up to date under the lock, nothing is walked).
     pub fn stats(&self) -> StoreStats {
         let mut stats = StoreStats {
             segment_bytes: self.segment_bytes(),
@@ -469,6 +515,7 @@ impl Store {
             segment_quota: self.pool.quota(),
             segment_size: self.pool.segment_size(),
             index_bytes: self.index_bytes(),
+            shards: Vec::with_capacity(self.shards.len()),
             ..StoreStats::default()
         };
         for i in 0..self.shards.len() {
@@ -476,11 +523,13 @@ impl Store {
             stats.items += shard.index.len();
             stats.items_with_deadline += shard.with_deadline;
             stats.item_bytes += shard.live_bytes;
-            let c = shard.counters;
-            stats.counters.evicted_items += c.evicted_items;
-            stats.counters.expired_items += c.expired_items;
-            stats.counters.retained_items += c.retained_items;
-            stats.counters.evicted_segments += c.evicted_segments;
+            stats.dead_bytes += shard.dead_bytes;
+            stats.counters.add(&shard.counters);
+            stats.shards.push(ShardBytes {
+                live_bytes: shard.live_bytes,
+                dead_bytes: shard.dead_bytes,
+                segment_bytes: shard.segment_bytes(),
+            });
         }
         stats
     }

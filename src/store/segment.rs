@@ -30,12 +30,15 @@ pub struct Segment {
     write: usize,
     /// Bytes of items the index still points at.
     live: usize,
+    /// The shard's seal count when this segment was last sealed: its age
+    /// for choosing what to reclaim (see [`super::eviction`]).
+    sealed_at: u64,
 }
 
 impl Segment {
     /// Wraps a buffer from the pool as an empty segment.
     pub fn new(data: Box<[u8]>) -> Segment {
-        Segment { data, write: 0, live: 0 }
+        Segment { data, write: 0, live: 0, sealed_at: 0 }
     }
 
     /// Gives the buffer back (for the pool).
@@ -56,6 +59,35 @@ impl Segment {
     /// Bytes of live items.
     pub fn live(&self) -> usize {
         self.live
+    }
+
+    /// Bytes written that no item the index points at occupies any more
+    /// (overwritten, deleted or expired copies), until compaction.
+    pub fn dead(&self) -> usize {
+        self.write - self.live
+    }
+
+    /// Records that the segment was sealed at the shard's seal count `at`.
+    pub fn seal(&mut self, at: u64) {
+        self.sealed_at = at;
+    }
+
+    /// The shard's seal count when this segment was sealed.
+    pub fn sealed_at(&self) -> u64 {
+        self.sealed_at
+    }
+
+    /// Writes an item over the `len`-byte item at `offset`, keeping its
+    /// length exactly (see [`item::write_exact`]); it stays live.
+    pub fn overwrite(
+        &mut self,
+        offset: usize,
+        len: usize,
+        key: &[u8],
+        value: &[u8],
+        expiry: Option<u64>,
+    ) {
+        item::write_exact(&mut self.data[offset..offset + len], key, value, expiry, len);
     }
 
     /// Appends an item; the caller has checked [`Segment::remaining`].

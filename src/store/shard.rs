@@ -2,11 +2,14 @@
 //! A shard is used behind one mutex and never blocks inside it, so a plain
 //! `std::sync::Mutex` is enough (no await is ever held across it).
 //!
-//! Writes always go through `Shard::put`: make room first (which may
-//! evict and move items), then look the key up, then append the new item
-//! and point the index at it. Looking up *after* making room matters:
-//! eviction compacts segments in place, so any location read before it
-//! could be stale.
+//! Writes always go through `Shard::put`. An overwrite whose new item
+//! fits where the old one is (same length, or a few bytes shorter: see
+//! [`item::fits_in_place`]) is written over it and nothing else changes:
+//! no dead copy, no eviction. Otherwise: make room first (which may evict
+//! and move items), then look the key up again, then append the new item
+//! and point the index at it; the old copy's bytes become dead. Looking up
+//! *after* making room matters: eviction compacts segments in place, so
+//! any location read before it could be stale.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -25,8 +28,33 @@ pub struct ShardCounters {
     pub expired_items: u64,
     /// Items copied forward by eviction because they had been read.
     pub retained_items: u64,
-    /// Segments reclaimed by eviction.
+    /// Segments reclaimed by eviction (the oldest of the shard).
     pub evicted_segments: u64,
+    /// Segments compacted for their dead bytes ahead of their turn, keeping
+    /// every live item (see [`super::eviction`]).
+    pub cleaned_segments: u64,
+    /// Overwrites written in place over the old item.
+    pub overwrites_in_place: u64,
+}
+
+impl ShardCounters {
+    /// Adds `other` to these counters.
+    pub fn add(&mut self, other: &ShardCounters) {
+        let ShardCounters {
+            evicted_items,
+            expired_items,
+            retained_items,
+            evicted_segments,
+            cleaned_segments,
+            overwrites_in_place,
+        } = *other;
+        self.evicted_items += evicted_items;
+        self.expired_items += expired_items;
+        self.retained_items += retained_items;
+        self.evicted_segments += evicted_segments;
+        self.cleaned_segments += cleaned_segments;
+        self.overwrites_in_place += overwrites_in_place;
+    }
 }
 
 /// A key found in the shard.
@@ -140,6 +168,10 @@ pub(super) struct Shard {
     pub(super) retain_limit: usize,
     /// Sum of live item bytes.
     pub(super) live_bytes: usize,
+    /// Sum of dead bytes over this shard's segments (see [`Segment::dead`]).
+    pub(super) dead_bytes: usize,
+    /// Segments sealed so far: the clock segment ages are measured in.
+    pub(super) seals: u64,
     /// Indexed items that carry a deadline (INFO's `expires`), including
     /// expired ones not yet noticed.
     pub(super) with_deadline: usize,
@@ -160,6 +192,8 @@ impl Shard {
             pool,
             retain_limit,
             live_bytes: 0,
+            dead_bytes: 0,
+            seals: 0,
             with_deadline: 0,
             counters: ShardCounters::default(),
             freed: Freed::default(),
@@ -212,10 +246,16 @@ impl Shard {
         let len = found.header.item_len();
         self.segment_mut(found.location.segment).mark_dead(len);
         self.live_bytes -= len;
+        self.dead_bytes += len;
         self.with_deadline -= usize::from(found.header.deadline().is_some());
     }
 
-    fn value(&self, found: &Found) -> &[u8] {
+    /// Bytes of segments this shard holds.
+    pub(super) fn segment_bytes(&self) -> usize {
+        self.segment_count() * self.pool.segment_size()
+    }
+
+    pub(super) fn value(&self, found: &Found) -> &[u8] {
         self.segment(found.location.segment).value(found.location.offset as usize, &found.header)
     }
 
@@ -243,6 +283,22 @@ impl Shard {
         now: u64,
     ) -> Result<(), StoreError> {
         let size = item::encoded_len(key.len(), value.len(), expiry.is_some());
+        if let Some(old) = self.find(hash, key) {
+            let len = old.header.item_len();
+            if item::fits_in_place(size, value.len(), len) {
+                let offset = old.location.offset as usize;
+                self.segment_mut(old.location.segment).overwrite(offset, len, key, value, expiry);
+                self.with_deadline -= usize::from(old.header.deadline().is_some());
+                self.with_deadline += usize::from(expiry.is_some_and(|ms| ms != 0));
+                // The item stays where it was instead of moving to the young
+                // end, so the write counts as a use: a key written often but
+                // never read survives its segment's eviction once, as an
+                // appended copy would have lived a whole pass of the FIFO.
+                self.index.touch(old.slot);
+                self.counters.overwrites_in_place += 1;
+                return Ok(());
+            }
+        }
         self.make_room(size, now)?;
         let existing = self.find(hash, key);
         let open = self.open.expect("make_room leaves an open segment");
@@ -255,6 +311,7 @@ impl Shard {
                 let len = old.header.item_len();
                 self.segment_mut(old.location.segment).mark_dead(len);
                 self.live_bytes -= len;
+                self.dead_bytes += len;
                 self.with_deadline -= usize::from(old.header.deadline().is_some());
                 self.index.update(old.slot, location, 0);
             }
@@ -409,6 +466,7 @@ impl Shard {
         self.fifo.clear();
         self.open = None;
         self.live_bytes = 0;
+        self.dead_bytes = 0;
         self.with_deadline = 0;
     }
 
