@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Markdown table (and CI verdict) from a scripts/scenarios.sh results folder.
 
-    scenario_report.py DIR [DIR ...] [--ci]
+    scenario_report.py DIR [DIR ...] [--ci [--no-probe-gate]]
 
 Reads DIR/<server>.<scenario>.json (capkv-bench's result line) and
 DIR/<server>.<scenario>.run.json (OOM kills, exit status), prints the table
 and writes it to the first DIR's report.md. With --ci, exits 1 when any
 scenario had an OOM kill, a server that died, a wrong value, or a figure
-under its CI threshold (THRESHOLDS below; docs/SCENARIOS.md says why).
+under its CI threshold (THRESHOLDS below; docs/SCENARIOS.md says why), or
+a probe (a fresh PING + GET every 100 ms during the scenario) slower than
+PROBE_MAX_MS or unanswered. --no-probe-gate reports the probes without
+failing on them (local measurement only; CI never passes it).
 Stdlib only.
 """
 import glob
@@ -15,7 +18,11 @@ import json
 import os
 import sys
 
-ORDER = ["small", "large", "shifting", "churn", "flood", "zipf"]
+ORDER = ["small", "large", "shifting", "churn", "flood", "zipf", "slowloris", "idle"]
+
+# Every probe in every scenario answered within this (DESIGN.md, "Never
+# frozen": any answer slower than 1 s is a bug).
+PROBE_MAX_MS = 1000.0
 
 # CI thresholds at L = 256 MiB, from measurements on the 2-core dev machine
 # (docs/SCENARIOS.md, "CI thresholds"): retained user bytes / L, or the hit
@@ -67,6 +74,7 @@ def rows(dirs):
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     ci = "--ci" in sys.argv
+    probe_gate = "--no-probe-gate" not in sys.argv
     if not args:
         sys.exit(__doc__)
     table = [
@@ -75,6 +83,10 @@ def main():
     ]
     failures = []
     notes = []
+    probes = [
+        "| scenario | server | probes | unanswered | p50 (ms) | p99 (ms) | max (ms) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for run, res in rows(args):
         sc, srv, limit = run["scenario"], run["server"], run["limit"]
         oom = run.get("oom_kills") or 0
@@ -100,6 +112,25 @@ def main():
                 "yes" if survived else "**no** (exit %s)" % run.get("exit_status"),
             )
         )
+        pr = res.get("probe")
+        fmt = lambda v: "%.1f" % v if isinstance(v, (int, float)) else "-"
+        if pr:
+            probes.append(
+                "| %s | %s | %s | %s | %s | %s | %s |"
+                % (sc, srv, pr.get("count"), pr.get("unanswered"), fmt(pr.get("p50_ms")), fmt(pr.get("p99_ms")), fmt(pr.get("max_ms")))
+            )
+        if sc == "slowloris" and "attackers" in res:
+            notes.append(
+                "%s slowloris: %s attackers sending %s of %s-byte values: %s accepted, %s evicted, %s refused, %s held to the end; retained %.3f L before, %.3f L after"
+                % (srv, res["attackers"], res.get("partial_bytes"), res.get("value_size"), res.get("accepted"), res.get("evicted"),
+                   res.get("refused"), res.get("held_to_end"), res.get("retained_before_fraction") or 0, res.get("retained_fraction") or 0)
+            )
+        if sc == "idle" and "idle_connections" in res:
+            notes.append(
+                "%s idle: %s connections (%s answered their PING): %s B per connection of RSS, %s B of cgroup usage; retained %.3f L before, %.3f L after"
+                % (srv, res.get("idle_connected"), res.get("idle_answered"), fmt(res.get("bytes_per_connection_rss")),
+                   fmt(res.get("bytes_per_connection_cgroup")), res.get("retained_before_fraction") or 0, res.get("retained_fraction") or 0)
+            )
         if sc == "small" and "overhead_per_item_resident" in res:
             notes.append(
                 "%s small: %d items, overhead per item %.1f B (allocator resident) / %.1f B (cgroup usage) beyond 116 B of key+value"
@@ -124,7 +155,17 @@ def main():
             got = res.get(field) if field else None
             if field and (got is None or got < minimum):
                 failures.append("%s %s: %s %s under the CI threshold %.2f" % (srv, sc, field, got, minimum))
+            if probe_gate and wrong is not None:
+                if not pr:
+                    failures.append("%s %s: no probe figures in the result" % (srv, sc))
+                elif pr.get("unanswered") or (pr.get("max_ms") or 0) > PROBE_MAX_MS:
+                    failures.append(
+                        "%s %s: probe: %s of %s fresh PING+GET unanswered within %s ms, slowest answer %s ms (gate: every probe answered within %d ms)"
+                        % (srv, sc, pr.get("unanswered"), pr.get("count"), pr.get("deadline_ms"), fmt(pr.get("max_ms")), PROBE_MAX_MS)
+                    )
     text = "\n".join(table) + "\n"
+    if len(probes) > 2:
+        text += "\nProbe (a fresh connection every 100 ms: PING and GET, connect to last reply):\n\n" + "\n".join(probes) + "\n"
     if notes:
         text += "\n" + "\n".join("- " + n for n in notes) + "\n"
     print(text)
@@ -134,7 +175,8 @@ def main():
         if failures:
             print("CI FAILED:\n  " + "\n  ".join(failures))
             sys.exit(1)
-        print("CI passed: no OOM kill, no wrong value, every figure at or above its threshold")
+        gate = "every probe answered within %d ms" % PROBE_MAX_MS if probe_gate else "probe gate OFF (--no-probe-gate)"
+        print("CI passed: no OOM kill, no wrong value, every figure at or above its threshold, " + gate)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -692,5 +692,19 @@ impl Source for Random {
             return Some(Op::Get { key });
         }
         Some(Op::Set { key, version: wl.versions.bump(key) })
+    }
+}
+
+/// Another source's operations until a deadline.
+pub struct Until {
+    /// The operations.
+    pub inner: Box<dyn Source>,
+    /// No operation is issued from this moment on.
+    pub deadline: Instant,
+}
+
+impl Source for Until {
+    fn next(&mut self, wl: &Workload) -> Option<Op> {
+        if Instant::now() >= self.deadline { None } else { self.inner.next(wl) }
     }
 }

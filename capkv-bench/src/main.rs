@@ -7,7 +7,10 @@
 //!
 //! # Layout
 //! - `main` (here): the flags, and one run per scenario with its result line.
-//! - [`scenarios`]: the six workloads, each scaled to the limit L.
+//! - [`scenarios`]: the six memory workloads, each scaled to the limit L.
+//! - [`conns`]: the connection scenarios, `slowloris` and `idle`.
+//! - [`probe`]: a fresh connection every 100 ms during every scenario,
+//!   timing `PING` and a `GET`: is the server still answering newcomers?
 //! - [`engine`]: pipelined connections that send generated requests and
 //!   check every reply, reconnecting after errors.
 //! - [`data`]: keys, values that are a pure function of (key, version,
@@ -27,10 +30,12 @@
 //! the server's flags. And `cargo build -p capkv`, the release and container
 //! build of the server, does not build the load driver at all.
 
+mod conns;
 mod data;
 mod engine;
 mod json;
 mod monitor;
+mod probe;
 mod scenarios;
 mod wire;
 
@@ -90,6 +95,16 @@ fn duration(s: &str) -> Result<Duration, String> {
 ///   zipf      Zipf(0.99) reads and writes (cache-aside: a miss is written back) over
 ///             a key space 5x what fits; warm-up, then the hit ratio is measured.
 /// After writing, random keys are sampled to estimate the user bytes retained.
+/// `all` runs those six. Two connection scenarios are named explicitly:
+///   slowloris thousands of clients (3,000 at 256 MiB) each send 80% of a maximum-size
+///             store request and stop, holding the connection, while a few fresh
+///             connections keep writing and reading small values; reports the
+///             attackers accepted, evicted and refused, and what the cache still holds;
+///   idle      --idle-connections (10,000) connections each send one PING and go
+///             quiet; reports the server's RSS and cgroup usage per connection.
+/// During every scenario a probe opens a fresh connection every 100 ms, sends PING
+/// (memcached: version) and a GET of a known key, and times connect + replies; the
+/// result line's `probe` object has count, unanswered, p50_ms, p99_ms, max_ms.
 ///
 /// Values are a pure function of (key, version, length), so a wrong value (the
 /// bytes of another key, a corrupted or truncated value, a version never written,
@@ -99,7 +114,8 @@ fn duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Parser)]
 #[command(name = "capkv-bench", version, verbatim_doc_comment)]
 struct Args {
-    /// Scenarios to run, in order: small, large, shifting, churn, flood, zipf, or all.
+    /// Scenarios to run, in order: small, large, shifting, churn, flood, zipf, slowloris,
+    /// idle, or all (the first six).
     #[arg(required = true)]
     scenarios: Vec<String>,
     /// The memory limit L every scenario is scaled to (2g, 256mb, bytes).
@@ -180,6 +196,35 @@ struct Args {
     /// zipf: operations measured after the warm-up (default: one per key).
     #[arg(long)]
     zipf_ops: Option<u64>,
+    /// slowloris: attacking connections (default 3,000 x L / 256 MiB, 100 to 10,000).
+    #[arg(long)]
+    slowloris_connections: Option<usize>,
+    /// slowloris: fraction of the value each attacker sends before stopping.
+    #[arg(long, default_value_t = 0.8)]
+    slowloris_fraction: f64,
+    /// slowloris: value size the partial requests announce (default: the server's
+    /// maximum from CONFIG GET proto-max-bulk-len or memcached's item_size_max, at
+    /// most 1 MiB; 256 KiB when it does not say).
+    #[arg(long, value_parser = size)]
+    slowloris_value: Option<u64>,
+    /// slowloris: how long the attackers hold their connections.
+    #[arg(long, value_parser = duration, default_value = "15s")]
+    slowloris_hold: Duration,
+    /// slowloris: user bytes written (4 KiB values) before the attack, as a multiple of L.
+    #[arg(long, default_value_t = 1.0)]
+    slowloris_fill: f64,
+    /// idle: connections that each send one PING and then stay idle.
+    #[arg(long, default_value_t = 10_000)]
+    idle_connections: usize,
+    /// idle: user bytes written (4 KiB values) before, as a multiple of L.
+    #[arg(long, default_value_t = 0.5)]
+    idle_fill: f64,
+    /// The probe: a fresh connection with PING and GET this often.
+    #[arg(long, value_parser = duration, default_value = "100ms")]
+    probe_interval: Duration,
+    /// The probe: a probe not answered within this counts as unanswered.
+    #[arg(long, value_parser = duration, default_value = "5s")]
+    probe_deadline: Duration,
     /// Write a CSV sample of memory and server statistics to this file
     /// (`{}` is replaced by the scenario name).
     #[arg(long)]
@@ -187,7 +232,8 @@ struct Args {
     /// The server's memory cgroup directory (v1 or v2), sampled into the CSV and results.
     #[arg(long)]
     cgroup: Option<PathBuf>,
-    /// The server's PID (its RSS is sampled).
+    /// The server's PID (its RSS is sampled; default: INFO `process_id` or
+    /// memcached's `pid`, when the server runs on this machine).
     #[arg(long)]
     server_pid: Option<u32>,
     /// Sampling interval of the CSV.
@@ -200,6 +246,10 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    // The flood and the connection scenarios need thousands of files; the
+    // soft limit is often 1,024 while the hard one allows far more. Where
+    // this falls short, the scenario that needs more says so and scales down.
+    let _ = conns::raise_open_files(64 * 1024);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -228,10 +278,10 @@ async fn run(a: Args) -> i32 {
     } else {
         a.scenarios.clone()
     };
-    if let Some(bad) = names.iter().find(|n| !scenarios::ALL.contains(&n.as_str())) {
+    if let Some(bad) = names.iter().find(|n| !scenarios::KNOWN.contains(&n.as_str())) {
         eprintln!(
             "capkv-bench: unknown scenario {bad:?} (known: {}, all)",
-            scenarios::ALL.join(", ")
+            scenarios::KNOWN.join(", ")
         );
         return 2;
     }
@@ -254,6 +304,10 @@ async fn run(a: Args) -> i32 {
     let mut failed = false;
     for name in names {
         let watch = Watch::new();
+        let server_pid = match a.server_pid {
+            Some(pid) => Some(pid),
+            None => server_pid(target).await,
+        };
         let params = scenarios::Params {
             target,
             limit: a.limit,
@@ -277,6 +331,15 @@ async fn run(a: Args) -> i32 {
             zipf_oversub: a.zipf_keyspace,
             zipf_writes: a.zipf_writes,
             zipf_ops: a.zipf_ops,
+            slowloris_conns: a.slowloris_connections,
+            slowloris_fraction: a.slowloris_fraction.clamp(0.0, 1.0),
+            slowloris_value: a.slowloris_value.map(|v| v as usize),
+            slowloris_hold: a.slowloris_hold,
+            slowloris_fill: a.slowloris_fill,
+            idle_conns: a.idle_connections.max(1),
+            idle_fill: a.idle_fill,
+            server_pid,
+            cgroup: cgroup.clone(),
             watch: watch.clone(),
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -285,7 +348,7 @@ async fn run(a: Args) -> i32 {
             tokio::spawn(monitor::sample(
                 target,
                 cgroup.clone(),
-                a.server_pid,
+                server_pid,
                 csv,
                 a.interval,
                 watch.clone(),
@@ -294,9 +357,20 @@ async fn run(a: Args) -> i32 {
         });
         let progress =
             (!a.quiet).then(|| tokio::spawn(monitor::progress(watch.clone(), stop_rx.clone())));
+        let probe_settings = probe::Settings {
+            every: a.probe_interval,
+            deadline: a.probe_deadline,
+            key_size: a.key_size.max(8),
+        };
+        let prober = probe::spawn(target, probe_settings, stop_rx.clone());
         let result = scenarios::run(&params, &name).await;
         let elapsed = watch.start.elapsed().as_secs_f64();
         let _ = stop_tx.send(true);
+        let probes = tokio::task::spawn_blocking(move || prober.join())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
         if let Some(s) = sampler {
             if let Ok(Err(e)) = s.await {
                 eprintln!("capkv-bench: writing the CSV failed: {e}");
@@ -335,7 +409,7 @@ async fn run(a: Args) -> i32 {
                 s.num(k, v);
             }
         }
-        let rss = a.server_pid.and_then(monitor::rss);
+        let rss = server_pid.and_then(monitor::rss);
         s.opt("rss", rss);
         o.obj("server_stats", &s);
         let mut cg = Obj::new();
@@ -363,9 +437,18 @@ async fn run(a: Args) -> i32 {
         for (k, v) in outcome.obj.clone().into_fields() {
             o.raw(&k, v);
         }
+        o.obj("probe", &probes.to_obj());
         let _ = outcome.retained;
         println!("{}", o.render());
-        failed |= outcome.wrong > 0;
+        failed |= outcome.wrong > 0 || probes.wrong > 0;
     }
     i32::from(failed)
+}
+
+/// The server's process id from its statistics (INFO `process_id`,
+/// memcached's `pid`), if it runs on this machine (its /proc entry exists).
+async fn server_pid(target: Target) -> Option<u32> {
+    let stats = monitor::stats(target, Duration::from_secs(10)).await.ok()?;
+    let pid: u32 = stats.get("process_id").or(stats.get("pid"))?.trim().parse().ok()?;
+    std::path::Path::new(&format!("/proc/{pid}/status")).exists().then_some(pid)
 }

@@ -1,4 +1,5 @@
-//! The six hostile workloads, each scaled to a memory limit L.
+//! The hostile workloads, each scaled to a memory limit L: the six memory
+//! scenarios here, the two connection scenarios in [`crate::conns`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -15,10 +16,16 @@ use crate::json::{self, Obj};
 use crate::monitor::Watch;
 use crate::wire;
 
-/// The scenarios, in order.
+/// The memory scenarios, in order: what `all` runs.
 pub const ALL: &[&str] = &["small", "large", "shifting", "churn", "flood", "zipf"];
 
+/// Every scenario: the memory scenarios, then the connection scenarios
+/// (named explicitly; `all` keeps meaning the six).
+pub const KNOWN: &[&str] =
+    &["small", "large", "shifting", "churn", "flood", "zipf", "slowloris", "idle"];
+
 /// Everything a scenario is parameterised by.
+#[derive(Clone)]
 pub struct Params {
     /// Server under load.
     pub target: Target,
@@ -64,6 +71,24 @@ pub struct Params {
     pub zipf_writes: f64,
     /// Zipf measured operations (default: one per key).
     pub zipf_ops: Option<u64>,
+    /// Slowloris: attackers (default scaled from 3,000 at 256 MiB).
+    pub slowloris_conns: Option<usize>,
+    /// Slowloris: the fraction of the request's value each attacker sends.
+    pub slowloris_fraction: f64,
+    /// Slowloris: value size announced (default: the server's maximum).
+    pub slowloris_value: Option<usize>,
+    /// Slowloris: how long the attackers hold.
+    pub slowloris_hold: Duration,
+    /// Slowloris: user bytes filled before the attack, over L.
+    pub slowloris_fill: f64,
+    /// Idle: connections.
+    pub idle_conns: usize,
+    /// Idle: user bytes filled before, over L.
+    pub idle_fill: f64,
+    /// The server's process (for its RSS), if known.
+    pub server_pid: Option<u32>,
+    /// The server's memory cgroup, if known.
+    pub cgroup: Option<capkv::memory::Cgroup>,
     /// Progress and sampling state.
     pub watch: Arc<Watch>,
 }
@@ -80,7 +105,7 @@ pub struct Outcome {
 
 /// Accumulates phases.
 #[derive(Default)]
-struct Totals {
+pub struct Totals {
     phases: Vec<String>,
     set_bytes: u64,
     set_ok_bytes: u64,
@@ -168,7 +193,7 @@ fn depth(p: &Params, item: usize) -> usize {
 }
 
 #[expect(clippy::too_many_arguments)]
-async fn run_phase(
+pub async fn run_phase(
     p: &Params,
     name: &str,
     wl: &Arc<Workload>,
@@ -198,7 +223,7 @@ async fn run_phase(
 }
 
 /// Writes keys `start..end` once, spread over the connections.
-async fn fill(
+pub async fn fill(
     p: &Params,
     name: &str,
     wl: &Arc<Workload>,
@@ -218,7 +243,7 @@ async fn fill(
 
 /// Reads `p.samples` random keys of `start..end`; returns the estimated
 /// user bytes of that range still held.
-async fn sample(
+pub async fn sample(
     p: &Params,
     name: &str,
     wl: &Arc<Workload>,
@@ -482,7 +507,16 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
             let hit_ratio = if gets > 0 { m.hits.load(Relaxed) as f64 / gets as f64 } else { 0.0 };
             o.num("hit_ratio", hit_ratio).int("measured_gets", gets);
         }
-        other => return Err(format!("unknown scenario {other:?} (known: {})", ALL.join(", "))),
+        "slowloris" | "idle" => {
+            let r = if name == "slowloris" {
+                crate::conns::slowloris(p, &mut o, &mut t).await
+            } else {
+                crate::conns::idle(p, &mut o, &mut t).await
+            };
+            retained(&mut o, p, r);
+            retained_bytes = Some(r);
+        }
+        other => return Err(format!("unknown scenario {other:?} (known: {})", KNOWN.join(", "))),
     }
     let wrong = t.into_obj(&mut o);
     Ok(Outcome { obj: o, wrong, retained: retained_bytes })

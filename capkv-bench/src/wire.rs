@@ -41,6 +41,8 @@ pub enum Expect {
     Get,
     /// A statistics report (`STATS`/`INFO`/`stats`).
     Stats,
+    /// A liveness check (`PING`, or memcached's `version`): one line.
+    Ping,
 }
 
 /// One parsed reply, borrowing from the buffer.
@@ -110,6 +112,35 @@ pub fn encode_set(wire: Wire, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
     set_prefix(wire, key, value.len(), out);
     out.extend_from_slice(value);
     out.extend_from_slice(set_suffix(wire));
+}
+
+/// Appends the start of a store request of a `value_len`-byte value and
+/// the first `sent` bytes of `value` (`sent <= value_len`, `sent <=
+/// value.len()`): a request that stops short, as a slow (or hostile)
+/// client sends it. The line protocol's request has no length, so only the
+/// missing `\n` leaves it incomplete; RESP and memcached announce
+/// `value_len` and the server waits for the rest.
+pub fn partial_set(
+    wire: Wire,
+    key: &[u8],
+    value_len: usize,
+    value: &[u8],
+    sent: usize,
+    out: &mut Vec<u8>,
+) {
+    debug_assert!(sent <= value_len && sent <= value.len());
+    set_prefix(wire, key, value_len, out);
+    out.extend_from_slice(&value[..sent]);
+}
+
+/// Appends a liveness check: `PING` (memcached has none; its `version`
+/// is the usual stand-in). The reply is one line ([`Expect::Ping`]).
+pub fn encode_ping(wire: Wire, out: &mut Vec<u8>) {
+    out.extend_from_slice(match wire {
+        Wire::Line => b"PING\n",
+        Wire::Resp => b"*1\r\n$4\r\nPING\r\n",
+        Wire::Memcache => b"version\r\n",
+    });
 }
 
 /// Appends a fetch request.
@@ -209,6 +240,7 @@ fn parse_line(expect: Expect, buf: &[u8]) -> Option<(ClientReply<'_>, usize)> {
         ClientReply::Error(text)
     } else {
         match expect {
+            Expect::Ping => ClientReply::Report(text),
             Expect::Set if text == b"OK" => ClientReply::Stored,
             Expect::Set => ClientReply::Error(text),
             _ if text == b"NOTFOUND" => ClientReply::Miss,
@@ -267,6 +299,7 @@ fn parse_memcache(
         return Ok(Some((ClientReply::Error(text), header)));
     }
     let reply = match expect {
+        Expect::Ping => ClientReply::Report(text),
         Expect::Set if text == b"STORED" => ClientReply::Stored,
         Expect::Set => ClientReply::Error(text),
         _ if text == b"END" => ClientReply::Miss,
@@ -288,6 +321,36 @@ fn parse_memcache(
         }
     };
     Ok(Some((reply, header)))
+}
+
+/// Parses a `CONFIG GET` reply (RESP: an array of name, value, name,
+/// value ... bulk strings) from the front of `buf`: the pairs and the bytes
+/// used, or `Ok(None)` when more bytes are needed.
+#[expect(clippy::type_complexity)]
+pub fn parse_config_get(
+    buf: &[u8],
+) -> Result<Option<(Vec<(String, String)>, usize)>, FramingError> {
+    let Some((text, mut at)) = line(buf) else { return Ok(None) };
+    let Some(n) = text.strip_prefix(b"*").and_then(decimal) else {
+        return Err(framing("CONFIG GET reply is not an array", buf));
+    };
+    let mut items = Vec::with_capacity(n);
+    for _ in 0..n {
+        match parse_resp(&buf[at..])? {
+            None => return Ok(None),
+            Some((ClientReply::Value(v), used)) => {
+                items.push(String::from_utf8_lossy(v).into_owned());
+                at += used;
+            }
+            Some(_) => return Err(framing("CONFIG GET item is not a bulk string", buf)),
+        }
+    }
+    let mut items = items.into_iter();
+    let mut pairs = Vec::with_capacity(n / 2);
+    while let (Some(k), Some(v)) = (items.next(), items.next()) {
+        pairs.push((k, v));
+    }
+    Ok(Some((pairs, at)))
 }
 
 /// The `name value` pairs of a statistics report: `STAT name value` lines
@@ -471,6 +534,65 @@ mod tests {
         assert!(parse_reply(Wire::Resp, Expect::Get, b"$x\r\n").is_err());
         assert!(parse_reply(Wire::Resp, Expect::Get, b"$1\r\nabc\r\n").is_err());
         assert!(parse_reply(Wire::Resp, Expect::Get, b"?\r\n").is_err());
+    }
+
+    #[test]
+    fn partial_requests_stop_short_exactly() {
+        let value = b"0123456789";
+        let mut out = Vec::new();
+        partial_set(Wire::Line, b"k1", 10, value, 4, &mut out);
+        assert_eq!(out, b"PUT k1 0123");
+        out.clear();
+        partial_set(Wire::Resp, b"k1", 10, value, 8, &mut out);
+        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$2\r\nk1\r\n$10\r\n01234567");
+        out.clear();
+        partial_set(Wire::Memcache, b"k1", 10, value, 0, &mut out);
+        assert_eq!(out, b"set k1 0 0 10\r\n");
+        // What the server's parsers make of them: not yet a request.
+        let limits = capkv::protocol::Limits::default();
+        for (wire, dialect) in [(Wire::Line, Dialect::Line), (Wire::Resp, Dialect::Resp2)] {
+            let mut out = Vec::new();
+            partial_set(wire, b"k1", 10, value, 9, &mut out);
+            assert!(
+                matches!(dialect.parse(&out, &limits), Parsed::Incomplete),
+                "{wire:?}: {:?}",
+                dialect.parse(&out, &limits)
+            );
+        }
+    }
+
+    #[test]
+    fn pings_and_their_replies() {
+        let mut out = Vec::new();
+        for wire in [Wire::Line, Wire::Resp, Wire::Memcache] {
+            encode_ping(wire, &mut out);
+        }
+        assert_eq!(out, b"PING\n*1\r\n$4\r\nPING\r\nversion\r\n");
+        let pong = server_reply(Dialect::Resp2, Reply::Pong);
+        check(Wire::Resp, Expect::Ping, &pong, ClientReply::Report(b"PONG"));
+        let pong = server_reply(Dialect::Line, Reply::Pong);
+        check(Wire::Line, Expect::Ping, &pong, ClientReply::Report(b"PONG"));
+        check(
+            Wire::Memcache,
+            Expect::Ping,
+            b"VERSION 1.6.21\r\n",
+            ClientReply::Report(b"VERSION 1.6.21"),
+        );
+        check(Wire::Line, Expect::Ping, b"ERROR busy\n", ClientReply::Error(b"ERROR busy"));
+    }
+
+    #[test]
+    fn config_get_pairs() {
+        let reply = b"*2\r\n$18\r\nproto-max-bulk-len\r\n$6\r\n262144\r\n";
+        for cut in 0..reply.len() {
+            assert_eq!(parse_config_get(&reply[..cut]), Ok(None), "cut at {cut}");
+        }
+        assert_eq!(
+            parse_config_get(reply),
+            Ok(Some((vec![("proto-max-bulk-len".into(), "262144".into())], reply.len())))
+        );
+        assert_eq!(parse_config_get(b"*0\r\n"), Ok(Some((vec![], 4))));
+        assert!(parse_config_get(b"-ERR unknown\r\n").is_err());
     }
 
     #[test]

@@ -93,8 +93,13 @@ impl Drop for Server {
 }
 
 fn bench(server: &Server, wire: &str, scenarios: &[&str]) -> Vec<String> {
+    bench_with(server, wire, scenarios, &[])
+}
+
+fn bench_with(server: &Server, wire: &str, scenarios: &[&str], extra: &[&str]) -> Vec<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_capkv-bench"))
         .args(scenarios)
+        .args(extra)
         .args([
             "--quiet",
             "--limit",
@@ -153,5 +158,84 @@ fn line_protocol_fill_and_churn() {
         assert_eq!(field(&line, "wrong_values"), "0", "{line}");
         // The server may refuse writes; the client must never lose framing.
         assert!(!line.contains("protocol:"), "{line}");
+    }
+}
+
+fn int(line: &str, name: &str) -> u64 {
+    let v = field(line, name);
+    v.parse().unwrap_or_else(|_| panic!("{name} is {v:?}, not a count, in {line}"))
+}
+
+/// Every scenario's line has a probe whose counts add up; only structure
+/// is checked, never timing.
+fn probe_adds_up(line: &str) {
+    let at = line.find("\"probe\":{").unwrap_or_else(|| panic!("no probe in {line}"));
+    let probe = &line[at..];
+    for f in ["p50_ms", "p99_ms", "max_ms"] {
+        let v = field(probe, f);
+        assert!(v == "null" || v.parse::<f64>().is_ok(), "{f} = {v} in {probe}");
+    }
+    let (count, answered, unanswered) =
+        (int(probe, "count"), int(probe, "answered"), int(probe, "unanswered"));
+    assert_eq!(count, answered + unanswered, "{probe}");
+    assert_eq!(unanswered, int(probe, "timed_out") + int(probe, "failed"), "{probe}");
+    assert_eq!(int(probe, "wrong"), 0, "{probe}");
+}
+
+#[test]
+fn connection_scenarios_at_tiny_scale() {
+    let server = Server::start(&["--max-memory", "48mb"]);
+    let tiny = [
+        "--slowloris-connections",
+        "40",
+        "--slowloris-value",
+        "16kb",
+        "--slowloris-hold",
+        "1s",
+        "--idle-connections",
+        "100",
+    ];
+    let mut lines = bench_with(&server, "resp", &["small", "slowloris", "idle"], &tiny);
+    drop(server);
+    let server = Server::start(&["--max-memory", "48mb"]);
+    lines.extend(bench_with(&server, "line", &["slowloris"], &tiny));
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for line in &lines {
+        assert_eq!(field(line, "wrong_values"), "0", "{line}");
+        assert!(!line.contains("protocol:"), "{line}");
+        probe_adds_up(line);
+        field(line, "retained_fraction");
+    }
+    for slow in lines.iter().filter(|l| l.contains("\"scenario\":\"slowloris\"")) {
+        let attackers = int(slow, "attackers");
+        assert_eq!(attackers, 40, "{slow}");
+        assert_eq!(attackers, int(slow, "accepted") + int(slow, "refused"), "{slow}");
+        assert_eq!(
+            int(slow, "accepted"),
+            int(slow, "evicted") + int(slow, "held_to_end"),
+            "{slow}"
+        );
+        assert_eq!(int(slow, "value_size"), 16 * 1024, "{slow}");
+        assert!(int(slow, "partial_bytes") < 16 * 1024, "{slow}");
+        for f in ["retained_before_fraction", "server_evicted_clients", "attacker_outcomes"] {
+            field(slow, f);
+        }
+    }
+    let idle = lines.iter().find(|l| l.contains("\"scenario\":\"idle\"")).unwrap();
+    let conns = int(idle, "idle_connections");
+    assert_eq!(conns, 100, "{idle}");
+    assert_eq!(conns, int(idle, "idle_connected") + int(idle, "idle_failed"), "{idle}");
+    assert_eq!(
+        int(idle, "idle_connected"),
+        int(idle, "idle_closed_by_server") + int(idle, "idle_held_to_end"),
+        "{idle}"
+    );
+    assert!(int(idle, "idle_answered") <= int(idle, "idle_connected"), "{idle}");
+    // The bench learns the server's pid from INFO, so the RSS is read.
+    int(idle, "rss_before");
+    int(idle, "rss_after");
+    field(idle, "bytes_per_connection_rss").parse::<f64>().expect("a number");
+    for f in ["bytes_per_connection_cgroup", "retained_before_fraction", "items_after"] {
+        field(idle, f);
     }
 }
