@@ -5,6 +5,7 @@
 //! drops anything the arm half-wrote and answers the error instead, so a
 //! failed command never leaves a partial reply behind.
 
+use crate::metrics::LocalCounters;
 use crate::protocol::{
     Args, ClientSubcommand, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect,
     ExpireCondition, Expiry, MAX_CLIENT_NAME, REGISTRY, Reply, SetCondition, SetOptions, TtlUnit,
@@ -46,6 +47,7 @@ fn deadline(expiry: Expiry, now: u64, command: &'static str) -> Result<Option<u6
 struct Ctx<'e, 's, 'o, O: Output + ?Sized> {
     engine: &'e Engine,
     session: &'s mut Session,
+    counters: &'s mut LocalCounters,
     out: Replies<'o, O>,
 }
 
@@ -54,25 +56,26 @@ pub fn execute<O: Output + ?Sized>(
     engine: &Engine,
     command: &Command<'_>,
     session: &mut Session,
+    counters: &mut LocalCounters,
     out: &mut O,
 ) -> Flow {
     let id = command.id();
     let dialect = session.dialect;
-    let mut ctx = Ctx { engine, session, out: Replies::new(out, dialect) };
+    let mut ctx = Ctx { engine, session, counters, out: Replies::new(out, dialect) };
     let mark = ctx.out.mark();
     let flow = match run(command, &mut ctx) {
         Ok(flow) => {
             // A command that must wait for room is counted when it reruns.
             if !matches!(flow, Flow::NeedRoom(_)) {
-                ctx.session.counters.command(id, true);
+                ctx.counters.command(id, true);
             }
             flow
         }
         Err(error) => {
             if matches!(error, CommandError::OutOfMemory) {
-                ctx.session.counters.rejected_writes += 1;
+                ctx.counters.rejected_writes += 1;
             }
-            ctx.session.counters.command(id, false);
+            ctx.counters.command(id, false);
             // Drop anything half-written by the failed command.
             ctx.out.cut_back(mark);
             finish(&mut ctx.out, &Reply::Error(error))
@@ -279,12 +282,12 @@ fn value_reply<O: Output + ?Sized>(
 ) -> Flow {
     match found {
         Some(true) => {
-            ctx.session.counters.hits += 1;
+            ctx.counters.hits += 1;
             Flow::Continue
         }
         Some(false) => Flow::NeedRoom(need),
         None => {
-            ctx.session.counters.misses += 1;
+            ctx.counters.misses += 1;
             finish(&mut ctx.out, &Reply::Nil)
         }
     }
@@ -342,9 +345,9 @@ fn set<O: Output + ?Sized>(
         SetOutcome::Aborted => Ok(Flow::NeedRoom(need)),
         SetOutcome::Written | SetOutcome::ConditionFailed => {
             if found {
-                ctx.session.counters.hits += 1;
+                ctx.counters.hits += 1;
             } else {
-                ctx.session.counters.misses += 1;
+                ctx.counters.misses += 1;
             }
             Ok(Flow::Continue)
         }
@@ -380,8 +383,8 @@ fn mget<O: Output + ?Sized>(keys: Args<'_>, ctx: &mut Ctx<'_, '_, '_, O>) -> Flo
             return Flow::NeedRoom(total);
         }
     }
-    ctx.session.counters.hits += hits;
-    ctx.session.counters.misses += misses;
+    ctx.counters.hits += hits;
+    ctx.counters.misses += misses;
     Flow::Continue
 }
 

@@ -58,14 +58,12 @@ pub struct Session {
     pub id: u64,
     /// The name CLIENT SETNAME gave it.
     pub name: Option<Box<[u8]>>,
-    /// Its counters, merged into [`ServerStats`] by the connection.
-    pub counters: LocalCounters,
 }
 
 impl Session {
     /// A fresh session speaking `dialect`.
     pub fn new(id: u64, dialect: Dialect) -> Session {
-        Session { dialect, id, name: None, counters: LocalCounters::default() }
+        Session { dialect, id, name: None }
     }
 }
 
@@ -87,14 +85,17 @@ impl Engine {
         Engine { store: budget.store().clone(), budget, stats: ServerStats::default(), settings }
     }
 
-    /// Runs `command` for `session`, appending its reply to `out`.
+    /// Runs `command` for `session`, counting it in `counters` (which
+    /// the caller merges into [`ServerStats`]: a worker keeps one set for
+    /// all its connections) and appending its reply to `out`.
     pub fn execute<O: Output + ?Sized>(
         &self,
         command: &Command<'_>,
         session: &mut Session,
+        counters: &mut LocalCounters,
         out: &mut O,
     ) -> Flow {
-        execute::execute(self, command, session, out)
+        execute::execute(self, command, session, counters, out)
     }
 
     /// Appends one reply outside any command (a parse error, a refusal)

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Engine, Flow, Output, Session, Settings};
 use crate::memory::Budget;
+use crate::metrics::LocalCounters;
 use crate::protocol::{Command, Dialect, Expiry, Limits, Parsed, REGISTRY};
 use crate::store::{Clock, Store, StoreConfig};
 
@@ -51,6 +52,18 @@ impl Output for Capped {
     }
 }
 
+/// One client: its session and its counters.
+struct Conn {
+    session: Session,
+    counters: LocalCounters,
+}
+
+impl Conn {
+    fn new(id: u64, dialect: Dialect) -> Conn {
+        Conn { session: Session::new(id, dialect), counters: LocalCounters::default() }
+    }
+}
+
 /// Parses `request` (one line, inline syntax) in the session's dialect.
 fn parse<'a>(session: &Session, request: &'a [u8]) -> Command<'a> {
     match session.dialect.parse(request, &Limits::default()) {
@@ -60,28 +73,28 @@ fn parse<'a>(session: &Session, request: &'a [u8]) -> Command<'a> {
 }
 
 /// Runs one request into `out`.
-fn run_into(engine: &Engine, session: &mut Session, request: &str, out: &mut impl Output) -> Flow {
+fn run_into(engine: &Engine, c: &mut Conn, request: &str, out: &mut impl Output) -> Flow {
     let line = format!("{request}\r\n");
-    let command = parse(session, line.as_bytes());
-    engine.execute(&command, session, out)
+    let command = parse(&c.session, line.as_bytes());
+    engine.execute(&command, &mut c.session, &mut c.counters, out)
 }
 
 /// Runs one request; returns the flow and the reply bytes as text.
-fn run(engine: &Engine, session: &mut Session, request: &str) -> (Flow, String) {
+fn run(engine: &Engine, c: &mut Conn, request: &str) -> (Flow, String) {
     let mut out = Vec::new();
-    let flow = run_into(engine, session, request, &mut out);
+    let flow = run_into(engine, c, request, &mut out);
     (flow, String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The reply to one request that must continue the connection.
-fn reply(engine: &Engine, session: &mut Session, request: &str) -> String {
-    let (flow, text) = run(engine, session, request);
+fn reply(engine: &Engine, c: &mut Conn, request: &str) -> String {
+    let (flow, text) = run(engine, c, request);
     assert_eq!(flow, Flow::Continue, "{request}");
     text
 }
 
-fn resp2() -> Session {
-    Session::new(7, Dialect::Resp2)
+fn resp2() -> Conn {
+    Conn::new(7, Dialect::Resp2)
 }
 
 #[test]
@@ -91,13 +104,13 @@ fn set_get_del_in_every_dialect() {
     assert_eq!(reply(&engine, &mut s, "SET k hello"), "+OK\r\n");
     assert_eq!(reply(&engine, &mut s, "GET k"), "$5\r\nhello\r\n");
     assert_eq!(reply(&engine, &mut s, "GET missing"), "$-1\r\n");
-    let mut line = Session::new(8, Dialect::Line);
+    let mut line = Conn::new(8, Dialect::Line);
     assert_eq!(reply(&engine, &mut line, "GET k"), "hello\n");
     assert_eq!(reply(&engine, &mut line, "PUT k2 a b"), "OK\n");
     assert_eq!(reply(&engine, &mut line, "GET missing"), "NOTFOUND\n");
     assert_eq!(reply(&engine, &mut line, "DEL k2"), "OK\n");
     assert_eq!(reply(&engine, &mut line, "DEL k2"), "NOTFOUND\n");
-    let mut resp3 = Session::new(9, Dialect::Resp3);
+    let mut resp3 = Conn::new(9, Dialect::Resp3);
     assert_eq!(reply(&engine, &mut resp3, "GET missing"), "_\r\n");
     assert_eq!(reply(&engine, &mut s, "DEL k k missing"), ":1\r\n");
 }
@@ -166,7 +179,7 @@ fn mget_counts_hits_and_misses() {
     assert_eq!(reply(&engine, &mut s, "MSET a 1 b 22"), "+OK\r\n");
     assert_eq!(reply(&engine, &mut s, "MGET a nope b"), "*3\r\n$1\r\n1\r\n$-1\r\n$2\r\n22\r\n");
     assert_eq!((s.counters.hits, s.counters.misses), (2, 1));
-    let mut resp3 = Session::new(1, Dialect::Resp3);
+    let mut resp3 = Conn::new(1, Dialect::Resp3);
     assert_eq!(reply(&engine, &mut resp3, "MGET nope"), "*1\r\n_\r\n");
 }
 
@@ -215,7 +228,7 @@ fn a_failed_command_leaves_no_partial_reply() {
     // GETEX writes the value, then finds the deadline overflows.
     let command = Command::GetEx { key: b"k", expiry: Some(Expiry::InMillis(u64::MAX)) };
     let mut out = Vec::new();
-    assert_eq!(engine.execute(&command, &mut s, &mut out), Flow::Continue);
+    assert_eq!(engine.execute(&command, &mut s.session, &mut s.counters, &mut out), Flow::Continue);
     assert_eq!(out, b"-ERR invalid expire time in 'getex' command\r\n");
 }
 
@@ -224,12 +237,12 @@ fn hello_switches_the_protocol_and_answers_in_it() {
     let (engine, _) = engine();
     let mut s = resp2();
     let text = reply(&engine, &mut s, "HELLO 3");
-    assert_eq!(s.dialect, Dialect::Resp3);
+    assert_eq!(s.session.dialect, Dialect::Resp3);
     assert!(text.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{text}");
     assert!(text.contains("$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:7\r\n"), "{text}");
     assert_eq!(reply(&engine, &mut s, "CLIENT GETNAME"), "_\r\n");
     let text = reply(&engine, &mut s, "HELLO 2");
-    assert_eq!(s.dialect, Dialect::Resp2);
+    assert_eq!(s.session.dialect, Dialect::Resp2);
     assert!(text.starts_with("*14\r\n"), "{text}");
     assert_eq!(reply(&engine, &mut s, "CLIENT GETNAME"), "$-1\r\n");
 }
@@ -247,7 +260,7 @@ fn client_and_command_subcommands() {
         reply(&engine, &mut s, "CONFIG GET maxclients"),
         "*2\r\n$10\r\nmaxclients\r\n$2\r\n10\r\n"
     );
-    let mut resp3 = Session::new(1, Dialect::Resp3);
+    let mut resp3 = Conn::new(1, Dialect::Resp3);
     assert_eq!(reply(&engine, &mut resp3, "COMMAND DOCS"), "%0\r\n");
 }
 
@@ -255,7 +268,7 @@ fn client_and_command_subcommands() {
 fn quit_closes_after_its_reply() {
     let (engine, _) = engine();
     assert_eq!(run(&engine, &mut resp2(), "QUIT"), (Flow::Close, "+OK\r\n".into()));
-    let mut line = Session::new(1, Dialect::Line);
+    let mut line = Conn::new(1, Dialect::Line);
     assert_eq!(run(&engine, &mut line, "QUIT"), (Flow::Close, String::new()));
 }
 
@@ -273,7 +286,7 @@ fn info_sections_in_both_dialects() {
     let text = reply(&engine, &mut s, "INFO commandstats");
     assert!(text.contains("cmdstat_set:calls=1,"), "{text}");
     assert!(!text.contains("# Server"), "{text}");
-    let mut line = Session::new(1, Dialect::Line);
+    let mut line = Conn::new(1, Dialect::Line);
     let text = reply(&engine, &mut line, "STATS");
     assert!(text.starts_with("STAT redis_version "), "{text}");
     assert!(text.contains("STAT cmdstat_set calls=1,"), "{text}");

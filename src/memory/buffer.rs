@@ -26,6 +26,14 @@ impl Buffer {
         Buffer { data: Vec::new(), budget }
     }
 
+    /// A buffer of `capacity` bytes, accounted whether or not the budget
+    /// has room: for fixed, small allocations made once (a worker's space).
+    pub fn with_capacity_forced(budget: Arc<Budget>, capacity: usize) -> Buffer {
+        let mut buffer = Buffer::new(budget);
+        buffer.room_with_reserved(capacity, 0);
+        buffer
+    }
+
     /// The bytes held.
     pub fn bytes(&self) -> &[u8] {
         &self.data
@@ -72,6 +80,25 @@ impl Buffer {
             }
         }
         false
+    }
+
+    /// Makes room for `extra` more bytes with `reserved` of them already
+    /// reserved in the budget by the caller; the rest is accounted even
+    /// past the budget's limit. Only for small, bounded carries (see the
+    /// server's worker space), never for growth a client can drive.
+    pub fn room_with_reserved(&mut self, extra: usize, reserved: usize) {
+        let target = self.data.len() + extra;
+        if target <= self.data.capacity() {
+            self.budget.release(reserved);
+            return;
+        }
+        let grow = target - self.data.capacity();
+        if grow > reserved {
+            self.budget.force_reserve(grow - reserved);
+        } else {
+            self.budget.release(reserved - grow);
+        }
+        self.grow_reserved(target, grow);
     }
 
     /// Makes room for `extra` more bytes, waiting for the budget if needed.

@@ -1,24 +1,32 @@
-//! One client connection: read, parse every complete request, execute,
-//! answer them all with one write, repeat.
+//! One client connection: wait until the client sends, run every complete
+//! request it sent, answer them all with one write, repeat.
 //!
-//! Pipelining falls out of that loop: however many requests one read
-//! brought in, they are answered in order with a single write (or several
-//! if the replies pass [`FLUSH_AT`]). Memory stays bounded per connection
-//! and in total:
-//! - the read buffer starts at 4 KiB and grows (doubling) only while a
-//!   request is incomplete and the buffer is full, up to
-//!   `--max-client-buffer`; it shrinks back once drained;
+//! An idle connection holds no buffer. A round ([`Connection::round`])
+//! borrows its worker's space ([`space`](super::space)): it reads into the
+//! worker's input, runs the requests through the engine into the worker's
+//! output, and writes that to the socket, all without waiting. Only what is
+//! left when the round stops moves into the connection's own buffers, and
+//! they are freed as soon as they are empty again:
+//! - the start of a request that has not fully arrived: further reads go
+//!   straight into the connection's input, which jumps to a size that
+//!   holds the whole request (see [`Connection::read_buffer_target`]);
+//! - replies the socket did not take: they are written out, while the
+//!   client's next requests are read into the input (redis-rs and
+//!   redis-benchmark write a whole pipeline before reading any reply:
+//!   a server that only wrote would wait for the client, and the client
+//!   for the server, until the write timeout), before more requests run.
+//!
+//! Memory stays bounded per connection and in total:
 //! - a line over the limit is answered with an error and discarded as it
 //!   streams in (the `Skip` state), never buffered whole;
-//! - handled requests are dropped from the front of the read buffer in one
-//!   move before the next read (`done`), not one by one: dropping each of
-//!   the thousands of requests a pipelined read brings would move the rest
-//!   of the buffer every time;
 //! - replies are written out once they pass [`FLUSH_AT`], before more
 //!   requests are executed, so a client that pipelines a million GETs
 //!   holds at most one flush's worth of replies;
-//! - every buffer byte is reserved in the budget first; a connection that
-//!   cannot get room waits, which is backpressure on that client alone;
+//! - every buffer byte a connection keeps is reserved in the budget (up to
+//!   [`CARRY_FREE`](super::space::CARRY_FREE) per direction even without
+//!   room, which is what lets a newcomer be served while others hold every
+//!   buffer byte); a connection that cannot get room waits, which is
+//!   backpressure on that client alone;
 //! - a client that does not read its replies for `--write-timeout` is
 //!   disconnected, and after only [`STALL_GRACE`] while other clients
 //!   wait for buffer memory that only released buffers can give (see
@@ -28,13 +36,7 @@
 //!   a request in a grown buffer is evicted too, when others wait, but
 //!   only after `--write-timeout`: a client merely starved of CPU (a load
 //!   generator with ten thousand connections on one core) can pause that
-//!   way for seconds, so a short grace would evict healthy writers;
-//! - while replies wait for the client to read them, its requests are
-//!   still read (into the accounted input buffer, up to
-//!   `--max-client-buffer`). redis-rs and redis-benchmark write a whole
-//!   pipeline before reading any reply: when both directions outgrow the
-//!   kernel's socket buffers, a server that only wrote would wait for the
-//!   client, and the client for the server, until the write timeout.
+//!   way for seconds, so a short grace would evict healthy writers.
 //!
 //! Closing is done with care (see `Connection::close`): when capkv ends
 //! a connection the client may still be sending (QUIT with more requests
@@ -52,19 +54,20 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::engine::{Engine, Flow, Session};
+use crate::metrics::LocalCounters;
 use crate::memory::buffer::{BASE_CAPACITY, Buffer};
 use crate::protocol::{self, CommandError, Dialect, Parsed, Reply, Skip};
 
 use super::Shared;
+use super::space::{READ_SPACE, Sink, with_space};
 
-/// Write replies out once this many bytes are pending.
-pub const FLUSH_AT: usize = 64 * 1024;
+pub use super::space::FLUSH_AT;
 
 /// Read at least this much per read call (grow the buffer if less is free).
 const MIN_READ: usize = 1024;
 
 /// How long a closing connection waits for the client to close its side.
-const LINGER: Duration = Duration::from_secs(2);
+pub(super) const LINGER: Duration = Duration::from_secs(2);
 
 /// How long a connection may leave replies unread while others wait for
 /// buffer memory, before it is evicted.
@@ -93,31 +96,49 @@ enum ReadRoom {
     Budget(usize),
 }
 
-/// What to do after looking at the front of the input.
-enum Step {
-    /// Drop this many bytes of input and go on.
-    Consumed(usize),
-    /// The input holds no complete request.
-    NeedInput,
-    /// Output needs this much room before the same request runs again.
+/// How a round ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// Every complete request was answered; what is left of the input (if
+    /// anything) is the start of a request still arriving.
+    Done,
+    /// The client closed its side (after the round's requests ran).
+    Eof,
+    /// The socket did not take every reply; requests may be left to run.
+    Blocked,
+    /// The request at the front needs this much room for its reply.
     NeedRoom(usize),
-    /// Drop this many bytes, flush and close.
-    Close(usize),
+    /// Flush and close (QUIT, a fatal request).
+    Close,
+}
+
+/// Where [`run_requests`] stopped.
+enum Stop {
+    /// Out of complete requests.
+    Drained,
+    /// The socket would not take more replies.
+    Blocked,
+    /// The next request's reply needs this much room.
+    NeedRoom(usize),
+    /// Close after the replies.
+    Close,
 }
 
 struct Connection {
     socket: TcpStream,
     shared: Arc<Shared>,
+    /// Bytes the connection carries between rounds: the start of a request
+    /// still arriving, or requests not yet run. Empty (no allocation) while
+    /// idle.
     input: Buffer,
+    /// Replies the socket has not taken yet. Empty (no allocation) while
+    /// idle.
     output: Buffer,
-    /// The engine's per-connection state: dialect, id, name, counters.
+    /// The engine's per-connection state: dialect, id, name.
     session: Session,
     /// Whether the first byte has chosen the dialect yet.
     detected: bool,
     skip: Skip,
-    /// Bytes at the front of `input` already handled (executed, refused or
-    /// skipped), dropped by [`Connection::compact`].
-    done: usize,
 }
 
 /// Serves one client until it leaves, errs, idles out, or shutdown begins.
@@ -137,88 +158,184 @@ pub async fn serve(
         session: Session::new(id, Dialect::Line),
         detected: false,
         skip: Skip::Nothing,
-        done: 0,
     };
     match connection.run(shutdown).await {
-        Ok(End::Close) => connection.close().await,
+        // Rare paths are boxed so that the idle connection's future,
+        // which is what it costs while it waits, stays small.
+        Ok(End::Close) => Box::pin(connection.close()).await,
         Ok(End::PeerClosed) => {}
         Err(e) => tracing::debug!(connection = id, error = %e, "connection closed"),
     }
-    let Connection { shared, mut session, .. } = connection;
-    shared.engine.stats.merge(&mut session.counters);
 }
 
 impl Connection {
     async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> io::Result<End> {
+        // True when the input may hold requests that have not run yet
+        // (read while replies waited, or left by a blocked round).
+        let mut unrun = false;
         loop {
-            // Shutdown is only noticed between batches: every request
-            // already read has been answered and flushed by now.
-            if *shutdown.borrow() {
-                return Ok(End::Close);
+            if !self.output.is_empty() && Box::pin(self.flush()).await? > 0 {
+                unrun = true;
             }
-            self.compact();
-            if self.input.is_empty() && self.shared.engine.budget.buffers_exhausted() {
-                // Others wait for buffer memory: an idle connection gives
-                // back what a burst grew before it waits for more input.
-                self.input.shrink_if_empty(BASE_CAPACITY);
-                self.output.shrink_if_empty(BASE_CAPACITY);
-            }
-            if self.input.spare() < MIN_READ {
-                let target = self.read_buffer_target();
-                if target < self.input.len() + MIN_READ {
-                    self.refuse_oversized_request().await?;
+            if !unrun {
+                // Shutdown is only noticed between rounds, once every
+                // request already read has been answered and flushed.
+                if *shutdown.borrow() {
                     return Ok(End::Close);
                 }
-                self.input.room(target - self.input.len()).await;
-            }
-            // Halfway through a request in a grown buffer: evictable if
-            // the client stops sending while others wait for memory.
-            let holding = !self.input.is_empty() && self.input.capacity() > BASE_CAPACITY;
-            let read = tokio::select! {
-                biased;
-                _ = shutdown.changed() => return Ok(End::Close),
-                read = Self::read(&mut self.socket, &mut self.input, self.shared.idle_timeout) => read?,
-                () = stalled(&self.shared, None, self.shared.write_timeout), if holding => {
-                    return Err(evicted("sending"));
+                if !self.input.is_empty() && self.input.spare() < MIN_READ {
+                    let target = self.read_buffer_target();
+                    if target < self.input.len() + MIN_READ {
+                        Box::pin(self.refuse_oversized_request()).await?;
+                        return Ok(End::Close);
+                    }
+                    let grow = target - self.input.len();
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.changed() => return Ok(End::Close),
+                        () = Box::pin(self.input.room(grow)) => {}
+                    }
                 }
-            };
-            if read == 0 {
-                return Ok(End::PeerClosed);
+                // Halfway through a request in a grown buffer: evictable
+                // if the client stops sending while others wait for memory.
+                let holding = !self.input.is_empty() && self.input.capacity() > BASE_CAPACITY;
+                let idle = self.shared.idle_timeout;
+                if holding {
+                    let stall = Box::pin(stalled(&self.shared, None, self.shared.write_timeout));
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.changed() => return Ok(End::Close),
+                        ready = Box::pin(readable(&self.socket, idle)) => ready?,
+                        () = stall => return Err(evicted("sending")),
+                    }
+                } else {
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.changed() => return Ok(End::Close),
+                        ready = readable(&self.socket, idle) => ready?,
+                    }
+                }
             }
-            self.session.counters.bytes_in += read as u64;
-            let close = self.process().await?;
-            self.shared.engine.stats.merge(&mut self.session.counters);
-            if close {
-                return Ok(End::Close);
+            unrun = false;
+            match self.round()? {
+                Round::Done => {}
+                Round::Eof => {
+                    if !self.output.is_empty() {
+                        Box::pin(self.flush()).await?;
+                    }
+                    return Ok(End::PeerClosed);
+                }
+                Round::Blocked => unrun = true,
+                Round::NeedRoom(n) => {
+                    if n > self.shared.max_client_buffer {
+                        let error = Reply::Error(CommandError::OutOfMemory);
+                        self.output.room_with_reserved(error.size_bound(), 0);
+                        Engine::send(&self.session, &mut self.output, &error);
+                        Box::pin(self.flush()).await?;
+                        return Ok(End::Close);
+                    }
+                    Box::pin(self.flush()).await?;
+                    // Wait until the budget has the room, then run the
+                    // request again (another client may take it first:
+                    // the next round then waits again).
+                    let budget = &self.shared.engine.budget;
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.changed() => return Ok(End::Close),
+                        () = Box::pin(budget.reserve(n)) => budget.release(n),
+                    }
+                    unrun = true;
+                }
+                Round::Close => {
+                    Box::pin(self.flush()).await?;
+                    return Ok(End::Close);
+                }
             }
-            self.compact();
-            // A small read means a quiet client: give back what a burst
-            // grew, so ten thousand idle connections hold 4 KiB each.
-            if read < self.input.capacity() / 4 {
-                self.input.shrink_if_empty(BASE_CAPACITY);
-                self.output.shrink_if_empty(BASE_CAPACITY);
-            }
+            self.input.shrink_if_empty(0);
+            self.output.shrink_if_empty(0);
         }
     }
 
-    async fn read(
-        socket: &mut TcpStream,
-        input: &mut Buffer,
-        idle: Option<Duration>,
-    ) -> io::Result<usize> {
-        let read = socket.read_buf(input.vec());
-        match idle {
-            None => read.await,
-            Some(limit) => tokio::time::timeout(limit, read)
-                .await
-                .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))),
-        }
+    /// One round, without waiting: read what the socket has, run every
+    /// complete request, write the replies, and carry out what is left
+    /// (see the module docs). Runs in the worker's space.
+    fn round(&mut self) -> io::Result<Round> {
+        let Connection { socket, shared, input, output, session, detected, skip } = self;
+        let budget = &shared.engine.budget;
+        with_space(budget, |space| {
+            // Read: into the worker's space, or, for a request already
+            // under way, straight into the connection's input.
+            let fresh = input.is_empty();
+            let mut eof = false;
+            let mut read = 0;
+            let result = if fresh {
+                socket.try_read(&mut space.input.vec()[..READ_SPACE])
+            } else if input.spare() > 0 {
+                socket.try_read_buf(input.vec())
+            } else {
+                Ok(usize::MAX)
+            };
+            match result {
+                Ok(0) => eof = true,
+                Ok(usize::MAX) => {}
+                Ok(n) => read = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            space.counters.bytes_in += read as u64;
+
+            // Run.
+            let mut sink = Sink::new(&mut space.output, budget);
+            let mut ctx = Ctx { shared, session, counters: &mut space.counters, detected, skip };
+            let source = if fresh { &space.input.bytes()[..read] } else { input.bytes() };
+            let ran = run_requests(&mut ctx, source, &mut sink, socket);
+            let wrote = sink.write(socket);
+            let credit = sink.credit;
+            let (used, stop) = match (ran, wrote) {
+                (Ok(ran), Ok(written)) => {
+                    ctx.counters.bytes_out += written as u64;
+                    ran
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    budget.release(credit);
+                    return Err(e);
+                }
+            };
+
+            // Carry out what is left.
+            let unsent = sink.out.len();
+            if unsent > 0 {
+                output.room_with_reserved(unsent, credit.min(unsent));
+                output.vec().extend_from_slice(sink.out.bytes());
+            }
+            budget.release(credit.saturating_sub(unsent));
+            if fresh {
+                let rest = &space.input.bytes()[used..read];
+                if !rest.is_empty() {
+                    if !input.try_room(rest.len()) {
+                        input.room_with_reserved(rest.len(), 0);
+                    }
+                    input.vec().extend_from_slice(rest);
+                }
+            } else {
+                input.consume(used);
+            }
+            shared.engine.stats.merge(&mut space.counters);
+            Ok(match stop {
+                Stop::Close => Round::Close,
+                Stop::NeedRoom(n) => Round::NeedRoom(n),
+                Stop::Blocked => Round::Blocked,
+                Stop::Drained if unsent > 0 => Round::Blocked,
+                Stop::Drained if eof => Round::Eof,
+                Stop::Drained => Round::Done,
+            })
+        })
     }
 
     /// The capacity to grow the read buffer to when it is full. Everything
     /// in it is then one incomplete request (complete ones were executed).
     ///
-    /// A fresh connection gets [`BASE_CAPACITY`]. Past that the buffer
+    /// A small carry first grows to [`BASE_CAPACITY`]. Past that the buffer
     /// jumps straight to a size that holds the whole request, not by
     /// doubling: a connection that has to wait for budget then holds a few
     /// KiB, never half a request. Doubling would let thousands of clients,
@@ -238,125 +355,15 @@ impl Connection {
             return BASE_CAPACITY;
         }
         let one_request = self.shared.limits.max_line() + MIN_READ;
-        match self.detected.then_some(self.session.dialect) {
-            Some(Dialect::Resp2 | Dialect::Resp3) => {
-                let needed = protocol::resp::bytes_needed(self.pending()) + MIN_READ;
-                let most = self.shared.max_client_buffer.max(one_request);
-                needed.max(capacity * 2).min(most)
-            }
-            _ if capacity < one_request => one_request,
-            _ => capacity,
+        if self.session.dialect.is_resp() {
+            let needed = protocol::resp::bytes_needed(self.input.bytes()) + MIN_READ;
+            let most = self.shared.max_client_buffer.max(one_request);
+            needed.max(capacity * 2).min(most)
+        } else if capacity < one_request {
+            one_request
+        } else {
+            capacity
         }
-    }
-
-    /// The input not yet handled.
-    fn pending(&self) -> &[u8] {
-        &self.input.bytes()[self.done..]
-    }
-
-    /// Drops the handled bytes from the front of the input.
-    fn compact(&mut self) {
-        if self.done > 0 {
-            self.input.consume(self.done);
-            self.done = 0;
-        }
-    }
-
-    /// Executes every complete request in the input. True means close.
-    async fn process(&mut self) -> io::Result<bool> {
-        loop {
-            self.discard_skipped();
-            if self.pending().is_empty() {
-                // Out of requests: send the replies. Requests that arrived
-                // meanwhile are executed before the next read.
-                if self.flush().await? == 0 {
-                    break;
-                }
-                continue;
-            }
-            match self.step() {
-                Step::Consumed(n) => self.done += n,
-                Step::NeedInput => {
-                    if self.flush().await? == 0 {
-                        break;
-                    }
-                }
-                Step::NeedRoom(n) => {
-                    if n > self.shared.max_client_buffer {
-                        let error = Reply::Error(CommandError::OutOfMemory);
-                        Engine::send(&self.session, &mut self.output, &error);
-                        self.flush().await?;
-                        return Ok(true);
-                    }
-                    self.flush().await?;
-                    self.output.room(n).await;
-                }
-                Step::Close(n) => {
-                    self.done += n;
-                    self.flush().await?;
-                    return Ok(true);
-                }
-            }
-            if self.output.len() >= FLUSH_AT {
-                self.flush().await?;
-            }
-        }
-        Ok(false)
-    }
-
-    /// Looks at the front of the input and does what it asks.
-    fn step(&mut self) -> Step {
-        let input = &self.input.bytes()[self.done..];
-        if !self.detected {
-            self.session.dialect = Dialect::detect(input[0]);
-            self.detected = true;
-        }
-        let parsed = self.session.dialect.parse(input, &self.shared.limits);
-        let error_step = |session: &Session, output: &mut Buffer, error: CommandError, then| {
-            let reply = Reply::Error(error);
-            if Engine::send(session, output, &reply) {
-                then
-            } else {
-                Step::NeedRoom(reply.size_bound())
-            }
-        };
-        match parsed {
-            Parsed::Incomplete => Step::NeedInput,
-            Parsed::Ignored { consumed } => Step::Consumed(consumed),
-            Parsed::Command { command, consumed } => {
-                let flow =
-                    self.shared.engine.execute(&command, &mut self.session, &mut self.output);
-                match flow {
-                    Flow::Continue => Step::Consumed(consumed),
-                    Flow::Close => Step::Close(consumed),
-                    Flow::NeedRoom(n) => Step::NeedRoom(n),
-                }
-            }
-            Parsed::Invalid { error, consumed } => {
-                self.session.counters.invalid();
-                error_step(&self.session, &mut self.output, error, Step::Consumed(consumed))
-            }
-            Parsed::Oversized { error, skip } => {
-                let step = error_step(&self.session, &mut self.output, error, Step::Consumed(0));
-                if let Step::Consumed(_) = step {
-                    self.session.counters.invalid();
-                    self.skip = Skip::after_oversized(skip);
-                }
-                step
-            }
-            Parsed::Fatal { error } => {
-                self.session.counters.invalid();
-                // Best effort: the connection closes either way.
-                Engine::send(&self.session, &mut self.output, &Reply::Error(error));
-                Step::Close(input.len())
-            }
-        }
-    }
-
-    /// Drops input that belongs to a request being skipped.
-    fn discard_skipped(&mut self) {
-        let pending = &self.input.bytes()[self.done..];
-        self.done += self.skip.consume(pending);
     }
 
     /// A request larger than `--max-client-buffer`: refuse and close.
@@ -431,7 +438,6 @@ impl Connection {
                         Ok(0) => eof = true,
                         Ok(n) => {
                             read += n;
-                            self.session.counters.bytes_in += n as u64;
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(e) => return Err(e),
@@ -445,18 +451,15 @@ impl Connection {
                 }
             }
         }
-        self.session.counters.bytes_out += total as u64;
+        self.shared.engine.stats.count_io(read as u64, total as u64);
         self.output.vec().clear();
-        self.output.shrink_if_empty(FLUSH_AT);
+        self.output.shrink_if_empty(0);
         Ok(read)
     }
 
     /// Makes room to read into the input while replies wait, within
     /// `--max-client-buffer` and the budget.
     fn read_room(&mut self) -> ReadRoom {
-        if self.input.spare() < MIN_READ {
-            self.compact();
-        }
         if self.input.spare() >= MIN_READ {
             return ReadRoom::Ready;
         }
@@ -493,4 +496,113 @@ fn evicted(stopped: &str) -> io::Error {
     io::Error::other(format!(
         "evicted: stopped {stopped} while other clients waited for buffer memory"
     ))
+}
+
+/// Waits until `socket` has something to read, or the idle timeout ends
+/// the connection.
+async fn readable(socket: &TcpStream, idle: Option<Duration>) -> io::Result<()> {
+    match idle {
+        None => socket.readable().await,
+        // Boxed: the timer would otherwise sit in every idle connection's
+        // future, timeout or not.
+        Some(limit) => Box::pin(tokio::time::timeout(limit, socket.readable()))
+            .await
+            .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))),
+    }
+}
+
+/// What [`run_requests`] needs of the connection.
+struct Ctx<'a> {
+    shared: &'a Shared,
+    session: &'a mut Session,
+    counters: &'a mut LocalCounters,
+    detected: &'a mut bool,
+    skip: &'a mut Skip,
+}
+
+/// Runs the complete requests at the front of `input`, replying into
+/// `sink` and writing it out whenever it passes [`FLUSH_AT`]. Returns how
+/// many bytes of `input` were handled and why it stopped.
+fn run_requests(
+    ctx: &mut Ctx<'_>,
+    input: &[u8],
+    sink: &mut Sink<'_>,
+    socket: &TcpStream,
+) -> io::Result<(usize, Stop)> {
+    let mut done = 0;
+    let mut retried = false;
+    loop {
+        done += ctx.skip.consume(&input[done..]);
+        if done == input.len() {
+            return Ok((done, Stop::Drained));
+        }
+        let rest = &input[done..];
+        if !*ctx.detected {
+            ctx.session.dialect = Dialect::detect(rest[0]);
+            *ctx.detected = true;
+        }
+        let need = match ctx.session.dialect.parse(rest, &ctx.shared.limits) {
+            Parsed::Incomplete => return Ok((done, Stop::Drained)),
+            Parsed::Ignored { consumed } => {
+                done += consumed;
+                None
+            }
+            Parsed::Command { command, consumed } => {
+                match ctx.shared.engine.execute(&command, ctx.session, ctx.counters, sink) {
+                    Flow::Continue => {
+                        done += consumed;
+                        None
+                    }
+                    Flow::Close => return Ok((done + consumed, Stop::Close)),
+                    Flow::NeedRoom(n) => Some(n),
+                }
+            }
+            Parsed::Invalid { error, consumed } => {
+                let reply = Reply::Error(error);
+                if Engine::send(ctx.session, sink, &reply) {
+                    ctx.counters.invalid();
+                    done += consumed;
+                    None
+                } else {
+                    Some(reply.size_bound())
+                }
+            }
+            Parsed::Oversized { error, skip } => {
+                let reply = Reply::Error(error);
+                if Engine::send(ctx.session, sink, &reply) {
+                    ctx.counters.invalid();
+                    *ctx.skip = Skip::after_oversized(skip);
+                    None
+                } else {
+                    Some(reply.size_bound())
+                }
+            }
+            Parsed::Fatal { error } => {
+                ctx.counters.invalid();
+                // Best effort: the connection closes either way.
+                Engine::send(ctx.session, sink, &Reply::Error(error));
+                return Ok((input.len(), Stop::Close));
+            }
+        };
+        if let Some(n) = need {
+            // Replies already encoded may be what stands in the way: write
+            // them and try once more before giving up the round.
+            if retried || sink.out.is_empty() {
+                return Ok((done, Stop::NeedRoom(n)));
+            }
+            ctx.counters.bytes_out += sink.write(socket)? as u64;
+            if !sink.out.is_empty() {
+                return Ok((done, Stop::Blocked));
+            }
+            retried = true;
+            continue;
+        }
+        retried = false;
+        if sink.out.len() >= FLUSH_AT {
+            ctx.counters.bytes_out += sink.write(socket)? as u64;
+            if !sink.out.is_empty() {
+                return Ok((done, Stop::Blocked));
+            }
+        }
+    }
 }

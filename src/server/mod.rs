@@ -21,6 +21,7 @@
 pub mod connection;
 pub mod http;
 pub mod prometheus;
+pub mod space;
 
 use std::future::Future;
 use std::io;
@@ -228,7 +229,17 @@ impl Drop for Server {
     }
 }
 
+/// Tells a client over the connection limit why, and closes without
+/// losing the reason: FIN after the line, then read and discard what the
+/// client already sent for at most [`connection::LINGER`], so the kernel
+/// does not reset the connection (and the line with it) over unread input.
 async fn reject(mut socket: TcpStream) {
+    use tokio::io::AsyncReadExt;
     let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
-    let _ = socket.shutdown().await;
+    if socket.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 512];
+    let discard = async { while let Ok(1..) = socket.read(&mut sink).await {} };
+    let _ = tokio::time::timeout(connection::LINGER, discard).await;
 }
