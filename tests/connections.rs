@@ -23,7 +23,10 @@ fn idle_connections_hold_no_buffer() {
     for (i, c) in clients.iter_mut().enumerate() {
         let put = format!("PUT key{i} {}\n", "v".repeat(100));
         assert_eq!(c.ask(put.as_bytes()), b"OK\n");
-        assert_eq!(c.ask(format!("GET key{i}\n").as_bytes()), format!("{}\n", "v".repeat(100)).as_bytes());
+        assert_eq!(
+            c.ask(format!("GET key{i}\n").as_bytes()),
+            format!("{}\n", "v".repeat(100)).as_bytes()
+        );
     }
     // Every reply has been read: nothing is left with any connection.
     let budget = &server.shared.engine.budget;

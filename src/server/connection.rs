@@ -54,8 +54,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::engine::{Engine, Flow, Session};
-use crate::metrics::LocalCounters;
 use crate::memory::buffer::{BASE_CAPACITY, Buffer};
+use crate::metrics::LocalCounters;
 use crate::protocol::{self, CommandError, Dialect, Parsed, Reply, Skip};
 
 use super::Shared;
