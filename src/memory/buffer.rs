@@ -82,6 +82,20 @@ impl Buffer {
         false
     }
 
+    /// Makes room for `extra` more bytes like [`Buffer::try_room`], but
+    /// accounts the growth whether or not the budget has room: only for
+    /// bytes the caller has already reserved elsewhere (a worker's output
+    /// growing for replies whose carry-out is reserved as credit).
+    pub fn force_room(&mut self, extra: usize) {
+        if self.spare() >= extra {
+            return;
+        }
+        let target = (self.data.len() + extra).max(self.data.capacity() * 2);
+        let grow = target - self.data.capacity();
+        self.budget.force_reserve(grow);
+        self.grow_reserved(target, grow);
+    }
+
     /// Makes room for `extra` more bytes with `reserved` of them already
     /// reserved in the budget by the caller; the rest is accounted even
     /// past the budget's limit. Only for small, bounded carries (see the

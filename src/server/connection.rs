@@ -253,6 +253,12 @@ impl Connection {
             }
             self.input.shrink_if_empty(0);
             self.output.shrink_if_empty(0);
+            // A round reads and writes without awaiting, so it spends none
+            // of the task's cooperative budget by itself: spend one unit
+            // per round, or a client that always has input ready would
+            // keep its worker from every other connection and the accept
+            // loop.
+            tokio::task::consume_budget().await;
         }
     }
 

@@ -129,7 +129,11 @@ impl Output for Sink<'_> {
                 return false;
             }
         }
-        self.out.try_room(extra)
+        // The credit covers every byte past CARRY_FREE, so the worker's
+        // output may grow past its base for this round without asking the
+        // budget a second time for the same bytes.
+        self.out.force_room(extra);
+        true
     }
 
     fn bytes_mut(&mut self) -> &mut Vec<u8> {
