@@ -28,7 +28,7 @@ use crate::data::{self, Rng};
 use crate::engine::{self, Counters, Sizer, Source, Target, Until, Versions, Workload, io_kind};
 use crate::json::Obj;
 use crate::monitor;
-use crate::scenarios::{Params, Totals, fill, run_phase, sample};
+use crate::phase::{Params, Totals, fill, run_phase, sample};
 use crate::wire::{self, ClientReply, Expect, Wire};
 
 /// Value size of the keys both scenarios fill the cache with: big enough

@@ -35,6 +35,7 @@ mod data;
 mod engine;
 mod json;
 mod monitor;
+mod phase;
 mod probe;
 mod scenarios;
 mod wire;
