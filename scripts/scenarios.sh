@@ -123,7 +123,12 @@ fi
 # idle opens 10,000 connections (50,000 with --idle-connections): as root,
 # lift the hard limit too, so the server's connection cap is not the limit.
 case " $SCENARIOS " in
-  *" idle "*) [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 65536 ] && ulimit -Hn 65536 2>/dev/null || true;;
+  *" idle "*)
+    hard=$(ulimit -Hn)
+    if [ "$hard" != unlimited ] && [ "$hard" -lt 65536 ]; then
+      ulimit -Hn 65536 2>/dev/null || true
+    fi
+    ;;
 esac
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)

@@ -164,6 +164,14 @@ impl Budget {
         self.limit / BUFFER_SHARE
     }
 
+    /// Whether [`Budget::try_reserve`] of `bytes` would succeed now (a
+    /// look, not a reservation: another connection may take the room).
+    pub fn could_reserve(&self, bytes: usize) -> bool {
+        let fixed = self.segment_entitlement() + self.other_bytes();
+        let after = (self.buffer_bytes() + bytes) as u64;
+        fixed + after <= self.limit && after <= self.buffer_cap()
+    }
+
     /// Tries to reserve `bytes` for a connection buffer, without waiting.
     pub fn try_reserve(&self, bytes: usize) -> bool {
         let fixed = self.segment_entitlement() + self.other_bytes();

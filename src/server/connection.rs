@@ -59,7 +59,7 @@ use crate::metrics::LocalCounters;
 use crate::protocol::{self, CommandError, Dialect, Parsed, Reply, Skip};
 
 use super::Shared;
-use super::space::{READ_SPACE, Sink, with_space};
+use super::space::{CARRY_FREE, READ_SPACE, Sink, with_space};
 
 pub use super::space::FLUSH_AT;
 
@@ -275,7 +275,11 @@ impl Connection {
             let mut eof = false;
             let mut read = 0;
             let result = if fresh {
-                socket.try_read(&mut space.input.vec()[..READ_SPACE])
+                // What is left of a read may have to be carried, and when
+                // the budget could not hold a whole read's worth, at most
+                // CARRY_FREE of it is carried without room.
+                let most = if budget.could_reserve(READ_SPACE) { READ_SPACE } else { CARRY_FREE };
+                socket.try_read(&mut space.input.vec()[..most])
             } else if input.spare() > 0 {
                 socket.try_read_buf(input.vec())
             } else {

@@ -17,8 +17,10 @@
 //! in the first design (a 4 KiB read buffer), so the budget's worst case
 //! is no worse, and it is what lets a newcomer be served while other
 //! clients hold every buffer byte. Beyond that, replies are reserved in the
-//! budget as they are encoded ([`Sink`]), and a request that does not fit
-//! waits for room like any other buffer growth.
+//! budget as they are encoded ([`Sink`]), a connection without a request
+//! under way reads only `CARRY_FREE` at a time while the budget could not
+//! hold a whole [`READ_SPACE`], and a request that does not fit waits for
+//! room like any other buffer growth.
 
 use std::cell::RefCell;
 use std::io;
