@@ -11,8 +11,10 @@
 //! - [`Server::serve_metrics`] answers `/metrics`, `/healthz` and `/readyz`
 //!   on a second listener ([`http`], [`prometheus`]); readiness follows the
 //!   [`Phase`] that `run` moves through;
-//! - [`connection`] serves one client: reads into budget-accounted
-//!   buffers, hands each parsed request to the engine, writes the replies.
+//! - [`connection`] serves one client: reads, hands each parsed request
+//!   to the engine, writes the replies, all in its worker's [`space`]; it
+//!   keeps budget-accounted bytes of its own only for a request still
+//!   arriving or replies the client has not read.
 //!
 //! Connections over `--max-connections` are accepted, told
 //! `-ERR max number of clients reached` (Redis's words) and closed, rather
