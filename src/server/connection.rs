@@ -1,7 +1,7 @@
 //! One client connection: wait until the client sends, run every complete
 //! request it sent, answer them all with one write, repeat.
 //!
-//! An idle connection holds no buffer. A round ([`Connection::round`])
+//! An idle connection holds no buffer. A round (`Connection::round`)
 //! borrows its worker's space ([`space`](super::space)): it reads into the
 //! worker's input, runs the requests through the engine into the worker's
 //! output, and writes that to the socket, all without waiting. Only what is
@@ -9,7 +9,7 @@
 //! they are freed as soon as they are empty again:
 //! - the start of a request that has not fully arrived: further reads go
 //!   straight into the connection's input, which jumps to a size that
-//!   holds the whole request (see [`Connection::read_buffer_target`]);
+//!   holds the whole request (see `Connection::read_buffer_target`);
 //! - replies the socket did not take: they are written out, while the
 //!   client's next requests are read into the input (redis-rs and
 //!   redis-benchmark write a whole pipeline before reading any reply:
@@ -23,7 +23,7 @@
 //!   requests are executed, so a client that pipelines a million GETs
 //!   holds at most one flush's worth of replies;
 //! - every buffer byte a connection keeps is reserved in the budget (up to
-//!   [`CARRY_FREE`](super::space::CARRY_FREE) per direction even without
+//!   [`CARRY_FREE`] per direction even without
 //!   room, which is what lets a newcomer be served while others hold every
 //!   buffer byte); a connection that cannot get room waits, which is
 //!   backpressure on that client alone;
