@@ -138,6 +138,21 @@ pub fn write_exact(
     let mut pos = put_varint(out, (key.len() << 1) | expiry.is_some() as usize);
     let width = varint_len(value.len()) + (len - minimal);
     pos += put_varint_padded(&mut out[pos..], value.len(), width);
+    let end = write_body(out, pos, key, value, expiry);
+    debug_assert_eq!(end, len);
+    len
+}
+
+/// Writes the part of an item after its two length varints (expiry, key,
+/// value) at `pos`. Returns the end of the item.
+#[inline]
+fn write_body(
+    out: &mut [u8],
+    mut pos: usize,
+    key: &[u8],
+    value: &[u8],
+    expiry: Option<u64>,
+) -> usize {
     if let Some(ms) = expiry {
         let ms = ms.min(MAX_EXPIRY_MS);
         out[pos..pos + EXPIRY_LEN].copy_from_slice(&ms.to_le_bytes()[..EXPIRY_LEN]);
@@ -146,8 +161,7 @@ pub fn write_exact(
     out[pos..pos + key.len()].copy_from_slice(key);
     pos += key.len();
     out[pos..pos + value.len()].copy_from_slice(value);
-    debug_assert_eq!(pos + value.len(), len);
-    len
+    pos + value.len()
 }
 
 /// Total encoded size of an item with these lengths.
@@ -164,15 +178,7 @@ pub fn encoded_len(key_len: usize, value_len: usize, has_expiry: bool) -> usize 
 pub fn write(out: &mut [u8], key: &[u8], value: &[u8], expiry: Option<u64>) -> usize {
     let mut pos = put_varint(out, (key.len() << 1) | expiry.is_some() as usize);
     pos += put_varint(&mut out[pos..], value.len());
-    if let Some(ms) = expiry {
-        let ms = ms.min(MAX_EXPIRY_MS);
-        out[pos..pos + EXPIRY_LEN].copy_from_slice(&ms.to_le_bytes()[..EXPIRY_LEN]);
-        pos += EXPIRY_LEN;
-    }
-    out[pos..pos + key.len()].copy_from_slice(key);
-    pos += key.len();
-    out[pos..pos + value.len()].copy_from_slice(value);
-    pos + value.len()
+    write_body(out, pos, key, value, expiry)
 }
 
 /// Decodes the header of the item at the start of `buf`. `None` means the
