@@ -141,15 +141,31 @@ async fn max_value_size(target: Target) -> Result<u64, String> {
         .map_err(|_| "timeout".to_string())?
 }
 
-/// The workload both scenarios fill the cache with.
-fn fill_workload(prefix: u8, key_size: usize) -> Arc<Workload> {
-    Arc::new(Workload {
+/// What both scenarios fill the cache with, as [`fill_before`] wrote it.
+struct Filled {
+    wl: Arc<Workload>,
+    /// Keys written.
+    n: u64,
+}
+
+/// Fills `fraction` of L with `FILL_VALUE`-byte items under `prefix` and
+/// reads them back, recording the keys and what was retained before the
+/// scenario's own load.
+async fn fill_before(p: &Params, o: &mut Obj, t: &mut Totals, prefix: u8, fraction: f64) -> Filled {
+    let ks = p.key_size;
+    let wl = Arc::new(Workload {
         prefix,
-        key_size,
+        key_size: ks,
         sizer: Sizer::Fixed(FILL_VALUE),
         versions: Versions::Once,
         cache_aside: false,
-    })
+    });
+    let n = (p.limit as f64 * fraction / (ks + FILL_VALUE) as f64).ceil() as u64;
+    o.int("keys", n).int("fill_value_size", FILL_VALUE as u64);
+    fill(p, "fill", &wl, 0, n, t).await;
+    let before = sample(p, "sample_before", &wl, 0, n, t).await;
+    o.num("retained_before_fraction", before / p.limit as f64);
+    Filled { wl, n }
 }
 
 /// What became of one attacker.
@@ -284,12 +300,7 @@ pub async fn slowloris(p: &Params, o: &mut Obj, t: &mut Totals) -> f64 {
         .num("hold_s", p.slowloris_hold.as_secs_f64());
 
     // What the cache holds before.
-    let wl = fill_workload(b'o', ks);
-    let n = (p.limit as f64 * p.slowloris_fill / (ks + FILL_VALUE) as f64).ceil() as u64;
-    o.int("keys", n).int("fill_value_size", FILL_VALUE as u64);
-    fill(p, "fill", &wl, 0, n, t).await;
-    let before = sample(p, "sample_before", &wl, 0, n, t).await;
-    o.num("retained_before_fraction", before / p.limit as f64);
+    let Filled { wl, n } = fill_before(p, o, t, b'o', p.slowloris_fill).await;
     let stats_before = stats_now(p.target).await;
 
     // The attack.
@@ -517,17 +528,11 @@ fn source_ip(target: Target, n: usize, i: usize) -> Option<std::net::IpAddr> {
 
 /// `idle`: fill, measure, open the idle connections, measure again.
 pub async fn idle(p: &Params, o: &mut Obj, t: &mut Totals) -> f64 {
-    let ks = p.key_size;
     let (conns, nofile) = fit_open_files("idle", p.idle_conns, 256 + p.conns as u64);
     o.int("idle_connections_requested", p.idle_conns as u64)
         .int("idle_connections", conns as u64)
         .int("open_files_limit", nofile);
-    let wl = fill_workload(b'i', ks);
-    let n = (p.limit as f64 * p.idle_fill / (ks + FILL_VALUE) as f64).ceil() as u64;
-    o.int("keys", n).int("fill_value_size", FILL_VALUE as u64);
-    fill(p, "fill", &wl, 0, n, t).await;
-    let before = sample(p, "sample_before", &wl, 0, n, t).await;
-    o.num("retained_before_fraction", before / p.limit as f64);
+    let Filled { wl, n } = fill_before(p, o, t, b'i', p.idle_fill).await;
 
     let rss = || p.server_pid.and_then(monitor::rss);
     let usage = |cg: &Option<Cgroup>| cg.as_ref().and_then(Cgroup::usage);
