@@ -167,21 +167,29 @@ impl Budget {
     /// Whether [`Budget::try_reserve`] of `bytes` would succeed now (a
     /// look, not a reservation: another connection may take the room).
     pub fn could_reserve(&self, bytes: usize) -> bool {
-        let fixed = self.segment_entitlement() + self.other_bytes();
-        let after = (self.buffer_bytes() + bytes) as u64;
-        fixed + after <= self.limit && after <= self.buffer_cap()
+        self.room_check()(self.buffer_bytes() + bytes)
     }
 
     /// Tries to reserve `bytes` for a connection buffer, without waiting.
     pub fn try_reserve(&self, bytes: usize) -> bool {
-        let fixed = self.segment_entitlement() + self.other_bytes();
-        let cap = self.buffer_cap();
+        let fits = self.room_check();
         self.buffers
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
-                let after = (held + bytes) as u64;
-                (fixed + after <= self.limit && after <= cap).then_some(held + bytes)
+                fits(held + bytes).then_some(held + bytes)
             })
             .is_ok()
+    }
+
+    /// The rule a reservation must pass, as of now: whether buffers may
+    /// hold this many bytes in total (inside what the segment quota and
+    /// everything else leave, and inside the buffers' cap).
+    fn room_check(&self) -> impl Fn(usize) -> bool {
+        let fixed = self.segment_entitlement() + self.other_bytes();
+        let (limit, cap) = (self.limit, self.buffer_cap());
+        move |buffers| {
+            let buffers = buffers as u64;
+            fixed + buffers <= limit && buffers <= cap
+        }
     }
 
     /// Reserves `bytes`, waiting for the governor to make room if needed.
