@@ -57,9 +57,10 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
     if let Err(e) = jemalloc::configure() {
         tracing::warn!(error = %e, "could not configure jemalloc purging");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.workers)
-        .thread_name("capkv-worker")
+    // This runtime accepts, answers the metrics port and waits for signals;
+    // connections live on the server's worker threads (server::workers).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .thread_name("capkv-main")
         .enable_all()
         .build()
         .context("starting the runtime")?;
@@ -108,7 +109,7 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })?;
-    // Connections past the deadline are dropped with the runtime.
+    // Connections past the deadline were dropped with the server's workers.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     Ok(())
 }

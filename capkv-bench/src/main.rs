@@ -9,6 +9,8 @@
 //! - `main` (here): the flags, and one run per scenario with its result line.
 //! - [`scenarios`]: the six memory workloads, each scaled to the limit L.
 //! - [`conns`]: the connection scenarios, `slowloris` and `idle`.
+//! - [`latency`]: closed-loop clients timing every batch and counting each
+//!   connection's operations: percentiles and fairness.
 //! - [`probe`]: a fresh connection every 100 ms during every scenario,
 //!   timing `PING` and a `GET`: is the server still answering newcomers?
 //! - [`engine`]: pipelined connections that send generated requests and
@@ -34,6 +36,7 @@ mod conns;
 mod data;
 mod engine;
 mod json;
+mod latency;
 mod monitor;
 mod phase;
 mod probe;
@@ -102,7 +105,11 @@ fn duration(s: &str) -> Result<Duration, String> {
 ///             connections keep writing and reading small values; reports the
 ///             attackers accepted, evicted and refused, and what the cache still holds;
 ///   idle      --idle-connections (10,000) connections each send one PING and go
-///             quiet; reports the server's RSS and cgroup usage per connection.
+///             quiet; reports the server's RSS and cgroup usage per connection;
+///   latency   --latency-connections (1,000) closed-loop clients, each sending batches
+///             of --latency-depth small GETs and SETs and waiting for the replies;
+///             reports batch latency percentiles, operations per connection
+///             (min/median/max) and Jain's fairness index.
 /// During every scenario a probe opens a fresh connection every 100 ms, sends PING
 /// (memcached: version) and a GET of a known key, and times connect + replies; the
 /// result line's `probe` object has count, unanswered, p50_ms, p99_ms, max_ms.
@@ -116,7 +123,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 #[command(name = "capkv-bench", version, verbatim_doc_comment)]
 struct Args {
     /// Scenarios to run, in order: small, large, shifting, churn, flood, zipf, slowloris,
-    /// idle, or all (the first six).
+    /// idle, latency, or all (the first six).
     #[arg(required = true)]
     scenarios: Vec<String>,
     /// The memory limit L every scenario is scaled to (2g, 256mb, bytes).
@@ -220,6 +227,27 @@ struct Args {
     /// idle: user bytes written (4 KiB values) before, as a multiple of L.
     #[arg(long, default_value_t = 0.5)]
     idle_fill: f64,
+    /// latency: closed-loop connections.
+    #[arg(long, default_value_t = 1000)]
+    latency_connections: usize,
+    /// latency: requests per batch (the pipeline depth).
+    #[arg(long, default_value_t = 1)]
+    latency_depth: usize,
+    /// latency: measured time.
+    #[arg(long, value_parser = duration, default_value = "8s")]
+    latency_duration: Duration,
+    /// latency: time with every connection open and busy before measuring.
+    #[arg(long, value_parser = duration, default_value = "2s")]
+    latency_warmup: Duration,
+    /// latency: distinct keys.
+    #[arg(long, default_value_t = 10_000)]
+    latency_keys: u64,
+    /// latency: value size of the SETs.
+    #[arg(long, value_parser = size, default_value = "10")]
+    latency_value: u64,
+    /// latency: fraction of requests that are SETs.
+    #[arg(long, default_value_t = 0.5)]
+    latency_writes: f64,
     /// The probe: a fresh connection with PING and GET this often.
     #[arg(long, value_parser = duration, default_value = "100ms")]
     probe_interval: Duration,
@@ -339,6 +367,17 @@ async fn run(a: Args) -> i32 {
             slowloris_fill: a.slowloris_fill,
             idle_conns: a.idle_connections.max(1),
             idle_fill: a.idle_fill,
+            latency: latency::Settings {
+                conns: a.latency_connections.max(1),
+                depth: a.latency_depth.max(1),
+                duration: a.latency_duration,
+                warmup: a.latency_warmup,
+                keys: a.latency_keys.max(1),
+                key_size: a.key_size.max(8),
+                value: a.latency_value as usize,
+                writes: a.latency_writes.clamp(0.0, 1.0),
+                seed: a.seed,
+            },
             server_pid,
             cgroup: cgroup.clone(),
             watch: watch.clone(),

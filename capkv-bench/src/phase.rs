@@ -74,6 +74,8 @@ pub struct Params {
     pub idle_conns: usize,
     /// Idle: user bytes filled before, over L.
     pub idle_fill: f64,
+    /// Latency: the closed-loop clients.
+    pub latency: crate::latency::Settings,
     /// The server's process (for its RSS), if known.
     pub server_pid: Option<u32>,
     /// The server's memory cgroup, if known.

@@ -1,5 +1,6 @@
 //! The hostile workloads, each scaled to a memory limit L: the six memory
-//! scenarios here, the two connection scenarios in [`crate::conns`].
+//! scenarios here, the two connection scenarios in [`crate::conns`], the
+//! fairness one in [`crate::latency`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -22,7 +23,7 @@ pub const ALL: &[&str] = &["small", "large", "shifting", "churn", "flood", "zipf
 /// Every scenario: the memory scenarios, then the connection scenarios
 /// (named explicitly; `all` keeps meaning the six).
 pub const KNOWN: &[&str] =
-    &["small", "large", "shifting", "churn", "flood", "zipf", "slowloris", "idle"];
+    &["small", "large", "shifting", "churn", "flood", "zipf", "slowloris", "idle", "latency"];
 
 /// Everything a scenario is parameterised by.
 fn retained(o: &mut Obj, p: &Params, bytes: f64) {
@@ -271,6 +272,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
             retained(&mut o, p, r);
             retained_bytes = Some(r);
         }
+        "latency" => crate::latency::run(p.target, p.latency.clone(), &mut o).await?,
         other => return Err(format!("unknown scenario {other:?} (known: {})", KNOWN.join(", "))),
     }
     let wrong = t.into_obj(&mut o);

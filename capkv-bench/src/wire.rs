@@ -104,9 +104,8 @@ pub fn set_suffix(wire: Wire) -> &'static [u8] {
 
 /// Appends a whole store request. On the line protocol the value must not
 /// contain `\n` (it could not be framed). The engine writes the prefix, the
-/// value and the suffix itself (a large value straight from its pool), so
-/// only the tests want the whole request in one buffer.
-#[cfg(test)]
+/// value and the suffix itself (a large value straight from its pool); the
+/// latency clients and the tests want the whole request in one buffer.
 pub fn encode_set(wire: Wire, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
     out.reserve(key.len() + value.len() + 40);
     set_prefix(wire, key, value.len(), out);

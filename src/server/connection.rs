@@ -279,9 +279,11 @@ impl Connection {
                 // the budget could not hold a whole read's worth, at most
                 // CARRY_FREE of it is carried without room.
                 let most = if budget.could_reserve(READ_SPACE) { READ_SPACE } else { CARRY_FREE };
-                socket.try_read(&mut space.input.vec()[..most])
+                let buf = &mut space.input.vec()[..most];
+                read_until_drained(socket, most, || socket.try_read(buf))
             } else if input.spare() > 0 {
-                socket.try_read_buf(input.vec())
+                let spare = input.spare();
+                read_until_drained(socket, spare, || socket.try_read_buf(input.vec()))
             } else {
                 Ok(usize::MAX)
             };
@@ -510,6 +512,37 @@ fn evicted(stopped: &str) -> io::Error {
 
 /// Waits until `socket` has something to read, or the idle timeout ends
 /// the connection.
+/// Runs `read`, which offers the socket `offered` bytes of room, and, when
+/// it comes back short, marks the socket drained, so that the next wait
+/// for readability waits for new data instead of returning at once.
+///
+/// Tokio only forgets a socket's readiness when a read fails with
+/// `WouldBlock`. A client that sends one request and waits for the reply
+/// would otherwise cost two reads per request: the one that brought the
+/// request, and one more that finds nothing. A TCP read returns less than
+/// it was offered only when it took everything the kernel held, so that
+/// second read would find nothing; Redis does not make it either.
+///
+/// Race-free: `try_io` notes the readiness it saw before `read` ran and
+/// clears only that; data that arrives after the read is a new edge,
+/// which sets readiness again and wakes the connection.
+fn read_until_drained(
+    socket: &TcpStream,
+    offered: usize,
+    read: impl FnOnce() -> io::Result<usize>,
+) -> io::Result<usize> {
+    let mut got = None;
+    let result = socket.try_io(tokio::io::Interest::READABLE, || {
+        let n = read()?;
+        got = Some(n);
+        if n > 0 && n < offered { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(n) }
+    });
+    match got {
+        Some(n) => Ok(n),
+        None => result,
+    }
+}
+
 async fn readable(socket: &TcpStream, idle: Option<Duration>) -> io::Result<()> {
     match idle {
         None => socket.readable().await,

@@ -11,6 +11,9 @@
 //! - [`Server::serve_metrics`] answers `/metrics`, `/healthz` and `/readyz`
 //!   on a second listener ([`http`], [`prometheus`]); readiness follows the
 //!   [`Phase`] that `run` moves through;
+//! - [`workers`] are the threads connections live on, one current-thread
+//!   runtime each (a FIFO run queue: fair to a thousand clients at once);
+//!   a new connection goes to the worker serving the fewest;
 //! - [`connection`] serves one client: reads, hands each parsed request
 //!   to the engine, writes the replies, all in its worker's [`space`]; it
 //!   keeps budget-accounted bytes of its own only for a request still
@@ -24,6 +27,7 @@ pub mod connection;
 pub mod http;
 pub mod prometheus;
 pub mod space;
+pub mod workers;
 
 use std::future::Future;
 use std::io;
@@ -41,6 +45,7 @@ use crate::engine::{Engine, Settings};
 use crate::memory::{Budget, Cgroup, Governor, GovernorConfig};
 use crate::protocol::Limits;
 use crate::store::{Store, StoreConfig};
+use workers::Workers;
 
 /// Time between governor measurements.
 const GOVERNOR_TICK: Duration = Duration::from_millis(10);
@@ -96,11 +101,13 @@ pub struct Server {
     shared: Arc<Shared>,
     governor_stop: Arc<AtomicBool>,
     governor: Option<JoinHandle<()>>,
+    workers: Workers,
     drain: Duration,
 }
 
 impl Server {
-    /// Builds everything `config` describes and starts the governor.
+    /// Builds everything `config` describes and starts the governor and
+    /// the worker threads.
     pub fn start(config: &Config) -> io::Result<Server> {
         let store_config = StoreConfig { segment_quota: 0, ..config.store.clone() };
         let store = Arc::new(Store::new(&store_config));
@@ -142,7 +149,14 @@ impl Server {
             next_id: AtomicU64::new(1),
             phase: AtomicU8::new(Phase::Starting as u8),
         });
-        Ok(Server { shared, governor_stop, governor: Some(handle), drain: config.shutdown_timeout })
+        let workers = Workers::start(config.workers)?;
+        Ok(Server {
+            shared,
+            governor_stop,
+            governor: Some(handle),
+            workers,
+            drain: config.shutdown_timeout,
+        })
     }
 
     /// The shared state (store, budget, counters).
@@ -197,14 +211,28 @@ impl Server {
                 tokio::spawn(reject(socket));
                 continue;
             };
+            // The socket moves to the worker's own I/O driver.
+            let socket = match socket.into_std() {
+                Ok(socket) => socket,
+                Err(e) => {
+                    tracing::debug!(error = %e, "accepted socket unusable");
+                    continue;
+                }
+            };
             let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
             let (shared, stop, done) = (shared.clone(), stop_rx.clone(), done_tx.clone());
-            tokio::spawn(async move {
+            self.workers.spawn(async move {
+                let _done = (permit, done);
+                let socket = match TcpStream::from_std(socket) {
+                    Ok(socket) => socket,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "registering a connection failed");
+                        return;
+                    }
+                };
                 shared.engine.stats.connections_current.fetch_add(1, Ordering::Relaxed);
                 connection::serve(socket, shared.clone(), stop, id).await;
                 shared.engine.stats.connections_current.fetch_sub(1, Ordering::Relaxed);
-                drop(permit);
-                drop(done);
             });
         }
         // Closed first, then reported: whoever sees `/readyz` say draining
