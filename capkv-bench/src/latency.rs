@@ -12,6 +12,12 @@
 //! `connections * depth / throughput`; a median far below that mean means
 //! some clients are served much more often than others.
 //!
+//! With the server's process id known, the result also has the server's
+//! CPU time in the window and operations per server CPU-second; and the
+//! machine's TCP retransmissions in the window: on loopback each one is a
+//! dropped packet and a 200 ms stall, which is the kernel's, not the
+//! server's, when it explains the maximum.
+//!
 //! The clients run on a current-thread runtime of their own, on one thread:
 //! its run queue is one FIFO, so the driver serves its own connections in
 //! the order their replies arrive. (Tokio's multi-thread scheduler spills
@@ -29,6 +35,7 @@ use tokio::sync::Semaphore;
 use crate::data::{self, Rng};
 use crate::engine::Target;
 use crate::json::Obj;
+use crate::monitor;
 use crate::probe::percentile;
 use crate::wire::{self, ClientReply, Expect};
 
@@ -62,12 +69,32 @@ struct Client {
     ops: u64,
     /// Round trip of each batch, in microseconds.
     batches: Vec<u32>,
+    /// The slowest batch: its round trip and when it was sent (both in
+    /// microseconds, the time since the measured window began).
+    slowest: (u32, u64),
     errors: u64,
     failure: Option<String>,
 }
 
-/// Runs the scenario and adds its figures to `o`.
-pub async fn run(target: Target, s: Settings, o: &mut Obj) -> Result<(), String> {
+/// What the measured window cost outside the driver.
+#[derive(Default)]
+struct Window {
+    /// Seconds measured.
+    seconds: f64,
+    /// CPU seconds the server used in it, when its process is known.
+    server_cpu: Option<f64>,
+    /// TCP retransmissions on this machine in it.
+    retransmits: Option<u64>,
+}
+
+/// Runs the scenario against the server (process `server_pid`, when known)
+/// and adds its figures to `o`.
+pub async fn run(
+    target: Target,
+    s: Settings,
+    server_pid: Option<u32>,
+    o: &mut Obj,
+) -> Result<(), String> {
     // A thread and a runtime of its own (see the module docs).
     let driver = std::thread::Builder::new()
         .name("latency-driver".into())
@@ -76,18 +103,22 @@ pub async fn run(target: Target, s: Settings, o: &mut Obj) -> Result<(), String>
                 .enable_all()
                 .build()
                 .map_err(|e| format!("latency runtime: {e}"))?;
-            Ok::<_, String>(runtime.block_on(drive(target, s.clone())))
+            Ok::<_, String>(runtime.block_on(drive(target, s.clone(), server_pid)))
         })
         .map_err(|e| format!("latency thread: {e}"))?;
-    let (clients, measured, settings) = tokio::task::spawn_blocking(move || driver.join())
+    let (clients, window, settings) = tokio::task::spawn_blocking(move || driver.join())
         .await
         .map_err(|e| format!("latency thread: {e}"))?
         .map_err(|_| "latency driver panicked".to_string())??;
-    report(&clients, measured, &settings, o);
+    report(&clients, &window, &settings, o);
     Ok(())
 }
 
-async fn drive(target: Target, s: Settings) -> (Vec<Client>, f64, Settings) {
+async fn drive(
+    target: Target,
+    s: Settings,
+    server_pid: Option<u32>,
+) -> (Vec<Client>, Window, Settings) {
     // Open everything first, at most 128 handshakes at a time, so the
     // measured window has every client in it.
     let gate = Arc::new(Semaphore::new(128));
@@ -114,6 +145,18 @@ async fn drive(target: Target, s: Settings) -> (Vec<Client>, f64, Settings) {
     }
     let begin = Instant::now() + s.warmup;
     let end = begin + s.duration;
+    let window = tokio::spawn(async move {
+        let cpu = || server_pid.and_then(monitor::cpu_seconds);
+        tokio::time::sleep_until(begin.into()).await;
+        let (cpu0, retrans0) = (cpu(), monitor::tcp_retransmits());
+        tokio::time::sleep_until(end.into()).await;
+        let (cpu1, retrans1) = (cpu(), monitor::tcp_retransmits());
+        Window {
+            seconds: begin.elapsed().as_secs_f64(),
+            server_cpu: cpu0.zip(cpu1).map(|(a, b)| b - a),
+            retransmits: retrans0.zip(retrans1).map(|(a, b)| b.saturating_sub(a)),
+        }
+    });
     let tasks: Vec<_> = sockets
         .into_iter()
         .enumerate()
@@ -134,8 +177,8 @@ async fn drive(target: Target, s: Settings) -> (Vec<Client>, f64, Settings) {
             ..Client::default()
         }));
     }
-    let measured = end.min(Instant::now()).saturating_duration_since(begin).as_secs_f64();
-    (clients, measured, s)
+    let window = window.await.unwrap_or_default();
+    (clients, window, s)
 }
 
 /// One closed-loop client until `end`; counts only batches sent from `begin` on.
@@ -213,7 +256,11 @@ async fn client(
         let done = Instant::now();
         if sent >= begin && done <= end {
             c.ops += s.depth as u64;
-            c.batches.push(done.duration_since(sent).as_micros().min(u32::MAX as u128) as u32);
+            let us = done.duration_since(sent).as_micros().min(u32::MAX as u128) as u32;
+            c.batches.push(us);
+            if us > c.slowest.0 {
+                c.slowest = (us, sent.duration_since(begin).as_micros() as u64);
+            }
         }
     }
     c
@@ -226,7 +273,8 @@ pub fn jain(x: &[u64]) -> f64 {
     if squares == 0.0 { 0.0 } else { sum * sum / (x.len() as f64 * squares) }
 }
 
-fn report(clients: &[Client], measured: f64, s: &Settings, o: &mut Obj) {
+fn report(clients: &[Client], window: &Window, s: &Settings, o: &mut Obj) {
+    let measured = window.seconds;
     let connected: Vec<&Client> = clients.iter().filter(|c| c.connected).collect();
     let mut ops: Vec<u64> = connected.iter().map(|c| c.ops).collect();
     ops.sort_unstable();
@@ -251,6 +299,11 @@ fn report(clients: &[Client], measured: f64, s: &Settings, o: &mut Obj) {
         .num("p99_ms", ms(99.0))
         .num("p999_ms", ms(99.9))
         .num("max_ms", batches.last().copied().unwrap_or(0.0));
+    // When the slowest batch was sent: a one-off stall (at the start, at
+    // a growth of a table) and a steady tail look different.
+    if let Some(c) = connected.iter().max_by_key(|c| c.slowest.0) {
+        latency.num("max_sent_at_s", c.slowest.1 as f64 / 1e6);
+    }
     let mut per = Obj::new();
     let pick = |q: f64| ops.get(((ops.len().max(1) - 1) as f64 * q).round() as usize).copied();
     per.opt("min", pick(0.0)).opt("median", pick(0.5)).opt("max", pick(1.0));
@@ -264,6 +317,15 @@ fn report(clients: &[Client], measured: f64, s: &Settings, o: &mut Obj) {
         .int("ops", total)
         .num("ops_per_s", if measured > 0.0 { total as f64 / measured } else { 0.0 })
         .int("batches", batches.len() as u64)
+        .raw("server_cpu_s", window.server_cpu.map_or("null".into(), |c| format!("{c:.3}")))
+        .raw(
+            "ops_per_server_cpu_s",
+            match window.server_cpu {
+                Some(c) if c > 0.0 => format!("{:.0}", total as f64 / c),
+                _ => "null".into(),
+            },
+        )
+        .opt("tcp_retransmits", window.retransmits)
         .obj("latency", &latency)
         .obj("ops_per_connection", &per)
         .num("jain_index", jain(&ops))

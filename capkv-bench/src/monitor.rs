@@ -68,6 +68,29 @@ pub fn rss(pid: u32) -> Option<u64> {
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
+/// The CPU time (user + system) process `pid` has used so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields count from
+    // the last ')'. utime and stime are fields 14 and 15, in clock ticks.
+    let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_second > 0).then(|| ticks / per_second as f64)
+}
+
+/// TCP segments this machine's kernel has retransmitted so far (all
+/// sockets; `RetransSegs` of /proc/net/snmp). On loopback a retransmission
+/// means a dropped packet and a stall of at least the 200 ms minimum RTO.
+pub fn tcp_retransmits() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut tcp = text.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next()?, tcp.next()?);
+    let at = names.split_whitespace().position(|n| n == "RetransSegs")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
 /// Statistics columns of the CSV, in order (empty when a server lacks one).
 pub const COLUMNS: &[&str] = &[
     "items",

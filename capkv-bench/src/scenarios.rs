@@ -272,7 +272,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
             retained(&mut o, p, r);
             retained_bytes = Some(r);
         }
-        "latency" => crate::latency::run(p.target, p.latency.clone(), &mut o).await?,
+        "latency" => crate::latency::run(p.target, p.latency.clone(), p.server_pid, &mut o).await?,
         other => return Err(format!("unknown scenario {other:?} (known: {})", KNOWN.join(", "))),
     }
     let wrong = t.into_obj(&mut o);
