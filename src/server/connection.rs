@@ -510,8 +510,6 @@ fn evicted(stopped: &str) -> io::Error {
     ))
 }
 
-/// Waits until `socket` has something to read, or the idle timeout ends
-/// the connection.
 /// Runs `read`, which offers the socket `offered` bytes of room, and, when
 /// it comes back short, marks the socket drained, so that the next wait
 /// for readability waits for new data instead of returning at once.
@@ -543,6 +541,8 @@ fn read_until_drained(
     }
 }
 
+/// Waits until `socket` has something to read, or the idle timeout ends
+/// the connection.
 async fn readable(socket: &TcpStream, idle: Option<Duration>) -> io::Result<()> {
     match idle {
         None => socket.readable().await,
