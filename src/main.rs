@@ -57,6 +57,7 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
     if let Err(e) = jemalloc::configure() {
         tracing::warn!(error = %e, "could not configure jemalloc purging");
     }
+    let open_files = raise_open_files(config.max_connections);
     // This runtime accepts, answers the metrics port and waits for signals;
     // connections live on the server's worker threads (server::workers).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -92,6 +93,7 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
             container_limit = config.hard_limit.map(show).unwrap_or_else(|| "none".into()),
             cpus_available = environment.cpus,
             workers = config.workers,
+            open_files = %open_files.map_or_else(|| "unknown".into(), |n| n.to_string()),
             shards = config.store.shards,
             segment_size = config.store.segment_size,
             metrics = %metrics,
@@ -118,6 +120,37 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
 /// overflows when thousands of clients connect at once (a deploy, a
 /// failover), and the kernel then drops their handshakes. The kernel caps
 /// it at `net.core.somaxconn`.
+/// Descriptors kept for everything that is not a client: the listeners,
+/// the metrics port's clients, the runtime's own, /proc and cgroup reads.
+const SPARE_FILES: u64 = 64;
+
+/// Raises the soft limit on open files to the hard limit, since every
+/// client takes a descriptor and the soft limit is often 1,024 where the
+/// hard one allows far more (systemd, most shells). Warns when even the
+/// hard limit leaves no room for `max_connections` clients: past it,
+/// accept fails and clients wait in the kernel's backlog. Returns the
+/// limit now in force, if it could be read.
+fn raise_open_files(max_connections: usize) -> Option<u64> {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read or raise the open-files limit");
+            return None;
+        }
+    };
+    let wanted = max_connections as u64 + SPARE_FILES;
+    if limit < wanted {
+        tracing::warn!(
+            open_files = limit,
+            max_connections,
+            "the open-files limit leaves room for about {} clients, not --max-connections; \
+             raise the hard limit (ulimit -Hn, systemd LimitNOFILE=, docker --ulimit nofile=)",
+            limit.saturating_sub(SPARE_FILES),
+        );
+    }
+    Some(limit)
+}
+
 fn listen(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     let socket = match address {
         std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
