@@ -90,6 +90,13 @@ pub struct Cli {
     /// it is refused and the connection closed.
     #[arg(long, env = "CAPKV_MAX_CLIENT_BUFFER", default_value = "64mb", value_parser = parse_size)]
     pub max_client_buffer: u64,
+    /// Kernel send and receive buffer of each client socket (SO_SNDBUF,
+    /// SO_RCVBUF; the kernel caps it at net.core.wmem_max / rmem_max).
+    /// 0 leaves the kernel's autotuning, which lets one socket grow to
+    /// tcp_rmem's maximum (6 MiB or more); under cgroup v2 the container is
+    /// charged for it.
+    #[arg(long, env = "CAPKV_SOCKET_BUFFER", default_value = "256kb", value_parser = parse_size)]
+    pub socket_buffer: u64,
     /// Disconnect a client that leaves replies unread this long.
     #[arg(long, env = "CAPKV_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub write_timeout: Duration,
@@ -166,6 +173,9 @@ pub struct Config {
     pub max_client_buffer: usize,
     /// Disconnect clients that do not read for this long.
     pub write_timeout: Duration,
+    /// SO_SNDBUF and SO_RCVBUF of client sockets (`None`: the kernel's
+    /// autotuning).
+    pub socket_buffer: Option<usize>,
     /// Metrics listen address (`None` = disabled).
     pub metrics: Option<SocketAddr>,
     /// Drain deadline on shutdown.
@@ -242,6 +252,9 @@ impl Cli {
         }
         if self.write_timeout.is_zero() {
             return Err(invalid("--write-timeout", "must be more than 0"));
+        }
+        if self.socket_buffer != 0 && !(4096..=64 << 20).contains(&self.socket_buffer) {
+            return Err(invalid("--socket-buffer", "must be 0 (the kernel's) or 4kb to 64mb"));
         }
         if self.max_key_size == 0 || self.max_key_size > 64 * 1024 {
             return Err(invalid("--max-key-size", "must be between 1 and 64kb"));
@@ -340,6 +353,7 @@ impl Cli {
             // or its connection would wait for room that never comes.
             max_client_buffer: self.max_client_buffer.min(budget / BUFFER_SHARE) as usize,
             write_timeout: self.write_timeout,
+            socket_buffer: (self.socket_buffer != 0).then_some(self.socket_buffer as usize),
             metrics: (self.metrics_port != 0)
                 .then(|| SocketAddr::new(self.bind, self.metrics_port)),
             shutdown_timeout: self.shutdown_timeout,
@@ -376,6 +390,7 @@ mod tests {
         assert_eq!(c.budget, (2 << 30) - headroom);
         assert_eq!(c.budget_source, BudgetSource::Cgroup { limit: 2 << 30, headroom });
         assert_eq!(c.workers, 2);
+        assert_eq!(c.socket_buffer, Some(256 << 10));
         assert_eq!(c.listen.port(), 7171);
         let c = cli(&[]).resolve(&env(None)).unwrap();
         assert_eq!(c.budget, 4 << 30);
@@ -403,6 +418,7 @@ mod tests {
         assert!(cli(&enough.concat()).resolve(&env(None)).is_ok());
         assert!(err(&["--shards", "0"], None).starts_with("--shards"));
         assert!(err(&["--workers", "0"], None).starts_with("--workers"));
+        assert!(err(&["--socket-buffer", "1kb"], None).starts_with("--socket-buffer"));
         assert!(Cli::try_parse_from(["capkv", "--max-memory", "much"]).is_err());
     }
 }

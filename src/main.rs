@@ -67,8 +67,8 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
         .context("starting the runtime")?;
     runtime.block_on(async {
         let shutdown = shutdown_signal();
-        let listener =
-            listen(config.listen).with_context(|| format!("binding {}", config.listen))?;
+        let listener = listen(config.listen, config.socket_buffer)
+            .with_context(|| format!("binding {}", config.listen))?;
         let address = listener.local_addr()?;
         // INFO reports the port actually bound (`--port 0` picks one).
         let config = Config { listen: address, ..config.clone() };
@@ -151,12 +151,22 @@ fn raise_open_files(max_connections: usize) -> Option<u64> {
     Some(limit)
 }
 
-fn listen(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+/// The client listener. Accepted sockets inherit its buffer sizes, so
+/// `--socket-buffer` costs no system call per connection.
+fn listen(
+    address: std::net::SocketAddr,
+    socket_buffer: Option<usize>,
+) -> std::io::Result<TcpListener> {
     let socket = match address {
         std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
     socket.set_reuseaddr(true)?;
+    if let Some(size) = socket_buffer {
+        let size = u32::try_from(size).unwrap_or(u32::MAX);
+        socket.set_send_buffer_size(size)?;
+        socket.set_recv_buffer_size(size)?;
+    }
     socket.bind(address)?;
     socket.listen(4096)
 }

@@ -139,6 +139,10 @@ fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, 
         kv("capkv_jemalloc_dirty", reading.heap.dirty.to_string()),
         kv("capkv_cgroup_usage", reading.cgroup_usage.unwrap_or(0).to_string()),
         kv("capkv_cgroup_limit", s.hard_limit.unwrap_or(0).to_string()),
+        kv(
+            "capkv_socket_bytes",
+            reading.sockets.map_or_else(|| "unknown".into(), |b| b.to_string()),
+        ),
         kv("capkv_process_truth", reading.truth.to_string()),
         kv("capkv_emergency_purges", reading.emergency_purges.to_string()),
     ];

@@ -132,6 +132,19 @@ impl Cgroup {
         Some(usage.saturating_sub(inactive))
     }
 
+    /// Bytes of kernel socket buffers charged to the cgroup (`sock` in
+    /// v2's memory.stat): TCP data received and not yet read, or written
+    /// and not yet acknowledged. `None` on v1, which charges sockets only
+    /// to a separate kmem.tcp counter when a limit is set there.
+    pub fn socket_bytes(&self) -> Option<u64> {
+        match self.version {
+            Version::V2 => {
+                stat_field(&fs::read_to_string(self.dir.join("memory.stat")).ok()?, "sock")
+            }
+            Version::V1 => None,
+        }
+    }
+
     /// Bytes charged to the cgroup now, inactive page cache included
     /// (`memory.current`, `memory.usage_in_bytes`): what the kernel compares
     /// with the limit before it reclaims. [`Cgroup::working_set`] is what is
@@ -230,6 +243,7 @@ mod tests {
         assert_eq!(cg.version(), Version::V1);
         assert_eq!(cg.limit(), Some(2147483648));
         assert_eq!(cg.working_set(), Some(4000));
+        assert_eq!(cg.socket_bytes(), None, "v1 has no sock field");
         fs::remove_dir_all(root).unwrap();
     }
 
@@ -246,6 +260,7 @@ mod tests {
         assert_eq!(cg.version(), Version::V2);
         assert_eq!(cg.limit(), Some(1073741824));
         assert_eq!(cg.working_set(), Some(2500));
+        assert_eq!(cg.socket_bytes(), Some(400));
         fs::remove_dir_all(root).unwrap();
     }
 

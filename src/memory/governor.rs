@@ -79,6 +79,7 @@ impl Governor {
         let heap = jemalloc::read().unwrap_or_default();
         let rss = self.rss();
         let cgroup_usage = self.cgroup.as_ref().and_then(Cgroup::working_set);
+        let sockets = self.cgroup.as_ref().and_then(Cgroup::socket_bytes);
         let truth = rss.max(cgroup_usage.unwrap_or(0)).max(heap.resident);
         let segments = store.segment_bytes() as u64;
         let index = store.index_bytes() as u64;
@@ -120,6 +121,7 @@ impl Governor {
             heap,
             rss,
             cgroup_usage,
+            sockets,
             truth,
             segments,
             index,

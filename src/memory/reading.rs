@@ -13,6 +13,9 @@ pub struct Reading {
     pub rss: u64,
     /// Cgroup working set, when in a memory cgroup.
     pub cgroup_usage: Option<u64>,
+    /// Kernel socket buffers charged to the cgroup (v2 only); part of
+    /// `cgroup_usage`, so the budget already counts them.
+    pub sockets: Option<u64>,
     /// The largest of the views above: what the budget is held to.
     pub truth: u64,
     /// Segment bytes allocated.

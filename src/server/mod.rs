@@ -221,8 +221,8 @@ impl Server {
             };
             let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
             let (shared, stop, done) = (shared.clone(), stop_rx.clone(), done_tx.clone());
-            self.workers.spawn(async move {
-                let _done = (permit, done);
+            self.workers.spawn(|seat| async move {
+                let _done = (seat, permit, done);
                 let socket = match TcpStream::from_std(socket) {
                     Ok(socket) => socket,
                     Err(e) => {

@@ -254,6 +254,14 @@ impl Collector for Snapshot {
                 usage,
             )?;
         }
+        if let Some(sockets) = r.sockets {
+            bytes(
+                e,
+                "socket_buffers",
+                "Kernel socket buffers charged to the memory cgroup (cgroup v2 only).",
+                sockets,
+            )?;
+        }
         counter(
             e,
             "memory_emergency_purges",
@@ -351,5 +359,13 @@ mod tests {
         let text = render(Snapshot { hard_limit: None, ..sample() });
         assert!(!text.contains("capkv_memory_limit_bytes"));
         assert!(!text.contains("capkv_cgroup_usage_bytes"));
+        assert!(!text.contains("capkv_socket_buffers_bytes"));
+    }
+
+    #[test]
+    fn socket_buffers_are_shown_where_the_cgroup_charges_them() {
+        let mut s = sample();
+        s.reading.sockets = Some(4096);
+        assert!(render(s).contains("\ncapkv_socket_buffers_bytes 4096\n"));
     }
 }

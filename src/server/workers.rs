@@ -87,9 +87,15 @@ impl Workers {
         Ok(Workers { workers })
     }
 
-    /// Runs `task` on the worker serving the fewest tasks, where it stays
-    /// until it ends.
-    pub fn spawn<F>(&self, task: F)
+    /// Runs the task `make` builds on the worker serving the fewest tasks,
+    /// where it stays until it ends. The task must hold the [`Seat`] it is
+    /// given for as long as it runs: the worker counts it until the seat
+    /// is dropped.
+    ///
+    /// (A wrapper future holding the seat would be simpler to call, but an
+    /// `async` block that awaits a future it was handed keeps two copies of
+    /// that future's space: every idle connection's task would double.)
+    pub fn spawn<F>(&self, make: impl FnOnce(Seat) -> F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -98,13 +104,8 @@ impl Workers {
             .iter()
             .min_by_key(|w| w.load.load(Ordering::Relaxed))
             .expect("at least one worker");
-        let load = worker.load.clone();
-        load.fetch_add(1, Ordering::Relaxed);
-        worker.handle.spawn(async move {
-            // Counted down however the task ends, even if it is dropped.
-            let _done = Done(load);
-            task.await;
-        });
+        worker.load.fetch_add(1, Ordering::Relaxed);
+        worker.handle.spawn(make(Seat(worker.load.clone())));
     }
 
     /// Tasks each worker serves now, in worker order.
@@ -113,9 +114,11 @@ impl Workers {
     }
 }
 
-struct Done(Arc<AtomicUsize>);
+/// A task's place on its worker: counted in the worker's load until
+/// dropped, however the task ends (dropped with the runtime included).
+pub struct Seat(Arc<AtomicUsize>);
 
-impl Drop for Done {
+impl Drop for Seat {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -147,7 +150,8 @@ mod tests {
         let (names_tx, names_rx) = mpsc::channel();
         for _ in 0..4 {
             let (mut release, names) = (release_rx.clone(), names_tx.clone());
-            workers.spawn(async move {
+            workers.spawn(|seat| async move {
+                let _seat = seat;
                 let name = std::thread::current().name().map(str::to_owned);
                 names.send(name).unwrap();
                 let _ = release.wait_for(|&r| r).await;
@@ -178,7 +182,8 @@ mod tests {
             }
         }
         let flag = Flag(dropped_tx);
-        workers.spawn(async move {
+        workers.spawn(|seat| async move {
+            let _seat = seat;
             let _flag = flag;
             std::future::pending::<()>().await;
         });
