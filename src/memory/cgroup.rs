@@ -31,6 +31,17 @@ pub enum Version {
     V1,
 }
 
+/// What the cgroup is charged, as [`Cgroup::charges`] reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Charges {
+    /// Usage minus inactive file pages (see [`Cgroup::working_set`]).
+    pub working_set: Option<u64>,
+    /// Kernel socket buffers (`sock` in v2's memory.stat): TCP data
+    /// received and not yet read, or written and not yet acknowledged.
+    /// `None` on v1.
+    pub sockets: Option<u64>,
+}
+
 /// The memory cgroup this process is charged to.
 #[derive(Debug, Clone)]
 pub struct Cgroup {
@@ -122,26 +133,23 @@ impl Cgroup {
 
     /// Current working set in bytes: usage minus inactive file pages.
     pub fn working_set(&self) -> Option<u64> {
-        let inactive_key = match self.version {
-            Version::V2 => "inactive_file",
-            Version::V1 => "total_inactive_file",
-        };
-        let usage = self.usage()?;
-        let stat = fs::read_to_string(self.dir.join("memory.stat")).unwrap_or_default();
-        let inactive = stat_field(&stat, inactive_key).unwrap_or(0);
-        Some(usage.saturating_sub(inactive))
+        self.charges().working_set
     }
 
-    /// Bytes of kernel socket buffers charged to the cgroup (`sock` in
-    /// v2's memory.stat): TCP data received and not yet read, or written
-    /// and not yet acknowledged. `None` on v1, which charges sockets only
-    /// to a separate kmem.tcp counter when a limit is set there.
-    pub fn socket_bytes(&self) -> Option<u64> {
-        match self.version {
-            Version::V2 => {
-                stat_field(&fs::read_to_string(self.dir.join("memory.stat")).ok()?, "sock")
-            }
-            Version::V1 => None,
+    /// The working set and the socket buffers, from one read of
+    /// memory.stat (the governor takes both every tick).
+    pub fn charges(&self) -> Charges {
+        let (inactive_key, sockets_key) = match self.version {
+            Version::V2 => ("inactive_file", Some("sock")),
+            // v1 charges sockets only to a separate kmem.tcp counter, and
+            // only when a limit is set there.
+            Version::V1 => ("total_inactive_file", None),
+        };
+        let stat = fs::read_to_string(self.dir.join("memory.stat")).unwrap_or_default();
+        let inactive = stat_field(&stat, inactive_key).unwrap_or(0);
+        Charges {
+            working_set: self.usage().map(|usage| usage.saturating_sub(inactive)),
+            sockets: sockets_key.and_then(|key| stat_field(&stat, key)),
         }
     }
 
@@ -243,7 +251,7 @@ mod tests {
         assert_eq!(cg.version(), Version::V1);
         assert_eq!(cg.limit(), Some(2147483648));
         assert_eq!(cg.working_set(), Some(4000));
-        assert_eq!(cg.socket_bytes(), None, "v1 has no sock field");
+        assert_eq!(cg.charges().sockets, None, "v1 has no sock field");
         fs::remove_dir_all(root).unwrap();
     }
 
@@ -260,7 +268,7 @@ mod tests {
         assert_eq!(cg.version(), Version::V2);
         assert_eq!(cg.limit(), Some(1073741824));
         assert_eq!(cg.working_set(), Some(2500));
-        assert_eq!(cg.socket_bytes(), Some(400));
+        assert_eq!(cg.charges(), Charges { working_set: Some(2500), sockets: Some(400) });
         fs::remove_dir_all(root).unwrap();
     }
 

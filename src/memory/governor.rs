@@ -78,8 +78,8 @@ impl Governor {
         let store = self.budget.store().clone();
         let heap = jemalloc::read().unwrap_or_default();
         let rss = self.rss();
-        let cgroup_usage = self.cgroup.as_ref().and_then(Cgroup::working_set);
-        let sockets = self.cgroup.as_ref().and_then(Cgroup::socket_bytes);
+        let charges = self.cgroup.as_ref().map(Cgroup::charges).unwrap_or_default();
+        let (cgroup_usage, sockets) = (charges.working_set, charges.sockets);
         let truth = rss.max(cgroup_usage.unwrap_or(0)).max(heap.resident);
         let segments = store.segment_bytes() as u64;
         let index = store.index_bytes() as u64;
