@@ -52,19 +52,16 @@ bin=$(capkv_binary "$repo") || exit 1
 work=$(mktemp -d "${TMPDIR:-/tmp}/capkv-bench-vs-redis.XXXXXX")
 out=${OUT_DIR:-$work}
 mkdir -p "$out"
-pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    stop_processes
     rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port() {
+# wait_pong PORT: until the server on PORT answers PING (accepting is
+# not enough: the benchmark must not start before the server serves).
+wait_pong() {
     for _ in $(seq 100); do
         redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return 0
         sleep 0.1
@@ -77,7 +74,7 @@ capkv_port=$(free_port)
 taskset -c 0 "$bin" --bind 127.0.0.1 --port "$capkv_port" --metrics-port 0 \
     --log-format text 2>"$work/capkv.log" >/dev/null &
 pids+=($!)
-wait_port "$capkv_port"
+wait_pong "$capkv_port"
 workers=$(sed -n 's/.*listening on.* workers=\([0-9]*\).*/\1/p' "$work/capkv.log" | head -n1)
 [[ $workers == 1 ]] || fail "capkv under taskset -c 0 started $workers workers, not 1: $(cat "$work/capkv.log")"
 budget=$(sed -n 's/.*budget_human=\([^ ]*\( [KMGT]iB\)\{0,1\}\).*/\1/p' "$work/capkv.log" | head -n1)
@@ -86,7 +83,7 @@ redis_port=$(free_port)
 taskset -c 0 redis-server --save '' --appendonly no --port "$redis_port" --bind 127.0.0.1 \
     --daemonize no --logfile "$work/redis.log" &
 pids+=($!)
-wait_port "$redis_port"
+wait_pong "$redis_port"
 
 echo "capkv $("$bin" --version | awk '{print $2}') (workers=$workers, budget $budget) on :$capkv_port," \
     "$(redis-server --version | awk '{print $1, $2, $3}') on :$redis_port; both on CPU 0" >&2

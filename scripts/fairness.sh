@@ -66,10 +66,8 @@ if [[ -z $bench ]]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/capkv-fairness.XXXXXX")
-pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    stop_processes
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -99,18 +97,6 @@ seed_binary() {
 }
 seed=
 $ci || seed=$(seed_binary) || echo "fairness: no seed binary (SEED_BIN or Go): line rows show capkv alone" >&2
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port() {
-    for _ in $(seq 100); do
-        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" \
-            2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "nothing listens on port $1"
-}
 
 capkv_port=$(free_port)
 taskset -c 0 "$bin" --bind 127.0.0.1 --port "$capkv_port" --metrics-port 0 \

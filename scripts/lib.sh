@@ -34,3 +34,29 @@ capkv_binary() {
     [[ -x $bin ]] || fail "no capkv binary at $bin"
     printf '%s\n' "$bin"
 }
+
+# Background processes the sourcing script started (`cmd & pids+=($!)`).
+pids=()
+
+# stop_processes: kills every process in pids and waits for each, so none
+# outlives the script (call it from the script's EXIT trap).
+stop_processes() {
+    local pid
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+
+# free_port: a free loopback port (the kernel's choice; it stays free unless
+# another process takes it in the instant before the caller binds it).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s at most).
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "nothing listens on port $1"
+}

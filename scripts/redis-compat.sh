@@ -47,15 +47,9 @@ bin=$(capkv_binary "$repo") || exit 1
 
 # --- processes ---------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/capkv-redis-compat.XXXXXX")
-pids=()
 cleanup() {
     local status=$?
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_processes
     if [[ $status -ne 0 ]]; then
         for log in "$work"/*.log; do
             [[ -s $log ]] || continue
@@ -67,12 +61,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# A free loopback port (the kernel's choice; it stays free unless another
-# process takes it in the instant before we bind it).
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # start_capkv NAME: starts capkv on a free port, sets $port.
 start_capkv() {
@@ -89,15 +77,6 @@ start_capkv() {
     done
     [[ -n $port ]] || fail "capkv $name did not report its port"
     echo "capkv $name on 127.0.0.1:$port"
-}
-
-# wait_port PORT: until something accepts on 127.0.0.1:PORT.
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "nothing listens on port $1"
 }
 
 # between VALUE LOW HIGH: VALUE is a whole number in [LOW, HIGH].
