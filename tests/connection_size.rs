@@ -1,5 +1,11 @@
 //! What one connection costs while idle, besides its socket: the size of
 //! the task's future (a connection holds no buffer while idle).
+//!
+//! The bound is a size class, not a wish. Tokio keeps a task in one
+//! allocation aligned to 128 bytes: about 96 bytes of header and trailer,
+//! the future `Server::run` spawns (this one plus about 60 bytes of
+//! guards and ids). At up to 320 bytes here the task is 512 bytes; past
+//! about 350 it is 640, 128 more per idle connection.
 
 use clap::Parser;
 
@@ -15,9 +21,9 @@ async fn an_idle_connection_task_is_small() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
     let (socket, _) = listener.accept().await.unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let task = capkv::server::connection::serve(socket, server.shared().clone(), rx, 1);
+    let stop = std::sync::Arc::new(capkv::server::stop::Stop::default());
+    let task = capkv::server::connection::serve(socket, server.shared().clone(), stop, 1);
     let size = std::mem::size_of_val(&task);
     println!("connection future: {size} bytes");
-    assert!(size <= 4096, "a connection's future is {size} bytes");
+    assert!(size <= 320, "a connection's future is {size} bytes: see the module doc");
 }

@@ -155,6 +155,12 @@ fn write_big_values(addr: std::net::SocketAddr, prefix: &str, count: usize) {
     }
 }
 
+/// Fills a 32 MiB budget's cache, so that it lends buffers nothing: they
+/// are held to their share (4 MiB).
+fn fill_the_cache(addr: std::net::SocketAddr) {
+    write_big_values(addr, "fill", 150);
+}
+
 /// Clients that ask for big values and never read the replies keep them in
 /// their output buffers. Once they hold the buffers' whole share of the
 /// budget, every other client would wait for them until the write timeout
@@ -163,6 +169,7 @@ fn write_big_values(addr: std::net::SocketAddr, prefix: &str, count: usize) {
 #[test]
 fn clients_that_never_read_are_evicted_when_others_wait() {
     let server = BinaryServer::start(&["--max-memory", "32mb", "--write-timeout", "300s"]);
+    fill_the_cache(server.addr);
     write_big_values(server.addr, "big", 1);
     // 24 x 250 KiB of replies held is more than the 4 MiB buffer share.
     let never_read: Vec<TcpStream> = (0..24)
@@ -189,6 +196,7 @@ fn clients_that_never_read_are_evicted_when_others_wait() {
 #[test]
 fn clients_stalled_halfway_through_a_request_are_evicted_when_others_wait() {
     let server = BinaryServer::start(&["--max-memory", "32mb", "--write-timeout", "2s"]);
+    fill_the_cache(server.addr);
     // 24 half-sent requests, each holding a 256 KiB read buffer.
     let stalled: Vec<TcpStream> = (0..24)
         .map(|i| {
@@ -202,4 +210,116 @@ fn clients_stalled_halfway_through_a_request_are_evicted_when_others_wait() {
     write_big_values(server.addr, "after", 20);
     assert!(stat(server.addr, "evicted_clients") >= 1);
     drop(stalled);
+}
+
+/// Sends the first `sent` bytes of a PUT of a 250 KiB value and stops.
+fn half_put(addr: std::net::SocketAddr, key: &str, sent: usize) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(format!("PUT {key} ").as_bytes()).unwrap();
+    s.write_all(&vec![b'h'; sent]).unwrap();
+    s
+}
+
+/// Sends the rest of [`half_put`]'s request and reads the answer.
+fn finish_put(mut s: TcpStream, sent: usize) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(&vec![b'h'; 250 * 1024 - sent]).unwrap();
+    s.write_all(b"\n").unwrap();
+    let mut line = Vec::new();
+    BufReader::new(s).read_until(b'\n', &mut line).unwrap();
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+/// Whether the server has closed `s` (within `limit`).
+fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut byte = [0u8; 1];
+    matches!(s.read(&mut byte), Ok(0) | Err(_)) && {
+        // A timeout is an error too: tell it apart from a close.
+        s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        !matches!(s.read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+            || e.kind() == std::io::ErrorKind::TimedOut)
+    }
+}
+
+/// When others wait for buffer memory, the biggest holder goes first, and
+/// only as many as cover what is missing: one client halfway through a
+/// 2 MiB MSET is evicted, the seven halfway through 250 KiB PUTs keep their
+/// connections and finish their requests afterwards.
+#[test]
+fn eviction_picks_the_biggest_holder() {
+    let server = BinaryServer::start(&["--max-memory", "32mb", "--write-timeout", "2s"]);
+    fill_the_cache(server.addr);
+    let buffers = || stat(server.addr, "capkv_buffer_bytes");
+    let base = buffers();
+    // The big one first (and so also the stalest): 6 of 8 values of an
+    // 8 x 250 KiB MSET.
+    let mut big = TcpStream::connect(server.addr).unwrap();
+    let value = vec![b'm'; 250 * 1024];
+    big.write_all(b"*17\r\n$4\r\nMSET\r\n").unwrap();
+    for i in 0..6 {
+        big.write_all(format!("$2\r\nm{i}\r\n${}\r\n", value.len()).as_bytes()).unwrap();
+        big.write_all(&value).unwrap();
+        big.write_all(b"\r\n").unwrap();
+    }
+    assert!(
+        common::eventually(Duration::from_secs(10), || buffers() >= base + (1500 << 10)),
+        "the MSET's buffer never grew: {} bytes",
+        buffers()
+    );
+    let sent = 100 * 1024;
+    let medium: Vec<TcpStream> =
+        (0..7).map(|i| half_put(server.addr, &format!("half{i}"), sent)).collect();
+    assert!(
+        common::eventually(Duration::from_secs(10), || buffers() >= base + (3300 << 10)),
+        "the PUTs' buffers never grew: {} bytes",
+        buffers()
+    );
+    // A writer now needs more than is left: after the 2 s grace, the MSET
+    // goes, and the writer gets through.
+    write_big_values(server.addr, "after", 5);
+    assert!(closed_within(&mut big, Duration::from_secs(10)), "the biggest holder was not evicted");
+    assert_eq!(stat(server.addr, "evicted_clients"), 1, "only the biggest holder goes");
+    for (i, s) in medium.into_iter().enumerate() {
+        assert_eq!(finish_put(s, sent), "OK\n", "medium holder {i}");
+    }
+}
+
+/// An empty cache lends client buffers what it does not use: forty
+/// clients halfway through 250 KiB PUTs hold 10 MiB of a 32 MiB budget,
+/// past the buffers' 4 MiB share, and a newcomer is served. When the cache
+/// then fills, it wants those bytes back: holders are evicted, biggest and
+/// stalest first, a second after a writer waits (their own grace is
+/// `--write-timeout`), until buffers are back within reach of their share;
+/// the rest keep their connections.
+#[test]
+fn an_empty_cache_lends_buffers_and_takes_the_room_back_when_it_fills() {
+    let server = BinaryServer::start(&["--max-memory", "32mb", "--write-timeout", "5s"]);
+    let share = 4u64 << 20;
+    let sent = 100 * 1024;
+    let holders: Vec<TcpStream> =
+        (0..40).map(|i| half_put(server.addr, &format!("lent{i}"), sent)).collect();
+    let buffers = || stat(server.addr, "capkv_buffer_bytes");
+    assert!(
+        common::eventually(Duration::from_secs(10), || buffers() > 2 * share),
+        "buffers stayed at {} bytes, within their share",
+        buffers()
+    );
+    let mut c = common::Client::connect(server.addr);
+    assert_eq!(c.ask(b"PUT small v\n"), b"OK\n");
+    assert_eq!(stat(server.addr, "evicted_clients"), 0, "nobody needed the bytes yet");
+    fill_the_cache(server.addr);
+    assert!(
+        common::eventually(Duration::from_secs(20), || buffers() <= share + share / 2 + (1 << 20)),
+        "buffers still hold {} bytes of a full cache's room",
+        buffers()
+    );
+    let evicted = stat(server.addr, "evicted_clients");
+    assert!((1..40).contains(&evicted), "{evicted} of 40 holders evicted");
+    // The newcomer's connection is still served (its key itself may be
+    // gone: the fill wrote more than the cache holds).
+    assert_eq!(c.ask(b"PUT small v2\n"), b"OK\n");
+    assert_eq!(c.ask(b"GET small\n"), b"v2\n");
+    drop(holders);
 }

@@ -21,9 +21,20 @@
 //! the quota by that much, the store releases its oldest segments, and the
 //! waiting connection gets its room. So a flood of connections shrinks the
 //! cache instead of growing the process, by at most an eighth of the
-//! budget ([`BUFFER_SHARE`]): buffers never hold more than that, and past
-//! it connections simply wait (and the ones that hold buffers without
-//! moving them are evicted, see [`Budget::buffers_exhausted`]).
+//! budget ([`BUFFER_SHARE`]): buffers never take more than that *from the
+//! cache*.
+//!
+//! Past their share, buffers may borrow what the cache is not using: the
+//! budget its segments have not been allocated yet, less a share kept free
+//! for the cache to grow into ([`Budget::buffer_cap`]). An empty cache
+//! thus lends most of the budget to a burst of big requests, a full one
+//! nothing. Borrowed bytes never lower the quota. If the cache grows back
+//! into them, the borrowers that hold them without moving are evicted,
+//! biggest first (`server::holders`); and should the cache reach them even
+//! so, the governor stops it there (see its docs), the last resort that
+//! keeps the process inside the budget. Past the cap connections wait, and
+//! the ones that hold buffers without moving them are evicted (see
+//! [`Budget::buffer_shortfall`]).
 //!
 //! Why an eighth: what is evicted during a flood stays lost after it, so
 //! every byte buffers may take is a byte of cache gone. At 2 GiB an eighth
@@ -61,6 +72,16 @@ impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.waiting.fetch_sub(self.bytes, Ordering::Relaxed);
     }
+}
+
+/// Buffer bytes wanted back now (see [`Budget::buffer_shortfall`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shortfall {
+    /// How many (0: none).
+    pub bytes: usize,
+    /// Wanted back while buffers hold borrowed bytes (more than their
+    /// share): the holders' grace is cut short.
+    pub reclaim: bool,
 }
 
 /// The budget shared by the governor, the store and the server.
@@ -128,23 +149,41 @@ impl Budget {
     }
 
     /// Buffer bytes connections are waiting for that the cache could give
-    /// up: their demand, as far as the buffer cap lets buffers grow.
+    /// up: their demand, as far as the buffers' share lets them grow.
+    /// (Borrowed bytes never lower the quota.)
     pub(super) fn pressure(&self) -> u64 {
         let waiting = self.waiting.load(Ordering::Relaxed) as u64;
-        let headroom = self.buffer_cap().saturating_sub(self.buffer_bytes() as u64);
+        let headroom = self.buffer_share().saturating_sub(self.buffer_bytes() as u64);
         waiting.min(headroom)
     }
 
-    /// True when connections wait for buffer room that only released
-    /// buffers can give: buffers are at their cap, so lowering the segment
-    /// quota would not help. Connections that hold buffers without moving
-    /// them (a client that reads no replies, or stopped halfway through a
-    /// request) are then evicted, as Redis 7 evicts clients past
-    /// `maxmemory-clients`; otherwise they could stall every other client
-    /// until the write timeout.
-    pub fn buffers_exhausted(&self) -> bool {
+    /// How many buffer bytes should be given back now, by evicting the
+    /// connections that hold buffers without moving them (a client that
+    /// reads no replies, or stopped halfway through a request), biggest
+    /// first, as Redis 7 evicts clients past `maxmemory-clients`
+    /// (`server::holders`); 0 when nobody needs them. Wanted back:
+    ///
+    /// - what connections wait for past the cap: neither the quota nor
+    ///   lending can give it. Otherwise holders could stall every other
+    ///   client until the write timeout.
+    /// - what buffers hold past their cap, once that is more than half a
+    ///   share: the cache has grown into the room it lent (half a share:
+    ///   borrowed bytes are wanted back when the cache needs them, not at
+    ///   each segment it allocates).
+    ///
+    /// Borrowed bytes are a loan ([`Shortfall::reclaim`]): as soon as
+    /// anyone waits while buffers hold more than their share, or the cache
+    /// wants its room back, their holders get a short grace, not their own.
+    pub fn buffer_shortfall(&self) -> Shortfall {
         let waiting = self.waiting.load(Ordering::Relaxed) as u64;
-        waiting > 0 && self.buffer_bytes() as u64 + waiting > self.buffer_cap()
+        let buffers = self.buffer_bytes() as u64;
+        let (share, cap) = (self.buffer_share(), self.buffer_cap());
+        let wanted = if waiting > 0 { (buffers + waiting).saturating_sub(cap) } else { 0 };
+        let over = buffers.saturating_sub(cap);
+        let grown_into = if over > share / 2 { over } else { 0 };
+        let bytes = wanted.max(grown_into) as usize;
+        let lent = buffers > share;
+        Shortfall { bytes, reclaim: bytes > 0 && (grown_into > 0 || lent) }
     }
 
     /// Wakes connections waiting for room.
@@ -157,11 +196,21 @@ impl Budget {
         (self.store.segment_quota() * self.store.segment_size()) as u64
     }
 
-    /// Most bytes buffers may hold in total: past this, connections wait
-    /// without squeezing the cache further, so a flood of clients can take
-    /// an eighth of the budget but never more.
-    pub fn buffer_cap(&self) -> u64 {
+    /// Most bytes buffers may take from the cache: an eighth of the budget
+    /// (see the module docs for why).
+    pub fn buffer_share(&self) -> u64 {
         self.limit / BUFFER_SHARE
+    }
+
+    /// Most bytes buffers may hold now: their share, plus what the cache
+    /// can lend, which is the budget that neither allocated segments,
+    /// everything else, the share itself nor a second share (the room the
+    /// cache keeps to grow into) takes. An empty cache lends most of the
+    /// budget; a cache within two shares of full lends nothing.
+    pub fn buffer_cap(&self) -> u64 {
+        let share = self.buffer_share();
+        let used = self.store.segment_bytes() as u64 + self.other_bytes();
+        share + self.limit.saturating_sub(used + 2 * share)
     }
 
     /// Whether [`Budget::try_reserve`] of `bytes` would succeed now (a
@@ -181,14 +230,15 @@ impl Budget {
     }
 
     /// The rule a reservation must pass, as of now: whether buffers may
-    /// hold this many bytes in total (inside what the segment quota and
-    /// everything else leave, and inside the buffers' cap).
+    /// hold this many bytes in total. Up to their share, inside what the
+    /// segment quota and everything else leave; past it, inside the cap
+    /// (what the cache can lend).
     fn room_check(&self) -> impl Fn(usize) -> bool {
         let fixed = self.segment_entitlement() + self.other_bytes();
-        let (limit, cap) = (self.limit, self.buffer_cap());
+        let (limit, share, cap) = (self.limit, self.buffer_share(), self.buffer_cap());
         move |buffers| {
             let buffers = buffers as u64;
-            fixed + buffers <= limit && buffers <= cap
+            fixed + buffers.min(share) <= limit && buffers <= cap
         }
     }
 
@@ -257,34 +307,50 @@ mod tests {
     }
 
     #[test]
-    fn buffers_never_take_more_than_their_share() {
+    fn an_empty_cache_lends_all_but_two_shares() {
         let b = budget(100_000, 0);
+        let share = b.buffer_share() as usize;
+        assert_eq!(share, 100_000 / BUFFER_SHARE as usize);
         let cap = b.buffer_cap() as usize;
-        assert_eq!(cap, 100_000 / BUFFER_SHARE as usize);
-        assert!(!b.try_reserve(cap + 1));
+        assert_eq!(cap, share + 100_000 - b.other_bytes() as usize - 2 * share);
         assert!(b.try_reserve(cap));
         assert!(!b.try_reserve(1));
+        assert_eq!(b.pressure(), 0, "borrowed bytes ask nothing of the quota");
     }
 
-    #[tokio::test]
-    async fn only_the_cap_exhausts_buffers() {
-        let b = Arc::new(budget(100_000, 0));
+    #[test]
+    fn a_cache_within_two_shares_of_full_lends_nothing() {
+        let b = budget(200_000, 150);
+        for i in 0..2_000u32 {
+            b.store().put(&i.to_be_bytes(), &[7; 100]).unwrap();
+        }
+        let used = b.store().segment_bytes() as u64 + b.other_bytes();
+        assert!(used + 2 * b.buffer_share() >= 200_000, "the cache is full ({used} used)");
+        assert_eq!(b.buffer_cap(), b.buffer_share());
+        // Past the share, nothing; within it, what the quota leaves.
+        assert!(!b.try_reserve(b.buffer_share() as usize + 1));
+    }
+
+    /// Shortfall while connections wait for room past the cap, and when
+    /// the cache has grown into borrowed room.
+    #[test]
+    fn buffers_are_wanted_back_past_the_cap() {
+        let b = budget(200_000, 150);
+        let share = b.buffer_share() as usize;
         let cap = b.buffer_cap() as usize;
-        assert!(b.try_reserve(cap - 1000));
-        let waiter = {
-            let b = b.clone();
-            tokio::spawn(async move { b.reserve(2000).await })
-        };
-        let exhausted = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-            while !b.buffers_exhausted() {
-                tokio::task::yield_now().await;
-            }
-        });
-        assert!(exhausted.await.is_ok(), "held + wanted is over the cap");
-        b.release(cap - 1000);
-        b.notify_room();
-        waiter.await.unwrap();
-        assert!(!b.buffers_exhausted(), "nobody waits");
+        assert!(b.try_reserve(cap));
+        assert_eq!(b.buffer_shortfall(), Shortfall::default(), "at the cap, nobody waiting");
+        // The cache grows into the borrowed room: past half a share over
+        // the cap, the excess is wanted back.
+        let mut i = 0u32;
+        while b.buffer_bytes() as u64 <= b.buffer_cap() + share as u64 / 2 {
+            b.store().put(&i.to_be_bytes(), &[7; 100]).unwrap();
+            i += 1;
+        }
+        let short = b.buffer_shortfall();
+        assert!(short.reclaim);
+        assert_eq!(short.bytes as u64, b.buffer_bytes() as u64 - b.buffer_cap());
+        b.release(cap);
     }
 
     #[tokio::test]

@@ -8,15 +8,25 @@
 //! that it derives "other" memory (neither segments nor buffers) and sets
 //!
 //! ```text
-//! quota = (budget - other - buffers - min(reserve + pressure, growth)) / segment_size
+//! quota = (budget - other - min(buffers, share) - min(reserve + pressure, growth)) / segment_size
 //! ```
 //!
-//! where `reserve` is room kept free so buffers can grow without waiting,
-//! `pressure` is what connections are waiting for right now, and `growth`
-//! is how much more the buffer cap lets buffers take. Room held back past
-//! the cap could never be used: during a flood, with buffers at their cap,
-//! it once kept a quarter of the budget empty while the cache was evicted.
-//! Lowering the quota makes the store release its oldest segments at once.
+//! where `share` is the most buffers may take from the cache (an eighth of
+//! the budget), `reserve` is room kept free so buffers can grow without
+//! waiting, `pressure` is what connections are waiting for right now, and
+//! `growth` is how much more the share lets buffers take. Room held back
+//! past the share could never be used: during a flood, with buffers at
+//! their cap, it once kept a quarter of the budget empty while the cache
+//! was evicted. Lowering the quota makes the store release its oldest
+//! segments at once.
+//!
+//! Buffers past their share are borrowed from room the cache has not
+//! allocated (`Budget::buffer_cap`), so they do not lower the quota. One
+//! exception keeps the process inside the budget: the quota never lets the
+//! segments grow into the bytes buffers hold (`(budget - other - buffers)
+//! / segment_size`). That bites only when the cache has grown through the
+//! share it keeps free before its borrowers were evicted; it then writes
+//! over its oldest segments until they are.
 //!
 //! Dirty pages are left out of "other": they are free memory jemalloc
 //! holds for reuse (freed segments land there first), and counting them
@@ -98,10 +108,13 @@ impl Governor {
 
         let limit = self.budget.limit();
         let pressure = self.budget.pressure();
-        let reserve = self.config.min_reserve.max(buffers / 2);
-        let growth = self.budget.buffer_cap().saturating_sub(buffers);
-        let held_back = (reserve + pressure).min(growth);
-        let room = limit.saturating_sub(other + buffers + held_back);
+        let share = self.budget.buffer_share();
+        let within = buffers.min(share);
+        let reserve = self.config.min_reserve.max(within / 2);
+        let held_back = (reserve + pressure).min(share - within);
+        let room = limit.saturating_sub(other + within + held_back);
+        let room =
+            if buffers > share { room.min(limit.saturating_sub(other + buffers)) } else { room };
         // Never below one segment per shard: every shard must be able to
         // write, and buffers are capped well before they would need this.
         let quota = ((room / store.segment_size() as u64) as usize).max(store.shard_count());
@@ -193,16 +206,41 @@ mod tests {
         assert_eq!(reading.quota, quota(limit, &reading, 4 << 20));
     }
 
-    /// Buffers at their cap cannot grow, so no room is held back for them:
-    /// holding it would only shrink the cache while a flood lasts.
+    /// Buffers at their share cannot take more from the cache, so no room
+    /// is held back for them: holding it would only shrink the cache while
+    /// a flood lasts.
     #[test]
-    fn buffers_at_their_cap_hold_nothing_back() {
+    fn buffers_at_their_share_hold_nothing_back() {
         let limit = 1 << 30;
         let mut governor = governor(limit);
         let budget = governor.budget.clone();
-        assert!(budget.try_reserve(budget.buffer_cap() as usize));
+        assert!(budget.try_reserve(budget.buffer_share() as usize));
         let reading = governor.tick();
-        assert_eq!(reading.buffers, budget.buffer_cap());
+        assert_eq!(reading.buffers, budget.buffer_share());
         assert_eq!(reading.quota, quota(limit, &reading, 0));
+    }
+
+    /// Bytes borrowed past the share evict nothing from a cache that has
+    /// not allocated that far; the quota only stops the segments short of
+    /// them, so that segments and buffers together stay inside the budget.
+    #[test]
+    fn borrowed_buffers_only_stop_the_cache_short_of_them() {
+        let limit = 1 << 30;
+        let mut governor = governor(limit);
+        let budget = governor.budget.clone();
+        let share = budget.buffer_share() as usize;
+        assert!(budget.try_reserve(share));
+        let at_share = governor.tick();
+        assert_eq!(at_share.quota, quota(limit, &at_share, 0));
+        assert!(budget.try_reserve(3 * share), "an empty cache lends");
+        assert!(budget.buffer_bytes() as u64 <= budget.buffer_cap());
+        let reading = governor.tick();
+        assert_eq!(reading.released, 0);
+        assert_eq!(reading.quota, quota(limit, &reading, 0));
+        assert!(reading.quota < at_share.quota);
+        budget.release(3 * share);
+        let given_back = governor.tick();
+        assert_eq!(given_back.quota, quota(limit, &given_back, 0), "the room is the cache's again");
+        assert!(given_back.quota > reading.quota);
     }
 }

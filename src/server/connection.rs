@@ -28,15 +28,20 @@
 //!   buffer byte); a connection that cannot get room waits, which is
 //!   backpressure on that client alone;
 //! - a client that does not read its replies for `--write-timeout` is
-//!   disconnected, and after only [`STALL_GRACE`] while other clients
-//!   wait for buffer memory that only released buffers can give (see
-//!   `Budget::buffers_exhausted`): otherwise a few hundred clients that
-//!   never read could hold every buffer byte and stall all the others
-//!   until the write timeout. A client that stops sending halfway through
-//!   a request in a grown buffer is evicted too, when others wait, but
-//!   only after `--write-timeout`: a client merely starved of CPU (a load
-//!   generator with ten thousand connections on one core) can pause that
-//!   way for seconds, so a short grace would evict healthy writers.
+//!   disconnected. Before that, while buffer bytes are wanted back (other
+//!   clients wait for memory that only released buffers can give, or the
+//!   cache has grown into what buffers borrowed: see
+//!   `Budget::buffer_shortfall`), the connections that hold buffers
+//!   without moving them are evicted, the biggest first, only as many as
+//!   cover the shortfall ([`holders`](super::holders)): otherwise a few
+//!   hundred clients that never read could hold every buffer byte and
+//!   stall all the others until the write timeout. A client that leaves
+//!   replies unread becomes a candidate after [`STALL_GRACE`]; one that
+//!   stops sending halfway through a request in a grown buffer only after
+//!   `--write-timeout` (a client merely starved of CPU, a load generator
+//!   with ten thousand connections on one core, can pause that way for
+//!   seconds), or after the same second when the bytes it holds are
+//!   borrowed ones the cache wants back.
 //!
 //! Closing is done with care (see `Connection::close`): when capkv ends
 //! a connection the client may still be sending (QUIT with more requests
@@ -45,13 +50,15 @@
 //! socket with unread input makes the kernel reset the connection and
 //! throw away replies not yet sent, cutting the last reply short.
 
+use std::future::{Future, poll_fn};
 use std::io;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::engine::{Engine, Flow, Session};
 use crate::memory::buffer::{BASE_CAPACITY, Buffer};
@@ -59,7 +66,9 @@ use crate::metrics::LocalCounters;
 use crate::protocol::{self, CommandError, Dialect, Parsed, Reply, Skip};
 
 use super::Shared;
+use super::holders::{LOOK_EVERY, RECLAIM_GRACE};
 use super::space::{CARRY_FREE, READ_SPACE, Sink, with_space};
+use super::stop::{Stop, StopSlot};
 
 pub use super::space::FLUSH_AT;
 
@@ -73,8 +82,15 @@ pub(super) const LINGER: Duration = Duration::from_secs(2);
 /// buffer memory, before it is evicted.
 pub const STALL_GRACE: Duration = Duration::from_secs(1);
 
-/// How often a stalled connection looks again whether others wait.
-const STALL_RECHECK: Duration = Duration::from_millis(50);
+/// What ended a wait: what it waited for, or the drain signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Woken {
+    /// What the connection waited for came: input (or the client closed
+    /// its side), or buffer room.
+    Ready,
+    /// The server is draining.
+    Stopping,
+}
 
 /// How a connection ended, when no I/O error ended it.
 enum End {
@@ -113,7 +129,7 @@ enum Round {
 }
 
 /// Where [`run_requests`] stopped.
-enum Stop {
+enum Halt {
     /// Out of complete requests.
     Drained,
     /// The socket would not take more replies.
@@ -139,15 +155,31 @@ struct Connection {
     /// Whether the first byte has chosen the dialect yet.
     detected: bool,
     skip: Skip,
+    /// The server's drain signal, and this connection's waker slot in it.
+    stop: Arc<Stop>,
+    stop_slot: StopSlot,
 }
 
-/// Serves one client until it leaves, errs, idles out, or shutdown begins.
-pub async fn serve(
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.stop.release(&mut self.stop_slot);
+    }
+}
+
+/// Serves one client until it leaves, errs, idles out, or `stop` is
+/// raised.
+///
+/// A plain function that returns the future rather than an `async fn`:
+/// an `async fn` keeps its arguments twice in its future (as they were
+/// passed and as the locals they are moved into), and the future is what
+/// an idle connection costs. The same goes for everything the loop holds
+/// while it waits for the client (see `wait_for_client`).
+pub fn serve(
     socket: TcpStream,
     shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
+    stop: Arc<Stop>,
     id: u64,
-) {
+) -> impl Future<Output = ()> + Send {
     let _ = socket.set_nodelay(true);
     let budget = shared.engine.budget.clone();
     let mut connection = Connection {
@@ -158,18 +190,24 @@ pub async fn serve(
         session: Session::new(id, Dialect::Line),
         detected: false,
         skip: Skip::Nothing,
+        stop,
+        stop_slot: StopSlot::default(),
     };
-    match connection.run(shutdown).await {
-        // Rare paths are boxed so that the idle connection's future,
-        // which is what it costs while it waits, stays small.
-        Ok(End::Close) => Box::pin(connection.close()).await,
-        Ok(End::PeerClosed) => {}
-        Err(e) => tracing::debug!(connection = id, error = %e, "connection closed"),
+    async move {
+        match connection.run().await {
+            // Rare paths are boxed so that the idle connection's future,
+            // which is what it costs while it waits, stays small.
+            Ok(End::Close) => Box::pin(connection.close()).await,
+            Ok(End::PeerClosed) => {}
+            Err(e) => {
+                tracing::debug!(connection = connection.session.id, error = %e, "connection closed")
+            }
+        }
     }
 }
 
 impl Connection {
-    async fn run(&mut self, mut shutdown: watch::Receiver<bool>) -> io::Result<End> {
+    async fn run(&mut self) -> io::Result<End> {
         // True when the input may hold requests that have not run yet
         // (read while replies waited, or left by a blocked round).
         let mut unrun = false;
@@ -180,7 +218,7 @@ impl Connection {
             if !unrun {
                 // Shutdown is only noticed between rounds, once every
                 // request already read has been answered and flushed.
-                if *shutdown.borrow() {
+                if self.stop.is_stopping() {
                     return Ok(End::Close);
                 }
                 if !self.input.is_empty() && self.input.spare() < MIN_READ {
@@ -190,30 +228,31 @@ impl Connection {
                         return Ok(End::Close);
                     }
                     let grow = target - self.input.len();
-                    tokio::select! {
-                        biased;
-                        _ = shutdown.changed() => return Ok(End::Close),
-                        () = Box::pin(self.input.room(grow)) => {}
+                    let Connection { stop, stop_slot, input, .. } = self;
+                    let room = async {
+                        tokio::select! {
+                            biased;
+                            () = stop.stopped(stop_slot) => Woken::Stopping,
+                            () = input.room(grow) => Woken::Ready,
+                        }
+                    };
+                    if Box::pin(room).await == Woken::Stopping {
+                        return Ok(End::Close);
                     }
                 }
                 // Halfway through a request in a grown buffer: evictable
                 // if the client stops sending while others wait for memory.
                 let holding = !self.input.is_empty() && self.input.capacity() > BASE_CAPACITY;
-                let idle = self.shared.idle_timeout;
-                if holding {
-                    let stall = Box::pin(stalled(&self.shared, None, self.shared.write_timeout));
-                    tokio::select! {
-                        biased;
-                        _ = shutdown.changed() => return Ok(End::Close),
-                        ready = Box::pin(readable(&self.socket, idle)) => ready?,
-                        () = stall => return Err(evicted("sending")),
-                    }
+                let woken = if holding || self.shared.idle_timeout.is_some() {
+                    Box::pin(self.wait_with_timers(holding)).await?
                 } else {
-                    tokio::select! {
-                        biased;
-                        _ = shutdown.changed() => return Ok(End::Close),
-                        ready = readable(&self.socket, idle) => ready?,
-                    }
+                    // The common case, and what an idle connection's
+                    // future holds while it waits: no timer, no future of
+                    // its own, two polls.
+                    wait_for_client(&self.stop, &mut self.stop_slot, &self.socket).await?
+                };
+                if woken == Woken::Stopping {
+                    return Ok(End::Close);
                 }
             }
             unrun = false;
@@ -238,11 +277,20 @@ impl Connection {
                     // Wait until the budget has the room, then run the
                     // request again (another client may take it first:
                     // the next round then waits again).
-                    let budget = &self.shared.engine.budget;
-                    tokio::select! {
-                        biased;
-                        _ = shutdown.changed() => return Ok(End::Close),
-                        () = Box::pin(budget.reserve(n)) => budget.release(n),
+                    let Connection { stop, stop_slot, shared, .. } = self;
+                    let budget = &shared.engine.budget;
+                    let room = async {
+                        tokio::select! {
+                            biased;
+                            () = stop.stopped(stop_slot) => Woken::Stopping,
+                            () = budget.reserve(n) => {
+                                budget.release(n);
+                                Woken::Ready
+                            }
+                        }
+                    };
+                    if Box::pin(room).await == Woken::Stopping {
+                        return Ok(End::Close);
                     }
                     unrun = true;
                 }
@@ -262,11 +310,35 @@ impl Connection {
         }
     }
 
+    /// Waits for the client with the timers that may end the wait: the
+    /// idle timeout, and for a connection halfway through a request in a
+    /// grown buffer, eviction when others wait for buffer memory.
+    async fn wait_with_timers(&mut self, holding: bool) -> io::Result<Woken> {
+        let Connection { socket, shared, stop, stop_slot, input, .. } = self;
+        let client = wait_for_client(stop, stop_slot, socket);
+        let client = async {
+            match shared.idle_timeout {
+                None => client.await,
+                Some(limit) => tokio::time::timeout(limit, client).await.unwrap_or_else(|_| {
+                    Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))
+                }),
+            }
+        };
+        if !holding {
+            return client.await;
+        }
+        tokio::select! {
+            biased;
+            woken = client => woken,
+            () = stalled(shared, None, shared.write_timeout, input.capacity()) => Err(evicted("sending")),
+        }
+    }
+
     /// One round, without waiting: read what the socket has, run every
     /// complete request, write the replies, and carry out what is left
     /// (see the module docs). Runs in the worker's space.
     fn round(&mut self) -> io::Result<Round> {
-        let Connection { socket, shared, input, output, session, detected, skip } = self;
+        let Connection { socket, shared, input, output, session, detected, skip, .. } = self;
         let budget = &shared.engine.budget;
         with_space(budget, |space| {
             // Read: into the worker's space, or, for a request already
@@ -334,12 +406,12 @@ impl Connection {
             }
             shared.engine.stats.merge(&mut space.counters);
             Ok(match stop {
-                Stop::Close => Round::Close,
-                Stop::NeedRoom(n) => Round::NeedRoom(n),
-                Stop::Blocked => Round::Blocked,
-                Stop::Drained if unsent > 0 => Round::Blocked,
-                Stop::Drained if eof => Round::Eof,
-                Stop::Drained => Round::Done,
+                Halt::Close => Round::Close,
+                Halt::NeedRoom(n) => Round::NeedRoom(n),
+                Halt::Blocked => Round::Blocked,
+                Halt::Drained if unsent > 0 => Round::Blocked,
+                Halt::Drained if eof => Round::Eof,
+                Halt::Drained => Round::Done,
             })
         })
     }
@@ -430,8 +502,9 @@ impl Connection {
                 Err(e) => return Err(e),
             }
             let limit = self.shared.write_timeout;
-            let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + limit);
+            let until = *deadline.get_or_insert_with(|| Instant::now() + limit);
             let room = if eof { ReadRoom::Full } else { self.read_room() };
+            let held = self.output.capacity() + self.input.capacity();
             let (socket, shared) = (&self.socket, &self.shared);
             let budget = &shared.engine.budget;
             let wanted = match room {
@@ -458,7 +531,7 @@ impl Connection {
                 _ = tokio::time::sleep_until(until) => {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
                 }
-                () = stalled(shared, Some(until - limit), STALL_GRACE.min(limit)) => {
+                () = stalled(shared, Some(until - limit), STALL_GRACE.min(limit), held) => {
                     return Err(evicted("reading"));
                 }
             }
@@ -486,19 +559,24 @@ impl Connection {
     }
 }
 
-/// Resolves once a connection that has not moved its buffers since `since`
-/// (`None`: since this is first polled) should give them up: `grace` has
-/// passed and other clients are waiting for buffer memory. Counts the
-/// eviction; never resolves while nobody waits.
-async fn stalled(shared: &Shared, since: Option<tokio::time::Instant>, grace: Duration) {
-    let mut at = since.unwrap_or_else(tokio::time::Instant::now) + grace;
+/// Resolves once a connection that holds `bytes` of buffers it has not
+/// moved since `since` (`None`: since this is first polled) should give
+/// them up: buffer bytes are wanted back, and it is among the holders past
+/// their `grace` chosen to give them, biggest first (see
+/// [`holders`](super::holders)). Counts the eviction; never resolves while
+/// nobody needs the bytes.
+async fn stalled(shared: &Shared, since: Option<Instant>, grace: Duration, bytes: usize) {
+    let since = since.unwrap_or_else(Instant::now);
+    let hold = shared.holders.hold(bytes, since, grace);
+    let mut at = since + grace.min(RECLAIM_GRACE);
     loop {
         tokio::time::sleep_until(at).await;
-        if shared.engine.budget.buffers_exhausted() {
+        let now = Instant::now();
+        if hold.must_go(now, shared.engine.budget.buffer_shortfall()) {
             shared.engine.stats.clients_evicted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return;
         }
-        at = tokio::time::Instant::now() + STALL_RECHECK;
+        at = now + LOOK_EVERY;
     }
 }
 
@@ -541,17 +619,26 @@ fn read_until_drained(
     }
 }
 
-/// Waits until `socket` has something to read, or the idle timeout ends
-/// the connection.
-async fn readable(socket: &TcpStream, idle: Option<Duration>) -> io::Result<()> {
-    match idle {
-        None => socket.readable().await,
-        // Boxed: the timer would otherwise sit in every idle connection's
-        // future, timeout or not.
-        Some(limit) => Box::pin(tokio::time::timeout(limit, socket.readable()))
-            .await
-            .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))),
-    }
+/// Waits until `socket` has something to read or `stop` is raised (that
+/// first).
+///
+/// A poll, not a `select!` of `socket.readable()` and a stop future: those
+/// two futures (a waiter node each) were 300 of the 700 bytes an idle
+/// connection's task held. `poll_read_ready` keeps the task's waker in
+/// the socket's registration instead, and [`Stop`] in its table. Nothing
+/// else in a connection waits on `poll_read_ready`: `flush` and `close`
+/// read only while this wait is not running.
+fn wait_for_client<'a>(
+    stop: &'a Stop,
+    slot: &'a mut StopSlot,
+    socket: &'a TcpStream,
+) -> impl Future<Output = io::Result<Woken>> + 'a {
+    poll_fn(move |cx| {
+        if stop.poll(slot, cx).is_ready() {
+            return Poll::Ready(Ok(Woken::Stopping));
+        }
+        socket.poll_read_ready(cx).map_ok(|()| Woken::Ready)
+    })
 }
 
 /// What [`run_requests`] needs of the connection.
@@ -571,13 +658,13 @@ fn run_requests(
     input: &[u8],
     sink: &mut Sink<'_>,
     socket: &TcpStream,
-) -> io::Result<(usize, Stop)> {
+) -> io::Result<(usize, Halt)> {
     let mut done = 0;
     let mut retried = false;
     loop {
         done += ctx.skip.consume(&input[done..]);
         if done == input.len() {
-            return Ok((done, Stop::Drained));
+            return Ok((done, Halt::Drained));
         }
         let rest = &input[done..];
         if !*ctx.detected {
@@ -585,7 +672,7 @@ fn run_requests(
             *ctx.detected = true;
         }
         let need = match ctx.session.dialect.parse(rest, &ctx.shared.limits) {
-            Parsed::Incomplete => return Ok((done, Stop::Drained)),
+            Parsed::Incomplete => return Ok((done, Halt::Drained)),
             Parsed::Ignored { consumed } => {
                 done += consumed;
                 None
@@ -596,7 +683,7 @@ fn run_requests(
                         done += consumed;
                         None
                     }
-                    Flow::Close => return Ok((done + consumed, Stop::Close)),
+                    Flow::Close => return Ok((done + consumed, Halt::Close)),
                     Flow::NeedRoom(n) => Some(n),
                 }
             }
@@ -624,18 +711,18 @@ fn run_requests(
                 ctx.counters.invalid();
                 // Best effort: the connection closes either way.
                 Engine::send(ctx.session, sink, &Reply::Error(error));
-                return Ok((input.len(), Stop::Close));
+                return Ok((input.len(), Halt::Close));
             }
         };
         if let Some(n) = need {
             // Replies already encoded may be what stands in the way: write
             // them and try once more before giving up the round.
             if retried || sink.out.is_empty() {
-                return Ok((done, Stop::NeedRoom(n)));
+                return Ok((done, Halt::NeedRoom(n)));
             }
             ctx.counters.bytes_out += sink.write(socket)? as u64;
             if !sink.out.is_empty() {
-                return Ok((done, Stop::Blocked));
+                return Ok((done, Halt::Blocked));
             }
             retried = true;
             continue;
@@ -644,7 +731,7 @@ fn run_requests(
         if sink.out.len() >= FLUSH_AT {
             ctx.counters.bytes_out += sink.write(socket)? as u64;
             if !sink.out.is_empty() {
-                return Ok((done, Stop::Blocked));
+                return Ok((done, Halt::Blocked));
             }
         }
     }

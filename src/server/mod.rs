@@ -24,9 +24,11 @@
 //! than left hanging in the kernel's backlog.
 
 pub mod connection;
+pub mod holders;
 pub mod http;
 pub mod prometheus;
 pub mod space;
+pub mod stop;
 pub mod workers;
 
 use std::future::Future;
@@ -38,13 +40,14 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::config::Config;
 use crate::engine::{Engine, Settings};
 use crate::memory::{Budget, Cgroup, Governor, GovernorConfig};
 use crate::protocol::Limits;
 use crate::store::{Store, StoreConfig};
+use stop::Stop;
 use workers::Workers;
 
 /// Time between governor measurements.
@@ -77,6 +80,9 @@ pub struct Shared {
     pub max_client_buffer: usize,
     /// Connection cap.
     pub max_connections: usize,
+    /// Connections holding buffers without moving them, and which of them
+    /// give their buffers up first when others need them.
+    pub holders: holders::Holders,
     next_id: AtomicU64,
     phase: AtomicU8,
 }
@@ -146,6 +152,7 @@ impl Server {
             write_timeout: config.write_timeout,
             max_client_buffer: config.max_client_buffer,
             max_connections: config.max_connections,
+            holders: holders::Holders::default(),
             next_id: AtomicU64::new(1),
             phase: AtomicU8::new(Phase::Starting as u8),
         });
@@ -176,7 +183,10 @@ impl Server {
     pub async fn run(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> bool {
         let shared = &self.shared;
         shared.set_phase(Phase::Serving);
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop = Arc::new(Stop::default());
+        // Raised however `run` ends, dropped half-way included, so no
+        // connection waits for a signal that never comes.
+        let _raise = RaiseOnDrop(stop.clone());
         // Each connection holds a sender; when all are dropped, recv()
         // returns None: every connection is gone (mini-redis's pattern).
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
@@ -220,19 +230,21 @@ impl Server {
                 }
             };
             let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-            let (shared, stop, done) = (shared.clone(), stop_rx.clone(), done_tx.clone());
+            let (shared, stop, done) = (shared.clone(), stop.clone(), done_tx.clone());
+            // Everything the task keeps is moved in once and used in
+            // place (no `let` of a captured value), so that the idle
+            // connection's task holds one copy of each (see
+            // `connection::serve`).
             self.workers.spawn(|seat| async move {
-                let _done = (seat, permit, done);
-                let socket = match TcpStream::from_std(socket) {
-                    Ok(socket) => socket,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "registering a connection failed");
-                        return;
-                    }
-                };
-                shared.engine.stats.connections_current.fetch_add(1, Ordering::Relaxed);
-                connection::serve(socket, shared.clone(), stop, id).await;
-                shared.engine.stats.connections_current.fetch_sub(1, Ordering::Relaxed);
+                if let Ok(socket) = TcpStream::from_std(socket) {
+                    let stats = &shared.engine.stats;
+                    stats.connections_current.fetch_add(1, Ordering::Relaxed);
+                    connection::serve(socket, shared.clone(), stop, id).await;
+                    stats.connections_current.fetch_sub(1, Ordering::Relaxed);
+                } else {
+                    tracing::warn!("registering a connection with its worker failed");
+                }
+                drop((seat, permit, done));
             });
         }
         // Closed first, then reported: whoever sees `/readyz` say draining
@@ -244,7 +256,7 @@ impl Server {
             connections = shared.engine.stats.connections_current.load(Ordering::Relaxed),
             "listener closed; draining"
         );
-        let _ = stop_tx.send(true);
+        stop.stop();
         drop(done_tx);
         tokio::time::timeout(self.drain, done_rx.recv()).await.is_ok()
     }
@@ -256,6 +268,15 @@ impl Drop for Server {
         if let Some(handle) = self.governor.take() {
             let _ = handle.join();
         }
+    }
+}
+
+/// Raises the drain signal when dropped.
+struct RaiseOnDrop(Arc<Stop>);
+
+impl Drop for RaiseOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 

@@ -1,0 +1,142 @@
+//! The drain signal: when the server stops accepting, every connection
+//! must notice at once, the idle ones included, however long they have
+//! been waiting for their client.
+//!
+//! Why not a `watch` channel: a connection waits for its client and for
+//! the signal at the same time, so the waiting future would hold a
+//! `watch::Receiver::changed()` future (120 bytes with its waiter node) for
+//! as long as the client is idle, in every idle connection. Here the
+//! connection registers its task's waker once, in a slot of [`Stop`]'s
+//! table (a waker: 16 bytes), and a wait is a plain poll: the flag, then
+//! the socket. A task's waker stays the same across polls on a
+//! current-thread runtime, so the table's lock is taken when a connection
+//! starts waiting the first time and when it ends, not per request.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+/// The drain signal shared by a server's connections.
+#[derive(Default)]
+pub struct Stop {
+    stopping: AtomicBool,
+    wakers: Mutex<Slab<Waker>>,
+}
+
+/// A connection's place in [`Stop`]'s table (none until it first waits).
+#[derive(Debug, Default)]
+pub struct StopSlot(Option<usize>);
+
+impl Stop {
+    /// Raises the signal and wakes every registered connection.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, waker) in wakers.iter() {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Whether the signal is up.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Ready once the signal is up; otherwise makes sure `slot` holds the
+    /// waker of `cx`, so that [`Stop::stop`] wakes this task.
+    pub fn poll(&self, slot: &mut StopSlot, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_stopping() {
+            return Poll::Ready(());
+        }
+        {
+            let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.0 {
+                Some(key) => {
+                    if let Some(waker) = wakers.get_mut(key) {
+                        if !waker.will_wake(cx.waker()) {
+                            waker.clone_from(cx.waker());
+                        }
+                    }
+                }
+                None => slot.0 = Some(wakers.insert(cx.waker().clone())),
+            }
+        }
+        // `stop` may have raised the flag and woken the table between the
+        // first look and the registration.
+        if self.is_stopping() { Poll::Ready(()) } else { Poll::Pending }
+    }
+
+    /// Ready once the signal is up (for waits that are futures anyway).
+    pub async fn stopped(&self, slot: &mut StopSlot) {
+        std::future::poll_fn(|cx| self.poll(slot, cx)).await
+    }
+
+    /// Gives `slot` back (when its connection ends).
+    pub fn release(&self, slot: &mut StopSlot) {
+        if let Some(key) = slot.0.take() {
+            self.wakers.lock().unwrap_or_else(|e| e.into_inner()).try_remove(key);
+        }
+    }
+
+    /// Connections registered now.
+    pub fn registered(&self) -> usize {
+        self.wakers.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn stop_wakes_every_registered_waiter_once_and_then_all_are_ready() {
+        let stop = Stop::default();
+        let counts: Vec<_> = (0..3).map(|_| Arc::new(Count(AtomicUsize::new(0)))).collect();
+        let mut slots: Vec<StopSlot> = (0..3).map(|_| StopSlot::default()).collect();
+        for (count, slot) in counts.iter().zip(&mut slots) {
+            let waker = Waker::from(count.clone());
+            let mut cx = Context::from_waker(&waker);
+            assert!(stop.poll(slot, &mut cx).is_pending());
+            // A second poll with the same waker keeps the one slot.
+            assert!(stop.poll(slot, &mut cx).is_pending());
+        }
+        assert_eq!(stop.registered(), 3);
+        stop.release(&mut slots[2]);
+        assert_eq!(stop.registered(), 2);
+        stop.stop();
+        let woken: Vec<_> = counts.iter().map(|c| c.0.load(Ordering::SeqCst)).collect();
+        assert_eq!(woken, [1, 1, 0], "the released slot is not woken");
+        let waker = Waker::from(counts[2].clone());
+        let mut cx = Context::from_waker(&waker);
+        for slot in &mut slots {
+            assert!(stop.poll(slot, &mut cx).is_ready());
+        }
+    }
+
+    #[test]
+    fn a_new_waker_replaces_the_old_one() {
+        let stop = Stop::default();
+        let (old, new) =
+            (Arc::new(Count(AtomicUsize::new(0))), Arc::new(Count(AtomicUsize::new(0))));
+        let mut slot = StopSlot::default();
+        for count in [&old, &new] {
+            let waker = Waker::from(count.clone());
+            assert!(stop.poll(&mut slot, &mut Context::from_waker(&waker)).is_pending());
+        }
+        assert_eq!(stop.registered(), 1);
+        stop.stop();
+        assert_eq!((old.0.load(Ordering::SeqCst), new.0.load(Ordering::SeqCst)), (0, 1));
+    }
+}
