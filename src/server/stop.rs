@@ -9,8 +9,11 @@
 //! connection registers its task's waker once, in a slot of [`Stop`]'s
 //! table (a waker: 16 bytes), and a wait is a plain poll: the flag, then
 //! the socket. A task's waker stays the same across polls on a
-//! current-thread runtime, so the table's lock is taken when a connection
-//! starts waiting the first time and when it ends, not per request.
+//! current-thread runtime, and the slot remembers which waker it holds
+//! (its data and vtable pointers: [`Waker::will_wake`] without the
+//! table), so the table's lock is taken when a connection starts waiting
+//! the first time and when it ends, not per request: the two workers
+//! never meet on it in the request path.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,9 +28,20 @@ pub struct Stop {
     wakers: Mutex<Slab<Waker>>,
 }
 
-/// A connection's place in [`Stop`]'s table (none until it first waits).
+/// A connection's place in [`Stop`]'s table (none until it first waits),
+/// and which waker it holds there.
 #[derive(Debug, Default)]
-pub struct StopSlot(Option<usize>);
+pub struct StopSlot {
+    key: Option<usize>,
+    /// The data and vtable pointers of the waker in the table, as
+    /// addresses: compared, never dereferenced.
+    waker: (usize, usize),
+}
+
+/// What identifies a waker: the same data and vtable wake the same task.
+fn identity(waker: &Waker) -> (usize, usize) {
+    (waker.data() as usize, std::ptr::from_ref(waker.vtable()) as usize)
+}
 
 impl Stop {
     /// Raises the signal and wakes every registered connection.
@@ -50,18 +64,17 @@ impl Stop {
         if self.is_stopping() {
             return Poll::Ready(());
         }
+        let waker = identity(cx.waker());
+        if slot.key.is_some() && slot.waker == waker {
+            return Poll::Pending;
+        }
         {
             let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-            match slot.0 {
-                Some(key) => {
-                    if let Some(waker) = wakers.get_mut(key) {
-                        if !waker.will_wake(cx.waker()) {
-                            waker.clone_from(cx.waker());
-                        }
-                    }
-                }
-                None => slot.0 = Some(wakers.insert(cx.waker().clone())),
+            match slot.key.and_then(|key| wakers.get_mut(key)) {
+                Some(held) => held.clone_from(cx.waker()),
+                None => slot.key = Some(wakers.insert(cx.waker().clone())),
             }
+            slot.waker = waker;
         }
         // `stop` may have raised the flag and woken the table between the
         // first look and the registration.
@@ -75,7 +88,7 @@ impl Stop {
 
     /// Gives `slot` back (when its connection ends).
     pub fn release(&self, slot: &mut StopSlot) {
-        if let Some(key) = slot.0.take() {
+        if let Some(key) = slot.key.take() {
             self.wakers.lock().unwrap_or_else(|e| e.into_inner()).try_remove(key);
         }
     }
