@@ -258,3 +258,35 @@ fn sigterm_when_idle_closes_connections_and_exits_zero() {
         Ok(_) => panic!("connected to an exited server"),
     }
 }
+
+/// Connections that wait for buffer room, and ones halfway through a
+/// request, notice SIGTERM at once: the process exits long before the
+/// drain deadline (two minutes here), with their requests unanswered
+/// (nothing of them was acknowledged).
+#[test]
+fn sigterm_ends_connections_waiting_for_buffer_room_at_once() {
+    let mut server = BinaryServer::start(&["--max-memory", "32mb", "--shutdown-timeout", "120s"]);
+    // A full cache lends buffers nothing: they hold their 4 MiB share.
+    let mut writer = common::Client::connect(server.addr);
+    let value = vec![b'f'; 250 * 1024];
+    for i in 0..150 {
+        writer.send(format!("PUT fill{i} ").as_bytes());
+        writer.send(&value);
+        assert_eq!(writer.ask(b"\n"), b"OK\n");
+    }
+    // Forty half-sent 250 KiB PUTs: some hold grown buffers, the rest wait
+    // for room.
+    let half: Vec<TcpStream> = (0..40)
+        .map(|i| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(format!("PUT half{i} ").as_bytes()).unwrap();
+            s.write_all(&[b'h'; 100 * 1024]).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    server.signal("-TERM");
+    let status = server.wait(Duration::from_secs(10)).expect("capkv waited for the drain deadline");
+    assert_eq!(status.code(), Some(0), "{}", server.log.lock().unwrap());
+    drop(half);
+}
