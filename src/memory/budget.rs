@@ -28,8 +28,8 @@
 //! budget its segments have not been allocated yet, less a share kept free
 //! for the cache to grow into ([`Budget::buffer_cap`]). An empty cache
 //! thus lends most of the budget to a burst of big requests, a full one
-//! nothing. Borrowed bytes never lower the quota. If the cache grows back
-//! into them, the borrowers that hold them without moving are evicted,
+//! nothing. Borrowed bytes take nothing the cache holds: the quota only
+//! stops the cache short of them. If the cache grows back into them, the borrowers that hold them without moving are evicted,
 //! biggest first (`server::holders`); and should the cache reach them even
 //! so, the governor stops it there (see its docs), the last resort that
 //! keeps the process inside the budget. Past the cap connections wait, and
@@ -149,8 +149,8 @@ impl Budget {
     }
 
     /// Buffer bytes connections are waiting for that the cache could give
-    /// up: their demand, as far as the buffers' share lets them grow.
-    /// (Borrowed bytes never lower the quota.)
+    /// up: their demand, as far as the buffers' share lets them grow
+    /// (what they borrow past it is not the cache's to give up).
     pub(super) fn pressure(&self) -> u64 {
         let waiting = self.waiting.load(Ordering::Relaxed) as u64;
         let headroom = self.buffer_share().saturating_sub(self.buffer_bytes() as u64);

@@ -375,7 +375,7 @@ impl Connection {
             let ran = run_requests(&mut ctx, source, &mut sink, socket);
             let wrote = sink.write(socket);
             let credit = sink.credit;
-            let (used, stop) = match (ran, wrote) {
+            let (used, halt) = match (ran, wrote) {
                 (Ok(ran), Ok(written)) => {
                     ctx.counters.bytes_out += written as u64;
                     ran
@@ -405,7 +405,7 @@ impl Connection {
                 input.consume(used);
             }
             shared.engine.stats.merge(&mut space.counters);
-            Ok(match stop {
+            Ok(match halt {
                 Halt::Close => Round::Close,
                 Halt::NeedRoom(n) => Round::NeedRoom(n),
                 Halt::Blocked => Round::Blocked,
