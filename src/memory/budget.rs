@@ -79,8 +79,8 @@ impl Drop for Waiting<'_> {
 pub struct Shortfall {
     /// How many (0: none).
     pub bytes: usize,
-    /// Wanted back while buffers hold borrowed bytes (more than their
-    /// share): the holders' grace is cut short.
+    /// Wanted back while buffers hold more than their share: the holders'
+    /// grace is cut short.
     pub reclaim: bool,
 }
 
@@ -171,9 +171,11 @@ impl Budget {
     ///   borrowed bytes are wanted back when the cache needs them, not at
     ///   each segment it allocates).
     ///
-    /// Borrowed bytes are a loan ([`Shortfall::reclaim`]): as soon as
-    /// anyone waits while buffers hold more than their share, or the cache
-    /// wants its room back, their holders get a short grace, not their own.
+    /// Bytes past the share are a loan ([`Shortfall::reclaim`]), lent by
+    /// the cache or carried without room (the few KiB every connection may
+    /// keep): as soon as anyone waits while buffers hold more than their
+    /// share, or the cache wants its room back, their holders get a short
+    /// grace, not their own.
     pub fn buffer_shortfall(&self) -> Shortfall {
         let waiting = self.waiting.load(Ordering::Relaxed) as u64;
         let buffers = self.buffer_bytes() as u64;
