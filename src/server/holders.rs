@@ -5,13 +5,14 @@
 //! A connection that holds buffer bytes without moving them (replies its
 //! client does not read, the start of a request its client stopped
 //! sending) registers here for as long as it waits, with what it holds
-//! and since when. While other connections wait for buffer room that only
-//! released buffers can give (`Budget::buffer_shortfall`), the table picks
-//! the holders past their grace whose bytes cover the shortfall, biggest
-//! first; each of those ends its connection at its next look (every
-//! [`LOOK_EVERY`]). Nobody else is disturbed: a client with 10 KiB unread
-//! keeps its connection while one with 50 MiB unread is the one to go, and
-//! a holder is chosen only as long as the shortfall lasts.
+//! and since when. While buffer bytes are wanted back
+//! (`Budget::buffer_shortfall`: others wait for room that only released
+//! buffers can give, or the cache wants back room it lent), the table
+//! picks the holders past their grace whose bytes cover the shortfall,
+//! biggest first; each of those ends its connection at its next look
+//! (every [`LOOK_EVERY`]) if the shortfall still lasts. Nobody else is
+//! disturbed: a client with 10 KiB unread keeps its connection while one
+//! with 50 MiB unread is the one to go.
 //!
 //! The choice is made once per [`LOOK_EVERY`] for the whole table, not by
 //! each holder: a few thousand stalled clients each sorting the table
@@ -28,10 +29,11 @@ use crate::memory::budget::Shortfall;
 /// How often a holder looks whether it was chosen.
 pub const LOOK_EVERY: Duration = Duration::from_millis(50);
 
-/// The longest grace when the cache wants borrowed bytes back: a holder
-/// whose own grace is longer (a client stopped halfway through a request
-/// may be merely starved of CPU) is not waited for past this, or the cache
-/// could grow through the room it keeps free before the holder lets go.
+/// The longest grace when bytes past the buffers' share are wanted back
+/// (`Shortfall::reclaim`): a holder whose own grace is longer (a client
+/// stopped halfway through a request may be merely starved of CPU) is not
+/// waited for past this, or the cache could grow through the room it keeps
+/// free before the holder lets go.
 pub const RECLAIM_GRACE: Duration = Duration::from_secs(1);
 
 /// The holders of one server.
@@ -118,11 +120,15 @@ impl Table {
 
 impl Hold<'_> {
     /// Whether this connection should give its buffers up now, with
-    /// `shortfall` wanted back (see `Budget::buffer_shortfall`). Makes the
-    /// table's choice when the last one is older than [`LOOK_EVERY`].
+    /// `shortfall` wanted back (see `Budget::buffer_shortfall`): it was
+    /// chosen, and bytes are still wanted. Makes the table's choice when
+    /// the last one is older than [`LOOK_EVERY`].
     pub fn must_go(&self, now: Instant, shortfall: Shortfall) -> bool {
+        if shortfall.bytes == 0 {
+            return false;
+        }
         let mut table = self.holders.lock();
-        if shortfall.bytes > 0 && table.chosen_at.is_none_or(|at| now >= at + LOOK_EVERY) {
+        if table.chosen_at.is_none_or(|at| now >= at + LOOK_EVERY) {
             table.choose(now, shortfall);
         }
         table.holders.get(self.key).is_some_and(|h| h.chosen)
@@ -165,6 +171,8 @@ mod tests {
         assert!(!big.must_go(now, short(6 << 20)));
         assert!(!small.must_go(now, short(6 << 20)));
         assert!(!young.must_go(now, short(6 << 20)));
+        // Chosen, but nobody needs the bytes any more: it stays.
+        assert!(!bigger.must_go(now, short(0)));
         // Later and still short of 10 MiB (the chosen one has not left
         // yet and counts): the next biggest goes too, the small one stays.
         let later = now + LOOK_EVERY;
