@@ -116,10 +116,6 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Binds the client port with a deep accept backlog: the default of 128
-/// overflows when thousands of clients connect at once (a deploy, a
-/// failover), and the kernel then drops their handshakes. The kernel caps
-/// it at `net.core.somaxconn`.
 /// Descriptors kept for everything that is not a client: the listeners,
 /// the metrics port's clients, the runtime's own, /proc and cgroup reads.
 const SPARE_FILES: u64 = 64;
@@ -151,8 +147,13 @@ fn raise_open_files(max_connections: usize) -> Option<u64> {
     Some(limit)
 }
 
-/// The client listener. Accepted sockets inherit its buffer sizes, so
-/// `--socket-buffer` costs no system call per connection.
+/// Binds the client port with a deep accept backlog: the default of 128
+/// overflows when thousands of clients connect at once (a deploy, a
+/// failover), and the kernel then drops their handshakes. The kernel caps
+/// it at `net.core.somaxconn`.
+///
+/// Accepted sockets inherit its buffer sizes, so `--socket-buffer` costs
+/// no system call per connection.
 fn listen(
     address: std::net::SocketAddr,
     socket_buffer: Option<usize>,
