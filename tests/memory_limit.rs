@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::BinaryServer;
+use common::{BinaryServer, half_put, write_big_values};
 
 const BUDGET: u64 = 64 << 20;
 /// What RSS may exceed the budget by: the governor acts every 10 ms, and
@@ -143,18 +143,6 @@ fn wait_for_full_buffers(addr: std::net::SocketAddr) {
     assert!(common::eventually(Duration::from_secs(30), full), "buffers never filled");
 }
 
-/// Stores `count` values of 250 KiB over one connection, each answered
-/// before the next is sent; panics if an answer takes over 30 s.
-fn write_big_values(addr: std::net::SocketAddr, prefix: &str, count: usize) {
-    let value = vec![b'v'; 250 * 1024];
-    let mut client = common::Client::connect(addr);
-    for i in 0..count {
-        client.send(format!("PUT {prefix}{i} ").as_bytes());
-        client.send(&value);
-        assert_eq!(client.ask(b"\n"), b"OK\n", "{prefix}{i}");
-    }
-}
-
 /// Fills a 32 MiB budget's cache, so that it lends buffers nothing: they
 /// are held to their share (4 MiB).
 fn fill_the_cache(addr: std::net::SocketAddr) {
@@ -198,29 +186,16 @@ fn clients_stalled_halfway_through_a_request_are_evicted_when_others_wait() {
     let server = BinaryServer::start(&["--max-memory", "32mb", "--write-timeout", "2s"]);
     fill_the_cache(server.addr);
     // 24 half-sent requests, each holding a 256 KiB read buffer.
-    let stalled: Vec<TcpStream> = (0..24)
-        .map(|i| {
-            let mut s = TcpStream::connect(server.addr).unwrap();
-            s.write_all(format!("PUT half{i} ").as_bytes()).unwrap();
-            s.write_all(&[b'h'; 100 * 1024]).unwrap();
-            s
-        })
-        .collect();
+    let stalled: Vec<TcpStream> =
+        (0..24).map(|i| half_put(server.addr, &format!("half{i}"), 100 * 1024)).collect();
     wait_for_full_buffers(server.addr);
     write_big_values(server.addr, "after", 20);
     assert!(stat(server.addr, "evicted_clients") >= 1);
     drop(stalled);
 }
 
-/// Sends the first `sent` bytes of a PUT of a 250 KiB value and stops.
-fn half_put(addr: std::net::SocketAddr, key: &str, sent: usize) -> TcpStream {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(format!("PUT {key} ").as_bytes()).unwrap();
-    s.write_all(&vec![b'h'; sent]).unwrap();
-    s
-}
-
-/// Sends the rest of [`half_put`]'s request and reads the answer.
+/// Sends the rest of a [`half_put`] of a 250 KiB value and reads the
+/// answer.
 fn finish_put(mut s: TcpStream, sent: usize) -> String {
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s.write_all(&vec![b'h'; 250 * 1024 - sent]).unwrap();

@@ -267,23 +267,11 @@ fn sigterm_when_idle_closes_connections_and_exits_zero() {
 fn sigterm_ends_connections_waiting_for_buffer_room_at_once() {
     let mut server = BinaryServer::start(&["--max-memory", "32mb", "--shutdown-timeout", "120s"]);
     // A full cache lends buffers nothing: they hold their 4 MiB share.
-    let mut writer = common::Client::connect(server.addr);
-    let value = vec![b'f'; 250 * 1024];
-    for i in 0..150 {
-        writer.send(format!("PUT fill{i} ").as_bytes());
-        writer.send(&value);
-        assert_eq!(writer.ask(b"\n"), b"OK\n");
-    }
+    common::write_big_values(server.addr, "fill", 150);
     // Forty half-sent 250 KiB PUTs: some hold grown buffers, the rest wait
     // for room.
-    let half: Vec<TcpStream> = (0..40)
-        .map(|i| {
-            let mut s = TcpStream::connect(server.addr).unwrap();
-            s.write_all(format!("PUT half{i} ").as_bytes()).unwrap();
-            s.write_all(&[b'h'; 100 * 1024]).unwrap();
-            s
-        })
-        .collect();
+    let half: Vec<TcpStream> =
+        (0..40).map(|i| common::half_put(server.addr, &format!("half{i}"), 100 * 1024)).collect();
     std::thread::sleep(Duration::from_millis(500));
     server.signal("-TERM");
     let status = server.wait(Duration::from_secs(10)).expect("capkv waited for the drain deadline");

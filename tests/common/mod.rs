@@ -310,3 +310,25 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
         .and_then(|n| n.parse().ok())?;
     (body.len() == length).then(|| (status, body.to_string()))
 }
+
+/// Stores `count` values of 250 KiB over one connection (keys
+/// `<prefix><i>`), each answered `OK` before the next is sent; panics if
+/// an answer takes over 30 s.
+pub fn write_big_values(addr: SocketAddr, prefix: &str, count: usize) {
+    let value = vec![b'v'; 250 * 1024];
+    let mut client = Client::connect(addr);
+    for i in 0..count {
+        client.send(format!("PUT {prefix}{i} ").as_bytes());
+        client.send(&value);
+        assert_eq!(client.ask(b"\n"), b"OK\n", "{prefix}{i}");
+    }
+}
+
+/// Opens a connection that sends the first `sent` bytes of a PUT of `key`
+/// (a line-protocol value, no newline yet) and stops there.
+pub fn half_put(addr: SocketAddr, key: &str, sent: usize) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(format!("PUT {key} ").as_bytes()).unwrap();
+    s.write_all(&vec![b'h'; sent]).unwrap();
+    s
+}
