@@ -229,13 +229,7 @@ impl Connection {
                     }
                     let grow = target - self.input.len();
                     let Connection { stop, stop_slot, input, .. } = self;
-                    let room = async {
-                        tokio::select! {
-                            biased;
-                            () = stop.stopped(stop_slot) => Woken::Stopping,
-                            () = input.room(grow) => Woken::Ready,
-                        }
-                    };
+                    let room = unless_stopping(stop, stop_slot, input.room(grow));
                     if Box::pin(room).await == Woken::Stopping {
                         return Ok(End::Close);
                     }
@@ -280,16 +274,10 @@ impl Connection {
                     let Connection { stop, stop_slot, shared, .. } = self;
                     let budget = &shared.engine.budget;
                     let room = async {
-                        tokio::select! {
-                            biased;
-                            () = stop.stopped(stop_slot) => Woken::Stopping,
-                            () = budget.reserve(n) => {
-                                budget.release(n);
-                                Woken::Ready
-                            }
-                        }
+                        budget.reserve(n).await;
+                        budget.release(n)
                     };
-                    if Box::pin(room).await == Woken::Stopping {
+                    if Box::pin(unless_stopping(stop, stop_slot, room)).await == Woken::Stopping {
                         return Ok(End::Close);
                     }
                     unrun = true;
@@ -639,6 +627,21 @@ fn wait_for_client<'a>(
         }
         socket.poll_read_ready(cx).map_ok(|()| Woken::Ready)
     })
+}
+
+/// Waits for `wait`, unless the drain signal comes first (it is looked at
+/// first). For the rare waits, which callers box: the idle one is
+/// [`wait_for_client`].
+async fn unless_stopping(
+    stop: &Stop,
+    slot: &mut StopSlot,
+    wait: impl Future<Output = ()>,
+) -> Woken {
+    tokio::select! {
+        biased;
+        () = stop.stopped(slot) => Woken::Stopping,
+        () = wait => Woken::Ready,
+    }
 }
 
 /// What [`run_requests`] needs of the connection.
