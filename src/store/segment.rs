@@ -135,7 +135,9 @@ impl Segment {
     /// compaction; it stays live.
     pub fn slide(&mut self, from: usize, len: usize, to: usize) {
         debug_assert!(to <= from);
-        self.data.copy_within(from..from + len, to);
+        if to != from {
+            self.data.copy_within(from..from + len, to);
+        }
     }
 
     /// Ends a compaction: everything past `write` is free again and exactly
