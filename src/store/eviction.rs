@@ -164,7 +164,8 @@ impl Shard {
             (1.0 - u) * age / (1.0 + u)
         };
         // The best segment to clean among all, and among all but the oldest.
-        let (mut any, mut younger): (Option<(usize, f64)>, Option<(usize, f64)>) = (None, None);
+        let mut any: Option<(usize, f64)> = None;
+        let mut younger = None;
         for (position, &id) in self.fifo.iter().enumerate() {
             let live = self.segment(id).live();
             if live + size > segment_size {
