@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-ORDER = ["small", "large", "shifting", "churn", "flood", "zipf", "slowloris", "idle"]
+ORDER = ["small", "large", "shifting", "churn", "flood", "zipf", "zipf-scan", "slowloris", "idle"]
 
 # Every probe in every scenario answered within this (DESIGN.md, "Never
 # frozen": any answer slower than 1 s is a bug).

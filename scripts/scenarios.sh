@@ -9,8 +9,8 @@
 #   --headroom SIZE     redis/memcached: --maxmemory / -m is L minus this
 #                       (default 10% of L); capkv always runs with default
 #                       flags and detects its budget from the cgroup
-#   --scenarios "a b"   subset of: small large shifting churn flood zipf
-#                       slowloris idle (default: all eight)
+#   --scenarios "a b"   subset of: small large shifting churn flood zipf zipf-scan
+#                       slowloris idle (default: all nine)
 #   --out DIR           results (default bench-results/scenarios-<server>-<L>)
 #   --port N            first port to try (default 27171; a busy port is skipped)
 #   --ci                256 MiB, all scenarios, fail (exit 1) on an OOM kill,
@@ -34,7 +34,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
-SERVER=capkv LIMIT="" HEADROOM="" SCENARIOS="small large shifting churn flood zipf slowloris idle"
+SERVER=capkv LIMIT="" HEADROOM="" SCENARIOS="small large shifting churn flood zipf zipf-scan slowloris idle"
 OUT="" PORT=27171 CI_MODE=0 PLOT=1 BUILD=1 PROBE_GATE=1 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in

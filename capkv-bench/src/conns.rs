@@ -369,6 +369,7 @@ pub async fn slowloris(p: &Params, o: &mut Obj, t: &mut Totals) -> f64 {
                     bytes_limit: u64::MAX,
                     ops: Arc::default(),
                     ops_limit: u64::MAX,
+                    scan: None,
                 }),
                 deadline,
             }) as Box<dyn Source>

@@ -179,6 +179,13 @@ pub struct Counters {
     pub stale: AtomicU64,
     /// Requests sent whose replies never came (connection lost).
     pub lost: AtomicU64,
+    /// Keys from this one on are a scan's: their fetches count in
+    /// `scan_gets` / `scan_hits`, not in `gets` / `hits` / `misses`.
+    pub scan_from: Option<u64>,
+    /// Fetches of scan keys answered.
+    pub scan_gets: AtomicU64,
+    /// Of those, the ones that returned a (correct) value.
+    pub scan_hits: AtomicU64,
     /// Errors by kind.
     pub errors: Mutex<BTreeMap<String, u64>>,
     /// The first few wrong values, described.
@@ -433,9 +440,19 @@ struct Local {
     hits: u64,
     hit_bytes: u64,
     misses: u64,
+    scan_gets: u64,
+    scan_hits: u64,
 }
 
 impl Local {
+    /// One more fetch answered: a scan's or a measured one.
+    fn count_get(&mut self, scan: bool) {
+        match scan {
+            true => self.scan_gets += 1,
+            false => self.gets += 1,
+        }
+    }
+
     fn flush(&mut self, c: &Counters) {
         c.set_ok.fetch_add(self.set_ok, Relaxed);
         c.set_ok_bytes.fetch_add(self.set_ok_bytes, Relaxed);
@@ -443,6 +460,8 @@ impl Local {
         c.hits.fetch_add(self.hits, Relaxed);
         c.hit_bytes.fetch_add(self.hit_bytes, Relaxed);
         c.misses.fetch_add(self.misses, Relaxed);
+        c.scan_gets.fetch_add(self.scan_gets, Relaxed);
+        c.scan_hits.fetch_add(self.scan_hits, Relaxed);
         *self = Local::default();
     }
 }
@@ -532,8 +551,10 @@ fn check(
             }
         }
         (Op::Get { key }, ClientReply::Value(v)) => {
-            local.gets += 1;
+            let scan = c.scan_from.is_some_and(|from| key >= from);
+            local.count_get(scan);
             match verify(wl, key, p.expect, v) {
+                Ok(()) if scan => local.scan_hits += 1,
                 Ok(()) => {
                     local.hits += 1;
                     local.hit_bytes += (wl.key_size + v.len()) as u64;
@@ -556,8 +577,9 @@ fn check(
             }
         }
         (Op::Get { key }, ClientReply::Miss) => {
-            local.gets += 1;
-            local.misses += 1;
+            let scan = c.scan_from.is_some_and(|from| key >= from);
+            local.count_get(scan);
+            local.misses += u64::from(!scan);
             if wl.cache_aside {
                 let _ = misses.send(key);
             }
@@ -666,10 +688,35 @@ pub struct Random {
     pub ops: Arc<AtomicU64>,
     /// ... out of this many.
     pub ops_limit: u64,
+    /// A one-time scan interleaved with these operations.
+    pub scan: Option<Scan>,
+}
+
+/// A one-time scan: reads of keys `from .. from + count`, each once, in
+/// order, shared by every connection (cache-aside writes each miss back,
+/// so the scan passes through the cache as a real one would).
+pub struct Scan {
+    /// Scan keys handed out so far.
+    pub next: Arc<AtomicU64>,
+    /// First scan key.
+    pub from: u64,
+    /// Scan keys in all.
+    pub count: u64,
+    /// Chance that an operation is the scan's next read instead; scan
+    /// reads do not count against the operation budget.
+    pub chance: f64,
 }
 
 impl Source for Random {
     fn next(&mut self, wl: &Workload) -> Option<Op> {
+        if let Some(scan) = &self.scan {
+            if self.ops.load(Relaxed) < self.ops_limit && self.rng.unit() < scan.chance {
+                let i = scan.next.fetch_add(1, Relaxed);
+                if i < scan.count {
+                    return Some(Op::Get { key: scan.from + i });
+                }
+            }
+        }
         if self.ops.fetch_add(1, Relaxed) >= self.ops_limit
             || self.counters.set_bytes.load(Relaxed) >= self.bytes_limit
         {

@@ -97,7 +97,11 @@ fn duration(s: &str) -> Result<Duration, String> {
 ///   flood     thousands of connections each pipelining 256 KiB PUTs at once, plus
 ///             connections that request big values and never read the replies;
 ///   zipf      Zipf(0.99) reads and writes (cache-aside: a miss is written back) over
-///             a key space 5x what fits; warm-up, then the hit ratio is measured.
+///             a key space 5x what fits; warm-up, then the hit ratio is measured;
+///   zipf-scan the same, with a one-time scan over --zipf-scan (10) x what fits
+///             interleaved with the measured phase, spread to end with it (each scan
+///             key read once; its miss written back); the hit ratio is the Zipf
+///             reads' alone.
 /// After writing, random keys are sampled to estimate the user bytes retained.
 /// `all` runs those six. Two connection scenarios are named explicitly:
 ///   slowloris thousands of clients (3,000 at 256 MiB) each send 80% of a maximum-size
@@ -122,8 +126,8 @@ fn duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Parser)]
 #[command(name = "capkv-bench", version, verbatim_doc_comment)]
 struct Args {
-    /// Scenarios to run, in order: small, large, shifting, churn, flood, zipf, slowloris,
-    /// idle, latency, or all (the first six).
+    /// Scenarios to run, in order: small, large, shifting, churn, flood, zipf, zipf-scan,
+    /// slowloris, idle, latency, or all (the first six).
     #[arg(required = true)]
     scenarios: Vec<String>,
     /// The memory limit L every scenario is scaled to (2g, 256mb, bytes).
@@ -204,6 +208,9 @@ struct Args {
     /// zipf: operations measured after the warm-up (default: one per key).
     #[arg(long)]
     zipf_ops: Option<u64>,
+    /// zipf-scan: keys the one-time scan reads, as a multiple of the keys that fit in L.
+    #[arg(long, default_value_t = 10.0)]
+    zipf_scan: f64,
     /// slowloris: attacking connections (default 3,000 x L / 256 MiB, 100 to 10,000).
     #[arg(long)]
     slowloris_connections: Option<usize>,
@@ -360,6 +367,7 @@ async fn run(a: Args) -> i32 {
             zipf_oversub: a.zipf_keyspace,
             zipf_writes: a.zipf_writes,
             zipf_ops: a.zipf_ops,
+            zipf_scan: a.zipf_scan,
             slowloris_conns: a.slowloris_connections,
             slowloris_fraction: a.slowloris_fraction.clamp(0.0, 1.0),
             slowloris_value: a.slowloris_value.map(|v| v as usize),

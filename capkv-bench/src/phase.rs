@@ -60,6 +60,8 @@ pub struct Params {
     pub zipf_writes: f64,
     /// Zipf measured operations (default: one per key).
     pub zipf_ops: Option<u64>,
+    /// zipf-scan: keys the one-time scan reads, as a multiple of what fits.
+    pub zipf_scan: f64,
     /// Slowloris: attackers (default scaled from 3,000 at 256 MiB).
     pub slowloris_conns: Option<usize>,
     /// Slowloris: the fraction of the request's value each attacker sends.
@@ -143,8 +145,11 @@ impl Totals {
             .int("hit_bytes", g(&c.hit_bytes))
             .int("wrong_values", g(&c.wrong))
             .int("stale_values", g(&c.stale))
-            .int("lost_requests", g(&c.lost))
-            .obj("errors", &errors_obj(&errors));
+            .int("lost_requests", g(&c.lost));
+        if c.scan_from.is_some() {
+            o.int("scan_gets", g(&c.scan_gets)).int("scan_hits", g(&c.scan_hits));
+        }
+        o.obj("errors", &errors_obj(&errors));
         self.phases.push(o.render());
     }
 

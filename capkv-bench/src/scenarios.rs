@@ -22,8 +22,18 @@ pub const ALL: &[&str] = &["small", "large", "shifting", "churn", "flood", "zipf
 
 /// Every scenario: the memory scenarios, then the connection scenarios
 /// (named explicitly; `all` keeps meaning the six).
-pub const KNOWN: &[&str] =
-    &["small", "large", "shifting", "churn", "flood", "zipf", "slowloris", "idle", "latency"];
+pub const KNOWN: &[&str] = &[
+    "small",
+    "large",
+    "shifting",
+    "churn",
+    "flood",
+    "zipf",
+    "zipf-scan",
+    "slowloris",
+    "idle",
+    "latency",
+];
 
 /// Everything a scenario is parameterised by.
 fn retained(o: &mut Obj, p: &Params, bytes: f64) {
@@ -43,6 +53,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
         "shifting" => b'h',
         "churn" => b'c',
         "flood" => b'f',
+        "zipf-scan" => b'y',
         _ => b'z',
     };
     match name {
@@ -121,6 +132,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
                         bytes_limit: churn_bytes,
                         ops: Arc::default(),
                         ops_limit: u64::MAX,
+                        scan: None,
                     }) as Box<dyn Source>
                 })
                 .collect();
@@ -214,15 +226,19 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
             retained(&mut o, p, r);
             retained_bytes = Some(r);
         }
-        "zipf" => {
+        "zipf" | "zipf-scan" => {
             let item = ks + p.zipf_value;
             let fit = p.limit / item as u64;
             let keys = ((fit as f64 * p.zipf_oversub) as u64).max(1);
+            let scan_keys = match name {
+                "zipf-scan" => (fit as f64 * p.zipf_scan) as u64,
+                _ => 0,
+            };
             let wl = Arc::new(Workload {
                 prefix,
                 key_size: ks,
                 sizer: Sizer::Fixed(p.zipf_value),
-                versions: Versions::shared(keys),
+                versions: Versions::shared(keys + scan_keys),
                 cache_aside: true,
             });
             let zipf = Zipf::new(keys, p.zipf_s);
@@ -232,36 +248,55 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
                 .num("zipf_s", p.zipf_s)
                 .num("write_ratio", p.zipf_writes)
                 .int("measured_ops", ops_limit);
-            let sources =
-                |counters: &Arc<Counters>, bytes_limit: u64, ops_limit: u64, salt: u64| {
-                    let ops = Arc::new(AtomicU64::new(0));
-                    (0..p.conns as u64)
-                        .map(|c| {
-                            Box::new(engine::Random {
-                                rng: Rng::new(p.seed + c * 7919 + salt),
-                                own: 0,
-                                owners: 1,
-                                keys,
-                                zipf: Some(zipf.clone()),
-                                read_ratio: 1.0 - p.zipf_writes,
-                                counters: counters.clone(),
-                                bytes_limit,
-                                ops: ops.clone(),
-                                ops_limit,
-                            }) as Box<dyn Source>
-                        })
-                        .collect::<Vec<_>>()
-                };
+            // Spread so the scan's last key comes with the last measured
+            // operation.
+            let scan_chance = scan_keys as f64 / (scan_keys + ops_limit) as f64;
+            let scan_next = Arc::new(AtomicU64::new(0));
+            let sources = |counters: &Arc<Counters>,
+                           bytes_limit: u64,
+                           ops_limit: u64,
+                           salt: u64,
+                           scan: bool| {
+                let ops = Arc::new(AtomicU64::new(0));
+                (0..p.conns as u64)
+                    .map(|c| {
+                        Box::new(engine::Random {
+                            rng: Rng::new(p.seed + c * 7919 + salt),
+                            own: 0,
+                            owners: 1,
+                            keys,
+                            zipf: Some(zipf.clone()),
+                            read_ratio: 1.0 - p.zipf_writes,
+                            counters: counters.clone(),
+                            bytes_limit,
+                            ops: ops.clone(),
+                            ops_limit,
+                            scan: (scan && scan_keys > 0).then(|| engine::Scan {
+                                next: scan_next.clone(),
+                                from: keys,
+                                count: scan_keys,
+                                chance: scan_chance,
+                            }),
+                        }) as Box<dyn Source>
+                    })
+                    .collect::<Vec<_>>()
+            };
             let d = depth(p, item);
             let warm = Arc::new(Counters::default());
-            let s = sources(&warm, target_bytes, u64::MAX, 0);
+            let s = sources(&warm, target_bytes, u64::MAX, 0, false);
             run_phase(p, "warmup", &wl, warm, s, d, (target_bytes, false), &mut t).await;
-            let measure = Arc::new(Counters::default());
-            let s = sources(&measure, u64::MAX, ops_limit, 1_000_003);
+            let measure = Arc::new(Counters {
+                scan_from: (scan_keys > 0).then_some(keys),
+                ..Counters::default()
+            });
+            let s = sources(&measure, u64::MAX, ops_limit, 1_000_003, true);
             let m = run_phase(p, "measure", &wl, measure, s, d, (ops_limit, true), &mut t).await;
             let gets = m.gets.load(Relaxed);
             let hit_ratio = if gets > 0 { m.hits.load(Relaxed) as f64 / gets as f64 } else { 0.0 };
             o.num("hit_ratio", hit_ratio).int("measured_gets", gets);
+            if scan_keys > 0 {
+                o.int("scan_keys", scan_keys).int("scan_reads", m.scan_gets.load(Relaxed));
+            }
         }
         "slowloris" | "idle" => {
             let r = if name == "slowloris" {
