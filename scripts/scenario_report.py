@@ -66,6 +66,14 @@ def top_errors(errors, n=2):
     return "%d (%s)" % (total, "; ".join("%s: %d" % (k[:48], v) for k, v in items))
 
 
+def live_fraction(stats):
+    """capkv's live item bytes over its segment bytes at the end of a run."""
+    try:
+        return float(stats["capkv_item_bytes"]) / float(stats["capkv_segment_bytes"])
+    except (KeyError, ValueError, ZeroDivisionError):
+        return None
+
+
 def rows(dirs):
     out = []
     for d in dirs:
@@ -86,8 +94,8 @@ def main():
     if not args:
         sys.exit(__doc__)
     table = [
-        "| scenario | server | L (GiB) | written (GiB) | retained (GiB) | retained / L | hit ratio | wrong values | errors (top kinds) | peak cgroup / L | OOM kills | survived |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | server | L (GiB) | written (GiB) | retained (GiB) | retained / L | hit ratio | live fraction | wrong values | errors (top kinds) | peak cgroup / L | OOM kills | survived |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     failures = []
     notes = []
@@ -103,8 +111,9 @@ def main():
         frac = res.get("retained_fraction")
         hit = res.get("hit_ratio")
         peak = run.get("cgroup_peak")
+        live = live_fraction(res.get("server_stats") or {})
         table.append(
-            "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+            "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
             % (
                 sc,
                 srv,
@@ -113,6 +122,7 @@ def main():
                 gib(res.get("retained_user_bytes")),
                 "%.3f" % frac if frac is not None else "-",
                 "%.3f" % hit if hit is not None else "-",
+                "%.3f" % live if live is not None else "-",
                 wrong if wrong is not None else "-",
                 top_errors(res.get("errors")),
                 "%.3f" % (peak / limit) if isinstance(peak, (int, float)) else "-",

@@ -102,6 +102,8 @@ pub const COLUMNS: &[&str] = &[
     "allocator_resident",
     "capkv_item_bytes",
     "capkv_segment_bytes",
+    "capkv_dead_bytes",
+    "capkv_live_fraction",
     "capkv_index_bytes",
     "capkv_buffer_bytes",
     "capkv_other_bytes",
