@@ -202,6 +202,9 @@ struct Args {
     /// zipf: key space as a multiple of the keys that fit in L.
     #[arg(long, default_value_t = 5.0)]
     zipf_keyspace: f64,
+    /// zipf: number of keys (overrides --zipf-keyspace).
+    #[arg(long)]
+    zipf_keys: Option<u64>,
     /// zipf: fraction of operations that write a new version (the rest read).
     #[arg(long, default_value_t = 0.1)]
     zipf_writes: f64,
@@ -365,6 +368,7 @@ async fn run(a: Args) -> i32 {
             zipf_s: a.zipf_s,
             zipf_value: a.zipf_value as usize,
             zipf_oversub: a.zipf_keyspace,
+            zipf_keys: a.zipf_keys,
             zipf_writes: a.zipf_writes,
             zipf_ops: a.zipf_ops,
             zipf_scan: a.zipf_scan,

@@ -56,6 +56,8 @@ pub struct Params {
     pub zipf_value: usize,
     /// Zipf key space over what fits.
     pub zipf_oversub: f64,
+    /// Zipf key count (overrides `zipf_oversub`).
+    pub zipf_keys: Option<u64>,
     /// Zipf fraction of writes.
     pub zipf_writes: f64,
     /// Zipf measured operations (default: one per key).

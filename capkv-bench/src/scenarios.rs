@@ -229,7 +229,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
         "zipf" | "zipf-scan" => {
             let item = ks + p.zipf_value;
             let fit = p.limit / item as u64;
-            let keys = ((fit as f64 * p.zipf_oversub) as u64).max(1);
+            let keys = p.zipf_keys.unwrap_or((fit as f64 * p.zipf_oversub) as u64).max(1);
             let scan_keys = match name {
                 "zipf-scan" => (fit as f64 * p.zipf_scan) as u64,
                 _ => 0,
