@@ -152,6 +152,23 @@ fn every_scenario_runs_clean_over_resp() {
 }
 
 #[test]
+fn the_scan_reads_every_scan_key_once_and_is_kept_out_of_the_hit_ratio() {
+    let server = Server::start(&["--max-memory", "48mb"]);
+    let lines = bench(&server, "resp", &["zipf-scan"]);
+    let line = &lines[0];
+    assert_eq!(field(line, "wrong_values"), "0", "{line}");
+    let scan_keys: u64 = field(line, "scan_keys").parse().unwrap();
+    let keys: u64 = field(line, "keys").parse().unwrap();
+    assert_eq!(scan_keys, 2 * keys, "10x what fits against 5x: {line}");
+    assert_eq!(field(line, "scan_reads"), scan_keys.to_string(), "{line}");
+    // The measured GETs are the Zipf reads alone (90% of the operations).
+    let gets: f64 = field(line, "measured_gets").parse().unwrap();
+    assert!((0.85..0.95).contains(&(gets / keys as f64)), "{line}");
+    let hit: f64 = field(line, "hit_ratio").parse().unwrap();
+    assert!(hit > 0.3, "{line}");
+}
+
+#[test]
 fn line_protocol_fill_and_churn() {
     let server = Server::start(&["--max-memory", "48mb"]);
     for line in bench(&server, "line", &["small", "churn"]) {
