@@ -163,27 +163,27 @@ impl Shard {
             let age = (self.seals - segment.sealed_at() + 1) as f64;
             (1.0 - u) * age / (1.0 + u)
         };
-        // The best segment to clean among all, and among all but the oldest.
-        let mut any: Option<(usize, f64)> = None;
-        let mut younger = None;
-        for (position, &id) in self.fifo.iter().enumerate() {
-            let live = self.segment(id).live();
-            if live + size > segment_size {
-                continue;
-            }
-            let s = score(position, live);
-            for best in [&mut any, &mut younger] {
-                if best.is_none_or(|(_, b)| s > b) {
-                    *best = Some((position, s));
+        // Cleaning `position` keeps all its live bytes: its score, if the
+        // item then fits.
+        let clean = |position: usize| {
+            let live = self.segment(self.fifo[position]).live();
+            (live + size <= segment_size).then(|| (position, score(position, live)))
+        };
+        // The best to clean but the oldest; ties go to the older.
+        let younger =
+            (1..self.fifo.len()).filter_map(clean).fold(None, |best: Option<(usize, f64)>, c| {
+                match best {
+                    Some(b) if b.1 >= c.1 => Some(b),
+                    _ => Some(c),
                 }
-            }
-            if position == 0 {
-                younger = None;
-            }
-        }
+            });
         let sealed = self.fifo.len() * segment_size;
-        if let Some((position, _)) = any {
-            if self.dead_bytes as f64 > DEAD_SHARE * sealed as f64 {
+        if self.dead_bytes as f64 > DEAD_SHARE * sealed as f64 {
+            let best = match (clean(0), younger) {
+                (Some(oldest), Some(y)) if y.1 > oldest.1 => Some(y),
+                (oldest, y) => oldest.or(y),
+            };
+            if let Some((position, _)) = best {
                 return (position, Pass::Clean);
             }
         }
