@@ -71,8 +71,11 @@ for limit in $limits; do
     done
 done
 
-python3 - "$out" "$limits" "$servers" "$writes" <<'EOF'
+python3 - "$repo/scripts" "$out" "$limits" "$servers" "$writes" <<'EOF'
 import json, os, sys
+
+sys.path.insert(0, sys.argv.pop(1))
+from scenario_report import live_fraction
 
 out, limits, servers, writes = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split()
 mixes = [("w" + w, f"{float(w):.0%} writes") for w in writes] + [("scan", "10% writes + scan 10x")]
@@ -87,11 +90,7 @@ def cell(limit, server, mix):
         return "-", None
     if run.get("oom_kills"):
         return "OOM", None
-    s = res.get("server_stats", {})
-    live = None
-    if s.get("capkv_segment_bytes"):
-        live = s["capkv_item_bytes"] / s["capkv_segment_bytes"]
-    return f"{res['hit_ratio']:.3f}", live
+    return f"{res['hit_ratio']:.3f}", live_fraction(res.get("server_stats") or {})
 
 head = ["L", "mix"] + servers + (["capkv live fraction"] if "capkv" in servers else [])
 print("| " + " | ".join(head) + " |")

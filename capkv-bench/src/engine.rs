@@ -201,6 +201,10 @@ impl Counters {
     pub fn error_total(&self) -> u64 {
         self.errors.lock().unwrap().values().sum()
     }
+    /// True when `key` is a scan's (see `scan_from`).
+    fn is_scan(&self, key: u64) -> bool {
+        self.scan_from.is_some_and(|from| key >= from)
+    }
     fn wrong_example(&self, text: String) {
         let mut w = self.wrong_examples.lock().unwrap();
         if w.len() < 5 {
@@ -551,7 +555,7 @@ fn check(
             }
         }
         (Op::Get { key }, ClientReply::Value(v)) => {
-            let scan = c.scan_from.is_some_and(|from| key >= from);
+            let scan = c.is_scan(key);
             local.count_get(scan);
             match verify(wl, key, p.expect, v) {
                 Ok(()) if scan => local.scan_hits += 1,
@@ -577,7 +581,7 @@ fn check(
             }
         }
         (Op::Get { key }, ClientReply::Miss) => {
-            let scan = c.scan_from.is_some_and(|from| key >= from);
+            let scan = c.is_scan(key);
             local.count_get(scan);
             local.misses += u64::from(!scan);
             if wl.cache_aside {
