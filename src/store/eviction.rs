@@ -8,12 +8,13 @@
 //! segments in place and makes it its open segment:
 //! - items the index no longer points at (overwritten, deleted) vanish;
 //! - expired items are dropped and counted as expirations;
-//! - if the segment is the shard's *oldest*, it is **evicted**: items read
-//!   since they were written (`freq > 0`) slide to the front of the segment
-//!   with their read count decremented, up to a retention limit, and every
-//!   other item is evicted;
-//! - any other segment is **cleaned**: every live item slides to the front
-//!   (its read count untouched) and nothing live is lost.
+//! - if the segment is the shard's *oldest*, it is normally **evicted**:
+//!   items read since they were written (`freq > 0`) slide to the front of
+//!   the segment with their read count decremented, up to a retention
+//!   limit, and every other item is evicted;
+//! - any other segment, and the oldest while the shard holds more than
+//!   [`DEAD_SHARE`] of dead bytes, is **cleaned**: every live item slides
+//!   to the front (its read count untouched) and nothing live is lost.
 //!
 //! Which segment: the one with the highest benefit/cost = (1 - u) * age /
 //! (1 + u), where u is the fraction of the segment the reclamation keeps
@@ -88,7 +89,8 @@ pub(super) enum Pass {
     /// The oldest segment: keep read items (one read count spent), evict
     /// the rest.
     Evict,
-    /// Any other segment, for its dead bytes: keep every live item.
+    /// Any segment, for its dead bytes (the oldest only past [`DEAD_SHARE`]):
+    /// keep every live item.
     Clean,
 }
 
