@@ -13,7 +13,7 @@
 //!   the segment with their read count decremented, up to a retention
 //!   limit, and every other item is evicted;
 //! - any other segment, and the oldest while the shard holds more than
-//!   [`DEAD_SHARE`] of dead bytes, is **cleaned**: every live item slides
+//!   `DEAD_SHARE` of dead bytes, is **cleaned**: every live item slides
 //!   to the front (its read count untouched) and nothing live is lost.
 //!
 //! Which segment: the one with the highest benefit/cost = (1 - u) * age /
@@ -38,7 +38,7 @@
 //! are spread over the whole cache (random keys rewritten at new sizes)
 //! the oldest segment, holding the most dead bytes, always wins, and it is
 //! evicted live items and all while every younger segment keeps its dead
-//! ones. Hence a second rule: while more than [`DEAD_SHARE`] (a twelfth)
+//! ones. Hence a second rule: while more than `DEAD_SHARE` (a twelfth)
 //! of a shard's sealed bytes are dead, the shard does not evict; it cleans
 //! the best segment by the same score, the oldest included, among those
 //! that have room for the incoming item once compacted. Each such cleaning
