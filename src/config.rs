@@ -8,6 +8,7 @@
 //! allocator (page tables, thread stacks); see [`default_headroom`].
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -15,6 +16,7 @@ use clap::{Parser, ValueEnum};
 use crate::memory::Cgroup;
 use crate::memory::budget::BUFFER_SHARE;
 use crate::protocol::Limits;
+use crate::server::tls::{ClientAuth, TlsSettings};
 use crate::store::{StoreConfig, index};
 use crate::units::{parse_duration, parse_size, show};
 
@@ -116,6 +118,25 @@ pub struct Cli {
     /// Log level or tracing filter, e.g. `info`, `capkv=debug`.
     #[arg(long, env = "CAPKV_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+
+    /// TCP port for TLS clients, both protocols (off unless set; 6380 is
+    /// the usual choice). Needs --tls-cert-file and --tls-key-file.
+    #[arg(long, env = "CAPKV_TLS_PORT")]
+    pub tls_port: Option<u16>,
+    /// Certificate chain for --tls-port (PEM, leaf first); reread when it
+    /// changes and on SIGHUP.
+    #[arg(long, env = "CAPKV_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// Private key of the certificate (PEM); reread with it.
+    #[arg(long, env = "CAPKV_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// CA certificates (PEM) that client certificates must chain to.
+    #[arg(long, env = "CAPKV_TLS_CA_CERT_FILE")]
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// Client certificates: `yes` (required), `optional`, `no`. Default:
+    /// `yes` with --tls-ca-cert-file, else `no`.
+    #[arg(long, env = "CAPKV_TLS_AUTH_CLIENTS", value_enum)]
+    pub tls_auth_clients: Option<ClientAuth>,
 }
 
 /// Where the memory budget came from (logged at start-up).
@@ -186,6 +207,17 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter.
     pub log_level: String,
+    /// The TLS listener, if enabled.
+    pub tls: Option<TlsListen>,
+}
+
+/// Where TLS clients connect and with what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsListen {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Certificate, key, CA and client policy.
+    pub settings: TlsSettings,
 }
 
 /// What the environment offers, detected once (separate so tests can fake it).
@@ -360,7 +392,51 @@ impl Cli {
             workers,
             log_format: self.log_format,
             log_level: self.log_level.clone(),
+            tls: self.tls()?,
         })
+    }
+
+    /// The TLS listener the `--tls-*` flags describe (files are read at
+    /// start-up, not here).
+    fn tls(&self) -> Result<Option<TlsListen>, ConfigError> {
+        let Some(port) = self.tls_port else {
+            let stray = [
+                ("--tls-cert-file", self.tls_cert_file.is_some()),
+                ("--tls-key-file", self.tls_key_file.is_some()),
+                ("--tls-ca-cert-file", self.tls_ca_cert_file.is_some()),
+                ("--tls-auth-clients", self.tls_auth_clients.is_some()),
+            ];
+            return match stray.iter().find(|(_, set)| *set) {
+                Some((flag, _)) => Err(invalid(flag, "needs --tls-port (TLS is off without it)")),
+                None => Ok(None),
+            };
+        };
+        if port != 0 && port == self.port {
+            return Err(invalid("--tls-port", "must differ from --port"));
+        }
+        let (Some(cert_file), Some(key_file)) = (&self.tls_cert_file, &self.tls_key_file) else {
+            let missing =
+                if self.tls_cert_file.is_none() { "--tls-cert-file" } else { "--tls-key-file" };
+            return Err(invalid("--tls-port", format!("needs {missing}")));
+        };
+        let ca_file = self.tls_ca_cert_file.clone();
+        let auth_clients = self.tls_auth_clients.unwrap_or(if ca_file.is_some() {
+            ClientAuth::Yes
+        } else {
+            ClientAuth::No
+        });
+        if auth_clients != ClientAuth::No && ca_file.is_none() {
+            return Err(invalid("--tls-auth-clients", "yes and optional need --tls-ca-cert-file"));
+        }
+        Ok(Some(TlsListen {
+            listen: SocketAddr::new(self.bind, port),
+            settings: TlsSettings {
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
+                ca_file,
+                auth_clients,
+            },
+        }))
     }
 }
 
@@ -420,5 +496,38 @@ mod tests {
         assert!(err(&["--workers", "0"], None).starts_with("--workers"));
         assert!(err(&["--socket-buffer", "1kb"], None).starts_with("--socket-buffer"));
         assert!(Cli::try_parse_from(["capkv", "--max-memory", "much"]).is_err());
+    }
+
+    #[test]
+    fn tls_flags_are_checked_together() {
+        let err = |args: &[&str]| cli(args).resolve(&env(None)).unwrap_err().to_string();
+        assert!(cli(&[]).resolve(&env(None)).unwrap().tls.is_none());
+        assert_eq!(
+            err(&["--tls-cert-file", "c.pem"]),
+            "--tls-cert-file: needs --tls-port (TLS is off without it)"
+        );
+        assert_eq!(
+            err(&["--tls-port", "6380", "--tls-cert-file", "c"]),
+            "--tls-port: needs --tls-key-file"
+        );
+        assert_eq!(
+            err(&["--tls-port", "6380", "--tls-key-file", "k"]),
+            "--tls-port: needs --tls-cert-file"
+        );
+        assert_eq!(
+            err(&["--tls-port", "7171", "--tls-cert-file", "c", "--tls-key-file", "k"]),
+            "--tls-port: must differ from --port"
+        );
+        let both = ["--tls-port", "6380", "--tls-cert-file", "c", "--tls-key-file", "k"];
+        assert_eq!(
+            err(&[&both[..], &["--tls-auth-clients", "yes"]].concat()),
+            "--tls-auth-clients: yes and optional need --tls-ca-cert-file"
+        );
+        let tls = cli(&both).resolve(&env(None)).unwrap().tls.unwrap();
+        assert_eq!(tls.listen.port(), 6380);
+        assert_eq!(tls.settings.auth_clients, ClientAuth::No);
+        let with_ca = [&both[..], &["--tls-ca-cert-file", "ca"]].concat();
+        let tls = cli(&with_ca).resolve(&env(None)).unwrap().tls.unwrap();
+        assert_eq!(tls.settings.auth_clients, ClientAuth::Yes, "Redis's default with a CA");
     }
 }

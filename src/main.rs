@@ -6,9 +6,12 @@ use anyhow::Context as _;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use capkv::config::{Cli, Config, Environment, LogFormat};
+use std::sync::Arc;
+
+use capkv::config::{Cli, Config, Environment, LogFormat, TlsListen};
 use capkv::memory::jemalloc;
 use capkv::server::Server;
+use capkv::server::tls::TlsFiles;
 use capkv::units::show;
 
 // The budget is measured with jemalloc's statistics, so jemalloc must be
@@ -73,6 +76,14 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
         // INFO reports the port actually bound (`--port 0` picks one).
         let config = Config { listen: address, ..config.clone() };
         let server = Server::start(&config).context("starting the store")?;
+        let tls = match &config.tls {
+            Some(tls) => Some(listen_tls(tls, config.socket_buffer)?),
+            None => None,
+        };
+        let tls_at = tls.as_ref().map_or_else(
+            || "off".to_string(),
+            |(listener, _)| listener.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()),
+        );
         // A port that cannot be bound is fatal: probes would fail and the
         // orchestrator restart us anyway, with a less clear reason.
         let metrics = match config.metrics {
@@ -97,10 +108,14 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
             shards = config.store.shards,
             segment_size = config.store.segment_size,
             metrics = %metrics,
+            tls = %tls_at,
             "capkv {} listening on {address}",
             env!("CARGO_PKG_VERSION"),
         );
-        let drained = server.run(listener, shutdown).await;
+        if let Some((_, files)) = &tls {
+            tokio::spawn(follow_tls_files(files.clone()));
+        }
+        let drained = server.run_with_tls(listener, tls, shutdown).await;
         if drained {
             tracing::info!("shut down cleanly");
         } else {
@@ -170,6 +185,55 @@ fn listen(
     }
     socket.bind(address)?;
     socket.listen(4096)
+}
+
+/// Loads the TLS files and binds the TLS port, both fatal if they fail.
+fn listen_tls(
+    tls: &TlsListen,
+    socket_buffer: Option<usize>,
+) -> anyhow::Result<(TcpListener, Arc<TlsFiles>)> {
+    let files = TlsFiles::load(tls.settings.clone())?;
+    let listener = listen(tls.listen, socket_buffer)
+        .with_context(|| format!("binding --tls-port {}", tls.listen))?;
+    Ok((listener, Arc::new(files)))
+}
+
+/// How often the TLS files are reread (see `server::tls`).
+const TLS_RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Rebuilds the TLS configuration whenever its files change (checked every
+/// [`TLS_RELOAD_EVERY`]) or SIGHUP comes. A failed reload keeps the
+/// configuration in force and says why, once per change of the failure.
+async fn follow_tls_files(files: Arc<TlsFiles>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(TLS_RELOAD_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_error = None;
+    loop {
+        let signalled = tokio::select! {
+            _ = tick.tick() => false,
+            Some(()) = async { hangup.as_mut()?.recv().await } => true,
+        };
+        match files.reload_if_changed() {
+            Ok(true) => {
+                last_error = None;
+                tracing::info!(signalled, "TLS certificate and key reloaded");
+            }
+            Ok(false) => {
+                if signalled {
+                    tracing::info!("SIGHUP: TLS files unchanged");
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                if signalled || last_error.as_ref() != Some(&text) {
+                    tracing::error!(error = %text, "TLS reload failed; the previous certificate stays");
+                }
+                last_error = Some(text);
+            }
+        }
+    }
 }
 
 /// Installs the SIGTERM (orchestrators) and SIGINT (Ctrl-C) handlers and

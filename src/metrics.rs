@@ -90,6 +90,10 @@ pub struct ServerStats {
     /// Connections closed because they held buffers without moving them
     /// while other clients waited for buffer memory.
     pub clients_evicted: AtomicU64,
+    /// TLS handshakes completed.
+    pub tls_handshakes: AtomicU64,
+    /// TLS handshakes that failed or timed out.
+    pub tls_handshake_failures: AtomicU64,
     started: Instant,
 }
 
@@ -107,6 +111,8 @@ impl Default for ServerStats {
             connections_total: AtomicU64::new(0),
             connections_rejected: AtomicU64::new(0),
             clients_evicted: AtomicU64::new(0),
+            tls_handshakes: AtomicU64::new(0),
+            tls_handshake_failures: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -148,6 +154,10 @@ pub struct StatsSnapshot {
     pub connections_rejected: u64,
     /// Connections evicted for holding buffers others waited for.
     pub clients_evicted: u64,
+    /// TLS handshakes completed.
+    pub tls_handshakes: u64,
+    /// TLS handshakes that failed or timed out.
+    pub tls_handshake_failures: u64,
     /// Seconds since start.
     pub uptime_secs: u64,
 }
@@ -214,6 +224,8 @@ impl ServerStats {
             connections_total: load(&self.connections_total),
             connections_rejected: load(&self.connections_rejected),
             clients_evicted: load(&self.clients_evicted),
+            tls_handshakes: load(&self.tls_handshakes),
+            tls_handshake_failures: load(&self.tls_handshake_failures),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }

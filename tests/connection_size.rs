@@ -22,6 +22,7 @@ async fn an_idle_connection_task_is_small() {
     let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
     let (socket, _) = listener.accept().await.unwrap();
     let stop = std::sync::Arc::new(capkv::server::stop::Stop::default());
+    let socket = capkv::server::transport::Transport::Plain(socket);
     let task = capkv::server::connection::serve(socket, server.shared().clone(), stop, 1);
     let size = std::mem::size_of_val(&task);
     println!("connection future: {size} bytes");

@@ -56,8 +56,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
 use crate::engine::{Engine, Flow, Session};
@@ -69,6 +68,7 @@ use super::Shared;
 use super::holders::{LOOK_EVERY, RECLAIM_GRACE};
 use super::space::{CARRY_FREE, READ_SPACE, Sink, with_space};
 use super::stop::{Stop, StopSlot};
+use super::transport::Transport;
 
 pub use super::space::FLUSH_AT;
 
@@ -141,7 +141,7 @@ enum Halt {
 }
 
 struct Connection {
-    socket: TcpStream,
+    socket: Transport,
     shared: Arc<Shared>,
     /// Bytes the connection carries between rounds: the start of a request
     /// still arriving, or requests not yet run. Empty (no allocation) while
@@ -175,12 +175,12 @@ impl Drop for Connection {
 /// an idle connection costs. The same goes for everything the loop holds
 /// while it waits for the client (see `wait_for_client`).
 pub fn serve(
-    socket: TcpStream,
+    socket: Transport,
     shared: Arc<Shared>,
     stop: Arc<Stop>,
     id: u64,
 ) -> impl Future<Output = ()> + Send {
-    let _ = socket.set_nodelay(true);
+    let _ = socket.socket().set_nodelay(true);
     let budget = shared.engine.budget.clone();
     let mut connection = Connection {
         socket,
@@ -212,7 +212,8 @@ impl Connection {
         // (read while replies waited, or left by a blocked round).
         let mut unrun = false;
         loop {
-            if !self.output.is_empty() && Box::pin(self.flush()).await? > 0 {
+            let pending = !self.output.is_empty() || self.socket.has_pending_output();
+            if pending && Box::pin(self.flush()).await? > 0 {
                 unrun = true;
             }
             if !unrun {
@@ -339,11 +340,9 @@ impl Connection {
                 // the budget could not hold a whole read's worth, at most
                 // CARRY_FREE of it is carried without room.
                 let most = if budget.could_reserve(READ_SPACE) { READ_SPACE } else { CARRY_FREE };
-                let buf = &mut space.input.vec()[..most];
-                read_until_drained(socket, most, || socket.try_read(buf))
+                socket.read(&mut space.input.vec()[..most])
             } else if input.spare() > 0 {
-                let spare = input.spare();
-                read_until_drained(socket, spare, || socket.try_read_buf(input.vec()))
+                socket.read_buf(input.vec())
             } else {
                 Ok(usize::MAX)
             };
@@ -397,7 +396,7 @@ impl Connection {
                 Halt::Close => Round::Close,
                 Halt::NeedRoom(n) => Round::NeedRoom(n),
                 Halt::Blocked => Round::Blocked,
-                Halt::Drained if unsent > 0 => Round::Blocked,
+                Halt::Drained if unsent > 0 || socket.has_pending_output() => Round::Blocked,
                 Halt::Drained if eof => Round::Eof,
                 Halt::Drained => Round::Done,
             })
@@ -464,7 +463,8 @@ impl Connection {
             return;
         }
         let mut sink = [0u8; 1024];
-        let discard = async { while let Ok(1..) = self.socket.read(&mut sink).await {} };
+        let socket = self.socket.socket_mut();
+        let discard = async { while let Ok(1..) = socket.read(&mut sink).await {} };
         let _ = tokio::time::timeout(LINGER, discard).await;
     }
 
@@ -478,9 +478,10 @@ impl Connection {
         let mut read = 0;
         let mut eof = false;
         let mut deadline = None;
-        while written < total {
+        // Over TLS, bytes accepted may still wait inside the session.
+        while written < total || self.socket.has_pending_output() {
             // The common case, a socket with room, is one write call.
-            match self.socket.try_write(&self.output.bytes()[written..]) {
+            match self.socket.write(&self.output.bytes()[written..]) {
                 Ok(n) => {
                     written += n;
                     deadline = None;
@@ -499,28 +500,29 @@ impl Connection {
                 ReadRoom::Budget(bytes) => bytes,
                 _ => 0,
             };
-            tokio::select! {
+            let readable = tokio::select! {
                 biased;
-                ready = socket.writable() => ready?,
+                ready = socket.writable() => ready.map(|()| false)?,
                 // The governor makes room within a tick; hand it straight
                 // back and let `read_room` take it on the next round.
-                () = budget.reserve(wanted), if wanted > 0 => budget.release(wanted),
-                ready = socket.readable(), if room == ReadRoom::Ready => {
-                    ready?;
-                    match socket.try_read_buf(self.input.vec()) {
-                        Ok(0) => eof = true,
-                        Ok(n) => {
-                            read += n;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) => return Err(e),
-                    }
+                () = budget.reserve(wanted), if wanted > 0 => {
+                    budget.release(wanted);
+                    false
                 }
+                ready = socket.readable(), if room == ReadRoom::Ready => ready.map(|()| true)?,
                 _ = tokio::time::sleep_until(until) => {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
                 }
                 () = stalled(shared, Some(until - limit), STALL_GRACE.min(limit), held) => {
                     return Err(evicted("reading"));
+                }
+            };
+            if readable {
+                match self.socket.read_buf(self.input.vec()) {
+                    Ok(0) => eof = true,
+                    Ok(n) => read += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -576,37 +578,6 @@ fn evicted(stopped: &str) -> io::Error {
     ))
 }
 
-/// Runs `read`, which offers the socket `offered` bytes of room, and, when
-/// it comes back short, marks the socket drained, so that the next wait
-/// for readability waits for new data instead of returning at once.
-///
-/// Tokio only forgets a socket's readiness when a read fails with
-/// `WouldBlock`. A client that sends one request and waits for the reply
-/// would otherwise cost two reads per request: the one that brought the
-/// request, and one more that finds nothing. A TCP read returns less than
-/// it was offered only when it took everything the kernel held, so that
-/// second read would find nothing; Redis does not make it either.
-///
-/// Race-free: `try_io` notes the readiness it saw before `read` ran and
-/// clears only that; data that arrives after the read is a new edge,
-/// which sets readiness again and wakes the connection.
-fn read_until_drained(
-    socket: &TcpStream,
-    offered: usize,
-    read: impl FnOnce() -> io::Result<usize>,
-) -> io::Result<usize> {
-    let mut got = None;
-    let result = socket.try_io(tokio::io::Interest::READABLE, || {
-        let n = read()?;
-        got = Some(n);
-        if n > 0 && n < offered { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(n) }
-    });
-    match got {
-        Some(n) => Ok(n),
-        None => result,
-    }
-}
-
 /// Waits until `socket` has something to read or `stop` is raised (that
 /// first).
 ///
@@ -619,7 +590,7 @@ fn read_until_drained(
 fn wait_for_client<'a>(
     stop: &'a Stop,
     slot: &'a mut StopSlot,
-    socket: &'a TcpStream,
+    socket: &'a Transport,
 ) -> impl Future<Output = io::Result<Woken>> + 'a {
     poll_fn(move |cx| {
         if stop.poll(slot, cx).is_ready() {
@@ -660,7 +631,7 @@ fn run_requests(
     ctx: &mut Ctx<'_>,
     input: &[u8],
     sink: &mut Sink<'_>,
-    socket: &TcpStream,
+    socket: &mut Transport,
 ) -> io::Result<(usize, Halt)> {
     let mut done = 0;
     let mut retried = false;

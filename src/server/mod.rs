@@ -29,6 +29,8 @@ pub mod http;
 pub mod prometheus;
 pub mod space;
 pub mod stop;
+pub mod tls;
+pub mod transport;
 pub mod workers;
 
 use std::future::Future;
@@ -48,6 +50,8 @@ use crate::memory::{Budget, Cgroup, Governor, GovernorConfig};
 use crate::protocol::Limits;
 use crate::store::{Store, StoreConfig};
 use stop::Stop;
+use tls::TlsFiles;
+use transport::Transport;
 use workers::Workers;
 
 /// Time between governor measurements.
@@ -181,6 +185,17 @@ impl Server {
     /// Serves `listener` until `shutdown` resolves, then drains. Returns
     /// true if every connection finished within the drain deadline.
     pub async fn run(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> bool {
+        self.run_with_tls(listener, None, shutdown).await
+    }
+
+    /// [`run`](Self::run), with a second listener whose clients speak
+    /// TLS (see [`tls`]): the same protocols, the same connection cap.
+    pub async fn run_with_tls(
+        &self,
+        listener: TcpListener,
+        tls: Option<(TcpListener, Arc<TlsFiles>)>,
+        shutdown: impl Future<Output = ()>,
+    ) -> bool {
         let shared = &self.shared;
         shared.set_phase(Phase::Serving);
         let stop = Arc::new(Stop::default());
@@ -194,12 +209,14 @@ impl Server {
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(5);
         loop {
-            let accepted = tokio::select! {
+            let tls_listener = tls.as_ref().map(|(listener, _)| listener);
+            let (accepted, over_tls) = tokio::select! {
                 // Shutdown first: once it has resolved, not one more
                 // connection is accepted, even if one is waiting.
                 biased;
                 _ = &mut shutdown => break,
-                accepted = listener.accept() => accepted,
+                accepted = listener.accept() => (accepted, false),
+                accepted = accept_if(tls_listener) => (accepted, true),
             };
             let socket = match accepted {
                 Ok((socket, _)) => {
@@ -218,7 +235,10 @@ impl Server {
             shared.engine.stats.connections_total.fetch_add(1, Ordering::Relaxed);
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 shared.engine.stats.connections_rejected.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(reject(socket));
+                // A TLS client could not read a plaintext reason.
+                if !over_tls {
+                    tokio::spawn(reject(socket));
+                }
                 continue;
             };
             // The socket moves to the worker's own I/O driver.
@@ -231,6 +251,12 @@ impl Server {
             };
             let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
             let (shared, stop, done) = (shared.clone(), stop.clone(), done_tx.clone());
+            if over_tls {
+                let config = tls.as_ref().map(|(_, files)| files.current());
+                self.workers
+                    .spawn(|seat| serve_tls(socket, config, shared, stop, id, seat, permit, done));
+                continue;
+            }
             // Everything the task keeps is moved in once and used in
             // place (no `let` of a captured value), so that the idle
             // connection's task holds one copy of each (see
@@ -239,7 +265,7 @@ impl Server {
                 if let Ok(socket) = TcpStream::from_std(socket) {
                     let stats = &shared.engine.stats;
                     stats.connections_current.fetch_add(1, Ordering::Relaxed);
-                    connection::serve(socket, shared.clone(), stop, id).await;
+                    connection::serve(Transport::Plain(socket), shared.clone(), stop, id).await;
                     stats.connections_current.fetch_sub(1, Ordering::Relaxed);
                 } else {
                     tracing::warn!("registering a connection with its worker failed");
@@ -269,6 +295,49 @@ impl Drop for Server {
             let _ = handle.join();
         }
     }
+}
+
+/// Accepts on `listener`, or never when there is none.
+async fn accept_if(
+    listener: Option<&TcpListener>,
+) -> io::Result<(TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A TLS client's task: the handshake, then the same connection loop as
+/// plain TCP. Its own function, so that a plain connection's task does
+/// not carry the handshake's state.
+#[expect(clippy::too_many_arguments, reason = "the task's parts, each moved in once")]
+async fn serve_tls(
+    socket: std::net::TcpStream,
+    config: Option<Arc<rustls::ServerConfig>>,
+    shared: Arc<Shared>,
+    stop: Arc<Stop>,
+    id: u64,
+    seat: workers::Seat,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    done: mpsc::Sender<()>,
+) {
+    let stats = &shared.engine.stats;
+    if let (Ok(socket), Some(config)) = (TcpStream::from_std(socket), config) {
+        match Box::pin(tls::handshake(socket, config, &shared.engine.budget)).await {
+            Ok((transport, held)) => {
+                stats.tls_handshakes.fetch_add(1, Ordering::Relaxed);
+                stats.connections_current.fetch_add(1, Ordering::Relaxed);
+                connection::serve(transport, shared.clone(), stop, id).await;
+                stats.connections_current.fetch_sub(1, Ordering::Relaxed);
+                drop(held);
+            }
+            Err(e) => {
+                stats.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(connection = id, error = %e, "TLS handshake failed");
+            }
+        }
+    }
+    drop((seat, permit, done));
 }
 
 /// Raises the drain signal when dropped.

@@ -159,6 +159,14 @@ impl Collector for Snapshot {
             None,
             s.clients_evicted,
         )?;
+        counter(e, "tls_handshakes", "TLS handshakes completed.", None, s.tls_handshakes)?;
+        counter(
+            e,
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out.",
+            None,
+            s.tls_handshake_failures,
+        )?;
         counter(e, "net_input", "Bytes read from clients.", Some(Unit::Bytes), s.bytes_in)?;
         counter(e, "net_output", "Bytes written to clients.", Some(Unit::Bytes), s.bytes_out)?;
 

@@ -26,11 +26,11 @@ use std::cell::RefCell;
 use std::io;
 use std::sync::Arc;
 
-use tokio::net::TcpStream;
-
 use crate::engine::Output;
 use crate::memory::{Budget, Buffer};
 use crate::metrics::LocalCounters;
+
+use super::transport::Transport;
 
 /// Bytes a worker reads into at once for a connection without a partial
 /// request.
@@ -112,7 +112,7 @@ impl<'a> Sink<'a> {
 
     /// Writes as much of the pending replies as the socket takes without
     /// waiting. Returns how many bytes went.
-    pub fn write(&mut self, socket: &TcpStream) -> io::Result<usize> {
+    pub fn write(&mut self, socket: &mut Transport) -> io::Result<usize> {
         write_some(socket, self.out)
     }
 }
@@ -145,10 +145,10 @@ impl Output for Sink<'_> {
 
 /// Writes the front of `buffer` to `socket` until it is empty or the socket
 /// would block, and drops what was written. Returns the bytes written.
-pub fn write_some(socket: &TcpStream, buffer: &mut Buffer) -> io::Result<usize> {
+pub fn write_some(socket: &mut Transport, buffer: &mut Buffer) -> io::Result<usize> {
     let mut written = 0;
     while written < buffer.len() {
-        match socket.try_write(&buffer.bytes()[written..]) {
+        match socket.write(&buffer.bytes()[written..]) {
             Ok(n) => written += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 use capkv::config::{Cli, Environment};
+use capkv::server::tls::TlsFiles;
 use capkv::server::{Server, Shared};
 
 /// A server running on its own runtime thread, stopped on drop.
@@ -18,6 +19,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The metrics port, when started with [`TestServer::start_with_metrics`].
     pub metrics: Option<SocketAddr>,
+    /// The TLS port, when started with `--tls-port`.
+    pub tls: Option<SocketAddr>,
     pub shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<bool>>,
@@ -65,16 +68,25 @@ impl TestServer {
                     None
                 };
                 let addr = listener.local_addr().unwrap();
-                addr_tx.send((addr, metrics, server.shared().clone())).unwrap();
+                let tls = match &config.tls {
+                    Some(tls) => {
+                        let files = TlsFiles::load(tls.settings.clone()).expect("usable TLS files");
+                        let listener = tokio::net::TcpListener::bind(tls.listen).await.unwrap();
+                        Some((listener, Arc::new(files)))
+                    }
+                    None => None,
+                };
+                let tls_addr = tls.as_ref().map(|(l, _)| l.local_addr().unwrap());
+                addr_tx.send((addr, metrics, tls_addr, server.shared().clone())).unwrap();
                 server
-                    .run(listener, async {
+                    .run_with_tls(listener, tls, async {
                         let _ = stop_rx.await;
                     })
                     .await
             })
         });
-        let (addr, metrics, shared) = addr_rx.recv().expect("server started");
-        TestServer { addr, metrics, shared, stop: Some(stop_tx), thread: Some(thread) }
+        let (addr, metrics, tls, shared) = addr_rx.recv().expect("server started");
+        TestServer { addr, metrics, tls, shared, stop: Some(stop_tx), thread: Some(thread) }
     }
 
     /// A blocking client connection with a read timeout.
