@@ -94,18 +94,17 @@ wait_pong() {
 
 # --- the servers, both on CPU 0 -------------------------------------------------
 capkv_port=$(free_port)
-capkv_tls=()
+capkv_listen=(--port "$capkv_port")
 redis_tls=()
 if [[ $tls == 1 ]]; then
-    capkv_plain_port=$capkv_port
-    capkv_port=$(free_port)
-    capkv_tls=(--port "$capkv_plain_port" --tls-port "$capkv_port"
+    # The benchmark's port is the TLS one; the plain one is left unused.
+    capkv_listen=(--port "$(free_port)" --tls-port "$capkv_port"
         --tls-cert-file "$work/server.crt" --tls-key-file "$work/server.key")
     redis_tls=(--tls-cert-file "$work/server.crt" --tls-key-file "$work/server.key"
         --tls-ca-cert-file "$work/ca.crt" --tls-auth-clients no)
 fi
-taskset -c 0 "$bin" --bind 127.0.0.1 --port "$capkv_port" --metrics-port 0 \
-    --log-format text "${capkv_tls[@]}" 2>"$work/capkv.log" >/dev/null &
+taskset -c 0 "$bin" --bind 127.0.0.1 "${capkv_listen[@]}" --metrics-port 0 \
+    --log-format text 2>"$work/capkv.log" >/dev/null &
 pids+=($!)
 wait_pong "$capkv_port"
 workers=$(sed -n 's/.*listening on.* workers=\([0-9]*\).*/\1/p' "$work/capkv.log" | head -n1)

@@ -17,7 +17,12 @@
 //! - [`connection`] serves one client: reads, hands each parsed request
 //!   to the engine, writes the replies, all in its worker's [`space`]; it
 //!   keeps budget-accounted bytes of its own only for a request still
-//!   arriving or replies the client has not read.
+//!   arriving or replies the client has not read;
+//! - [`transport`] is what a connection reads and writes: a plain socket,
+//!   or a TLS session over one, driven without awaiting like the plain
+//!   socket; [`tls`] builds and reloads the TLS configuration and runs
+//!   the handshake (`--tls-port`: the same protocols, the same connection
+//!   cap, the same budget).
 //!
 //! Connections over `--max-connections` are accepted, told
 //! `-ERR max number of clients reached` (Redis's words) and closed, rather

@@ -28,10 +28,12 @@ use rustls::ServerConnection;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-/// Ciphertext rustls may hold for the socket before a write accepts no
-/// more plaintext: one flush's worth of replies
-/// ([`FLUSH_AT`](super::space::FLUSH_AT)) plus record overhead.
-pub const TLS_SEND_LIMIT: usize = 64 * 1024 + 1024;
+/// Plaintext a session takes in before the socket has sent it: one full
+/// record. What the socket does not take waits in the connection's own
+/// output, accounted like a plain connection's (a larger limit would
+/// only move those bytes into rustls, where every session would have to
+/// reserve room for them). rustls adds at most a record's overhead.
+pub const TLS_SEND_LIMIT: usize = 16 * 1024;
 
 /// A client's byte stream.
 pub enum Transport {
@@ -157,6 +159,11 @@ impl Read for SocketIo<'_> {
 impl Write for SocketIo<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.try_write(buf)
+    }
+
+    /// rustls hands over every record it holds at once: one system call.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.try_write_vectored(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {
