@@ -30,6 +30,9 @@ pub struct LocalCounters {
     /// Commands answered with an error, by registry slot (the last slot:
     /// requests that did not parse).
     pub failed: [u64; SLOTS],
+    /// Nanoseconds spent executing commands, by registry slot (INFO
+    /// commandstats' `usec`).
+    pub nanos: [u64; SLOTS],
     /// Reads that found a live key.
     pub hits: u64,
     /// Reads that found nothing.
@@ -47,6 +50,7 @@ impl Default for LocalCounters {
         LocalCounters {
             ok: [0; SLOTS],
             failed: [0; SLOTS],
+            nanos: [0; SLOTS],
             hits: 0,
             misses: 0,
             rejected_writes: 0,
@@ -66,6 +70,11 @@ impl LocalCounters {
         }
     }
 
+    /// Adds the time one command of `id` took to execute.
+    pub fn command_time(&mut self, id: CommandId, nanos: u64) {
+        self.nanos[id.slot()] += nanos;
+    }
+
     /// Counts one request that did not parse.
     pub fn invalid(&mut self) {
         self.failed[INVALID] += 1;
@@ -76,6 +85,7 @@ impl LocalCounters {
 pub struct ServerStats {
     ok: [AtomicU64; SLOTS],
     failed: [AtomicU64; SLOTS],
+    nanos: [AtomicU64; SLOTS],
     hits: AtomicU64,
     misses: AtomicU64,
     rejected_writes: AtomicU64,
@@ -98,6 +108,7 @@ impl Default for ServerStats {
         ServerStats {
             ok: std::array::from_fn(|_| AtomicU64::new(0)),
             failed: std::array::from_fn(|_| AtomicU64::new(0)),
+            nanos: std::array::from_fn(|_| AtomicU64::new(0)),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             rejected_writes: AtomicU64::new(0),
@@ -121,6 +132,29 @@ pub struct CommandCalls {
     pub ok: u64,
     /// Answered with an error.
     pub failed: u64,
+    /// Nanoseconds spent executing them (from the parsed request to the
+    /// encoded reply; reading and writing the socket not included).
+    pub nanos: u64,
+}
+
+impl CommandCalls {
+    /// Calls answered, with or without error.
+    pub fn calls(&self) -> u64 {
+        self.ok + self.failed
+    }
+
+    /// Microseconds spent, as Redis's `usec`.
+    pub fn usec(&self) -> u64 {
+        self.nanos / 1000
+    }
+
+    /// Microseconds per call, as Redis's `usec_per_call` (0 without calls).
+    pub fn usec_per_call(&self) -> f64 {
+        match self.calls() {
+            0 => 0.0,
+            calls => self.nanos as f64 / 1000.0 / calls as f64,
+        }
+    }
 }
 
 /// A copy of [`ServerStats`] at one moment.
@@ -168,6 +202,9 @@ impl ServerStats {
         for (i, n) in local.failed.iter_mut().enumerate().filter(|(_, n)| **n > 0) {
             self.failed[i].fetch_add(std::mem::take(n), Ordering::Relaxed);
         }
+        for (i, n) in local.nanos.iter_mut().enumerate().filter(|(_, n)| **n > 0) {
+            self.nanos[i].fetch_add(std::mem::take(n), Ordering::Relaxed);
+        }
         for (shared, n) in [
             (&self.hits, &mut local.hits),
             (&self.misses, &mut local.misses),
@@ -200,6 +237,7 @@ impl ServerStats {
                 name: id.name(),
                 ok: load(&self.ok[id.slot()]),
                 failed: load(&self.failed[id.slot()]),
+                nanos: load(&self.nanos[id.slot()]),
             })
             .collect();
         StatsSnapshot {

@@ -5,6 +5,8 @@
 //! drops anything the arm half-wrote and answers the error instead, so a
 //! failed command never leaves a partial reply behind.
 
+use std::time::Instant;
+
 use crate::metrics::LocalCounters;
 use crate::protocol::{
     Args, ClientSubcommand, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect,
@@ -63,15 +65,22 @@ pub fn execute<O: Output + ?Sized>(
     let dialect = session.dialect;
     let mut ctx = Ctx { engine, session, counters, out: Replies::new(out, dialect) };
     let mark = ctx.out.mark();
-    let flow = match run(command, &mut ctx) {
+    // INFO commandstats' usec: one clock pair per command (a vDSO read of
+    // the TSC, about 20 ns each; docs/OPERATIONS.md has the measured cost).
+    let started = Instant::now();
+    let ran = run(command, &mut ctx);
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let flow = match ran {
         Ok(flow) => {
             // A command that must wait for room is counted when it reruns.
             if !matches!(flow, Flow::NeedRoom(_)) {
                 ctx.counters.command(id, true);
+                ctx.counters.command_time(id, nanos);
             }
             flow
         }
         Err(error) => {
+            ctx.counters.command_time(id, nanos);
             if matches!(error, CommandError::OutOfMemory) {
                 ctx.counters.rejected_writes += 1;
             }
