@@ -510,7 +510,7 @@ pub fn describe_env_error(
     let text = text.strip_prefix("error: ").unwrap_or(&text);
     let lines: Vec<&str> = text
         .lines()
-        .map(str::trim_end)
+        .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
         .collect();
     Some(lines.join(" ").replace(&format!("'{arg}'"), &format!("{flag} ({var})")))
@@ -685,7 +685,7 @@ mod tests {
         let e = Cli::try_parse_from(["capkv", "--log-format", "xml"]).unwrap_err();
         let message = describe_env_error(&e, &["capkv".into()], &set).unwrap();
         assert!(message.contains("--log-format (CAPKV_LOG_FORMAT)"), "{message}");
-        assert!(message.contains("text, json"), "{message}");
+        assert!(message.ends_with("(CAPKV_LOG_FORMAT) [possible values: text, json]"), "{message}");
         // Refusals after parsing too.
         let set = |n: &str| (n == "CAPKV_MAX_MEMORY").then(|| OsString::from("3g"));
         let e = cli(&["--max-memory", "3g"]).resolve(&env(Some(2 << 30))).unwrap_err();
