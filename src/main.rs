@@ -46,8 +46,9 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    // TODO(auth merge): pass whether --requirepass/--requirepass-file/--aclfile is set.
-    config::warn_if_open(config.listen.ip(), false);
+    // The open-port warning: the second argument is whether clients must
+    // authenticate (--requirepass, --requirepass-file or --aclfile).
+    config::warn_if_open(config.listen.ip(), false); // TODO(auth merge): pass the auth flags
     // Fatal errors go to stderr as one plain line, like the configuration
     // errors above, whatever --log-format says: they are the last thing
     // the process says, and a person reads them.
