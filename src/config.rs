@@ -378,7 +378,7 @@ impl Cli {
             warnings.push(format!(
                 "the memory budget {} ({budget_source}) is more than this machine's RAM {}: \
                  the cache can grow past what the machine has and be killed or swapped; \
-                 lower --max-memory",
+                 set --max-memory below it",
                 show(budget),
                 show(env.total_memory)
             ));

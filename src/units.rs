@@ -18,7 +18,8 @@
 //! Single letters are case-sensitive because the two conventions disagree:
 //! Kubernetes' `2G` is 2·10⁹ bytes, Docker's `2g` is 2 GiB (7% more), and
 //! Kubernetes' lower-case `m` (milli) means nothing for bytes. Everything
-//! spelt with a `b` or an `i` is binary. The start-up line prints the
+//! spelt with a `b` or an `i` is binary. (A lone `k` was 1024 before
+//! Kubernetes quantities were accepted.) The start-up line prints the
 //! budget in binary units, so a misreading shows at once.
 
 use std::time::Duration;
