@@ -1,7 +1,7 @@
 # capkv container image.
 #
 #   docker build -t capkv .
-#   docker run --rm --cpus=2 --memory=2g -p 7171:7171 -p 9171:9171 capkv
+#   docker run --rm --name capkv --cpus=2 --memory=2g -p 7171:7171 -p 9171:9171 capkv
 #
 # No flags are needed: capkv reads its memory budget from the container's
 # cgroup limit (2 GiB above, minus headroom) and sizes its worker threads
@@ -77,8 +77,28 @@ COPY --from=builder /build/capkv /usr/local/bin/capkv
 USER 65532:65532
 
 # 7171: seed line protocol and RESP2 (one port, chosen by the first byte).
+# 6380: the same over TLS, when --tls-port 6380 (CAPKV_TLS_PORT) is set with
+#       a certificate and key; off by default.
 # 9171: Prometheus /metrics, /healthz, /readyz (--metrics-port, 0 disables).
-EXPOSE 7171 9171
+#       No password on it: it serves counters and health, never keys or
+#       values; keep it to the monitoring network (--metrics-bind, a
+#       NetworkPolicy, or do not publish it).
+EXPOSE 7171 6380 9171
+
+# Secrets (the password, an ACL file, TLS key and certificates) are never
+# baked into the image and never passed as a flag or env value (those show in
+# `docker inspect`, `ps` and crash reports): mount them read-only and point
+# the *_FILE flags at the files. They must be readable by uid/gid 65532:
+#   docker run --rm --name capkv --memory=2g -p 7171:7171 -p 6380:6380 \
+#     -v "$PWD/secrets/auth:/etc/capkv/auth:ro" \
+#     -v "$PWD/secrets/tls:/etc/capkv/tls:ro" \
+#     -e CAPKV_REQUIREPASS_FILE=/etc/capkv/auth/password \
+#     -e CAPKV_TLS_PORT=6380 \
+#     -e CAPKV_TLS_CERT_FILE=/etc/capkv/tls/tls.crt \
+#     -e CAPKV_TLS_KEY_FILE=/etc/capkv/tls/tls.key \
+#     -e CAPKV_TLS_CA_CERT_FILE=/etc/capkv/tls/ca.crt \
+#     capkv
+# (Kubernetes: k8s/overlays/secure, the same paths from Secrets.)
 
 # Health checks: the image has no shell, curl or nc, so a Docker HEALTHCHECK
 # has nothing to run and none is declared. Orchestrators probe from outside:

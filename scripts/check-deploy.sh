@@ -8,7 +8,13 @@
 #   5. kubernetes-validate (strict schemas, pinned Kubernetes versions) on
 #                         every manifest file and on every kustomize build
 #   6. consistency        the sharded StatefulSet's pod template is the base
-#                         Deployment's; grace period covers preStop + drain
+#                         Deployment's (scheduling aside); grace period covers
+#                         preStop + drain; the single instance is Recreated;
+#                         the shards are spread; the secure overlay mounts its
+#                         Secrets read-only where its *_FILE variables point,
+#                         and opens 6380 in the Service and NetworkPolicy;
+#                         cert-manager examples (a CRD the validator has no
+#                         schema for) name the Secret the overlay mounts
 #   7. nutcracker -t      twemproxy's configuration parses
 #
 # Usage: scripts/check-deploy.sh          (from anywhere in the repository)
@@ -156,11 +162,15 @@ done
 
 # --- 5. kubernetes-validate ---------------------------------------------------------
 # Every file under k8s/ that is a Kubernetes object (apiVersion + kind), not
-# kustomize's own kustomization.yaml, plus every build from step 4.
+# kustomize's own kustomization.yaml, plus every build from step 4. Objects
+# of cert-manager's CRDs have no schema in kubernetes-validate (it would only
+# warn "unknown kind"): step 6 checks those.
 mapfile -t manifests < <(
     find k8s -type f \( -name '*.yaml' -o -name '*.yml' \) ! -name kustomization.yaml -print0 \
-        | xargs -0 grep -l '^apiVersion:' | xargs grep -l '^kind:' | sort
+        | xargs -0 grep -l '^apiVersion:' | xargs grep -l '^kind:' \
+        | xargs grep -L '^apiVersion: cert-manager.io/' | sort
 )
+mapfile -t crd_manifests < <(grep -rl '^apiVersion: cert-manager.io/' k8s | sort)
 [[ ${#manifests[@]} -gt 0 ]] || fail "no manifests found under k8s/"
 for version in "${K8S_VERSIONS[@]}"; do
     for file in "${manifests[@]}" "${built[@]}"; do
@@ -179,20 +189,37 @@ for version in "${K8S_VERSIONS[@]}"; do
 done
 
 # --- 6. consistency checks -------------------------------------------------------------
-if "$py" - "$work/k8s_base.yaml" "$work/k8s_overlays_sharded.yaml" <<'EOF'
-import sys, yaml
+if "$py" - "$work/k8s_base.yaml" "$work/k8s_overlays_sharded.yaml" "$work/k8s_overlays_secure.yaml" \
+    "${crd_manifests[@]}" <<'EOF'
+import copy, sys, yaml
 
 def objects(path):
     with open(path) as f:
         return {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(f) if o}
 
-base, sharded = objects(sys.argv[1]), objects(sys.argv[2])
+base, sharded, secure = objects(sys.argv[1]), objects(sys.argv[2]), objects(sys.argv[3])
 errors = []
 
 deploy = base[("Deployment", "capkv")]
 sts = sharded[("StatefulSet", "capkv")]
-if deploy["spec"]["template"] != sts["spec"]["template"]:
+# Scheduling is the StatefulSet's own (spreading one replica means nothing).
+SCHEDULING = ("topologySpreadConstraints", "affinity")
+sts_template = copy.deepcopy(sts["spec"]["template"])
+for key in SCHEDULING:
+    sts_template["spec"].pop(key, None)
+if deploy["spec"]["template"] != sts_template:
     errors.append("the sharded StatefulSet's pod template differs from k8s/base/deployment.yaml's")
+# One replica of an independent cache: never two at once behind the Service.
+if deploy["spec"]["replicas"] != 1 or deploy["spec"].get("strategy", {}).get("type") != "Recreate":
+    errors.append("the base Deployment must be 1 replica with strategy Recreate (see its comment)")
+sts_spec = sts["spec"]["template"]["spec"]
+spread = {c["topologyKey"] for c in sts_spec.get("topologySpreadConstraints", [])}
+anti = sts_spec.get("affinity", {}).get("podAntiAffinity", {})
+if "kubernetes.io/hostname" not in spread or not anti:
+    errors.append("the sharded StatefulSet must spread its shards over nodes (topologySpreadConstraints + podAntiAffinity)")
+for c in sts_spec.get("topologySpreadConstraints", []):
+    if c["labelSelector"]["matchLabels"] != sts["spec"]["selector"]["matchLabels"]:
+        errors.append(f"topology spread over {c['topologyKey']} does not select the shards")
 if deploy["spec"]["selector"] != sts["spec"]["selector"]:
     errors.append("the sharded StatefulSet's selector differs from the base Deployment's")
 if ("Deployment", "capkv") in sharded:
@@ -230,12 +257,99 @@ for i, line in enumerate(servers):
     if line != f"capkv-{i}.capkv:7171:1 capkv-{i}":
         errors.append(f"nutcracker.yml server {i} is {line!r}, expected 'capkv-{i}.capkv:7171:1 capkv-{i}'")
 
+# The secure overlay: every *_FILE variable points into a read-only mount of
+# a Secret volume; TLS on 6380 in the container, the Service and the policy;
+# probes still on the metrics port; 9171 only for Prometheus pods.
+sdep = secure[("Deployment", "capkv")]
+spod = sdep["spec"]["template"]["spec"]
+sc = spod["containers"][0]
+senv = {e["name"]: e.get("value") for e in sc.get("env", [])}
+volumes = {v["name"]: v for v in spod.get("volumes", [])}
+secret_mounts = {}
+for m in sc.get("volumeMounts", []):
+    v = volumes.get(m["name"], {})
+    if "secret" not in v:
+        errors.append(f"secure: mount {m['name']} is not a Secret volume")
+        continue
+    if m.get("readOnly") is not True:
+        errors.append(f"secure: mount {m['mountPath']} is not readOnly")
+    if "subPath" in m:
+        errors.append(f"secure: mount {m['mountPath']} uses subPath (Secret updates would not reach it)")
+    mode = v["secret"].get("defaultMode", 0o644)
+    if mode & 0o007:
+        errors.append(f"secure: Secret volume {m['name']} is readable by others (mode {mode:o})")
+    secret_mounts[m["mountPath"].rstrip("/")] = v["secret"]
+for name in ("CAPKV_REQUIREPASS_FILE", "CAPKV_TLS_CERT_FILE", "CAPKV_TLS_KEY_FILE", "CAPKV_TLS_CA_CERT_FILE"):
+    path = senv.get(name)
+    if not path:
+        errors.append(f"secure: {name} is not set")
+        continue
+    directory, _, file = path.rpartition("/")
+    secret = secret_mounts.get(directory)
+    if secret is None:
+        errors.append(f"secure: {name}={path} is not in a read-only Secret mount")
+    elif "items" in secret and file not in {i["path"] for i in secret["items"]}:
+        errors.append(f"secure: {name}={path}: the Secret volume does not project {file}")
+secret_names = {s["secretName"] for s in secret_mounts.values()}
+if secret_names != {"capkv-auth", "capkv-tls"}:
+    errors.append(f"secure: mounts Secrets {sorted(secret_names)}, expected capkv-auth and capkv-tls")
+if spod.get("securityContext", {}).get("fsGroup") != 65532:
+    errors.append("secure: fsGroup 65532 is needed for the non-root capkv to read mode-0440 Secret files")
+if senv.get("CAPKV_TLS_PORT") != "6380":
+    errors.append("secure: CAPKV_TLS_PORT must be 6380")
+sports = {p["name"]: p["containerPort"] for p in sc["ports"]}
+if sports.get("tls-kv") != 6380:
+    errors.append(f"secure: container ports {sports} lack tls-kv 6380")
+svc_ports = {p["port"] for p in secure[("Service", "capkv")]["spec"]["ports"]}
+if not {7171, 6380, 9171} <= svc_ports:
+    errors.append(f"secure: Service ports {sorted(svc_ports)} lack one of 7171, 6380, 9171")
+for probe in ("readinessProbe", "livenessProbe"):
+    if sc.get(probe, {}).get("httpGet", {}).get("port") != "http-metrics":
+        errors.append(f"secure: {probe} must stay on the metrics port (no password, no TLS)")
+policy = secure[("NetworkPolicy", "capkv")]["spec"]
+by_port = {}
+for rule in policy["ingress"]:
+    for port in rule.get("ports", []):
+        by_port.setdefault(port["port"], []).append(rule.get("from", []))
+if sorted(by_port) != [6380, 7171, 9171]:
+    errors.append(f"secure: NetworkPolicy opens ports {sorted(by_port)}, expected 6380, 7171, 9171")
+for peers in by_port.get(9171, []):
+    if not peers or any("namespaceSelector" not in p or "podSelector" not in p for p in peers):
+        errors.append("secure: 9171 must be limited to Prometheus pods (namespace and pod selector)")
+for port in (7171, 6380):
+    for peers in by_port.get(port, []):
+        if not peers:
+            errors.append(f"secure: NetworkPolicy opens {port} to everyone")
+if any(kind == "Secret" for kind, _ in secure):
+    errors.append("secure: the overlay must not ship a Secret (secret.example.yaml is an example)")
+
+# cert-manager examples: the fields capkv's overlay depends on.
+CERTIFICATE_FIELDS = {"secretName", "dnsNames", "duration", "renewBefore", "privateKey", "usages",
+                      "issuerRef", "commonName", "ipAddresses", "subject", "secretTemplate", "isCA",
+                      "uris", "emailAddresses"}
+for path in sys.argv[4:]:
+    with open(path) as f:
+        for o in yaml.safe_load_all(f):
+            if not o:
+                continue
+            if o.get("apiVersion") != "cert-manager.io/v1" or o.get("kind") != "Certificate":
+                errors.append(f"{path}: unexpected {o.get('apiVersion')} {o.get('kind')}")
+                continue
+            spec = o.get("spec", {})
+            if spec.get("secretName") != "capkv-tls":
+                errors.append(f"{path}: secretName must be capkv-tls (what k8s/overlays/secure mounts)")
+            if not spec.get("dnsNames") or not spec.get("issuerRef", {}).get("name"):
+                errors.append(f"{path}: dnsNames and issuerRef.name are required")
+            unknown = set(spec) - CERTIFICATE_FIELDS
+            if unknown:
+                errors.append(f"{path}: fields a cert-manager Certificate does not have: {sorted(unknown)}")
+
 for e in errors:
     print(e)
 sys.exit(1 if errors else 0)
 EOF
 then
-    pass "consistency: base Deployment vs sharded StatefulSet, grace period, ports, nutcracker servers"
+    pass "consistency: base vs sharded pod template, Recreate, shard spread, grace period, ports, secure overlay mounts and policy, cert-manager example, nutcracker servers"
 else
     fail "consistency checks"
 fi

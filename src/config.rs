@@ -7,6 +7,7 @@
 //! move between two governor ticks and what the kernel charges outside the
 //! allocator (page tables, thread stacks); see [`default_headroom`].
 
+use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -103,8 +104,15 @@ pub struct Cli {
     #[arg(long, env = "CAPKV_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub write_timeout: Duration,
     /// Port for Prometheus `/metrics`, `/healthz` and `/readyz` (0 disables).
+    /// Taken even when only --port was asked for: pick another with this
+    /// flag if 9171 is in use.
     #[arg(long, env = "CAPKV_METRICS_PORT", default_value_t = 9171)]
     pub metrics_port: u16,
+    /// Address the metrics port listens on. Default: the same as --bind.
+    /// It serves counters only, without a password: `127.0.0.1` keeps it
+    /// on the machine.
+    #[arg(long, env = "CAPKV_METRICS_BIND")]
+    pub metrics_bind: Option<IpAddr>,
     /// How long SIGTERM/SIGINT waits for connections to finish.
     #[arg(long, env = "CAPKV_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
@@ -207,6 +215,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter.
     pub log_level: String,
+    /// Things the operator should know that do not stop the start (a
+    /// budget above the machine's RAM ...), logged once logging is up.
+    pub warnings: Vec<String>,
     /// The TLS listener, if enabled.
     pub tls: Option<TlsListen>,
 }
@@ -360,9 +371,51 @@ impl Cli {
                 ),
             ));
         }
-        if budget / segment_size > index::MAX_SEGMENTS as u64 {
-            return Err(invalid("--segment-size", "too small for this budget; raise it"));
+        let mut warnings = Vec::new();
+        // The index addresses at most MAX_SEGMENTS segments (of one shard;
+        // counted over all of them, since a shard may take most of the
+        // pool), so the budget can use at most that many.
+        let most = index::MAX_SEGMENTS as u64 * segment_size;
+        let budget = if budget <= most {
+            budget
+        } else if budget_source == BudgetSource::Flag {
+            let largest = index::MAX_SEGMENTS as u64 * index::MAX_SEGMENT_SIZE as u64;
+            let hint = if segment_size < index::MAX_SEGMENT_SIZE as u64 {
+                format!("; --segment-size 16mb allows up to {}", show(largest))
+            } else {
+                String::new()
+            };
+            return Err(invalid(
+                "--max-memory",
+                format!(
+                    "{} is above what the index supports: at most {} segments of \
+                     --segment-size {}, so at most {}{hint}",
+                    show(budget),
+                    index::MAX_SEGMENTS,
+                    show(segment_size),
+                    show(most),
+                ),
+            ));
+        } else {
+            warnings.push(format!(
+                "the budget {} ({budget_source}) is above what the index supports with \
+                 --segment-size {}; using {} (raise --segment-size to use more)",
+                show(budget),
+                show(segment_size),
+                show(most)
+            ));
+            most
+        };
+        if budget > env.total_memory {
+            warnings.push(format!(
+                "the memory budget {} ({budget_source}) is more than this machine's RAM {}: \
+                 the cache can grow past what the machine has and be killed or swapped; \
+                 set --max-memory below it",
+                show(budget),
+                show(env.total_memory)
+            ));
         }
+        check_log_filter(&self.log_level).map_err(|reason| invalid("--log-level", reason))?;
         let workers = match self.workers {
             Some(0) => return Err(invalid("--workers", "must be at least 1")),
             Some(n) => n,
@@ -386,12 +439,14 @@ impl Cli {
             max_client_buffer: self.max_client_buffer.min(budget / BUFFER_SHARE) as usize,
             write_timeout: self.write_timeout,
             socket_buffer: (self.socket_buffer != 0).then_some(self.socket_buffer as usize),
-            metrics: (self.metrics_port != 0)
-                .then(|| SocketAddr::new(self.bind, self.metrics_port)),
+            metrics: (self.metrics_port != 0).then(|| {
+                SocketAddr::new(self.metrics_bind.unwrap_or(self.bind), self.metrics_port)
+            }),
             shutdown_timeout: self.shutdown_timeout,
             workers,
             log_format: self.log_format,
             log_level: self.log_level.clone(),
+            warnings,
             tls: self.tls()?,
         })
     }
@@ -437,6 +492,122 @@ impl Cli {
                 auth_clients,
             },
         }))
+    }
+}
+
+/// Checks a `--log-level` value: comma-separated directives, each a level
+/// (`error`, `warn`, `info`, `debug`, `trace`, `off`) or `TARGET=LEVEL`.
+///
+/// tracing's own syntax also takes a bare target (`capkv` = everything of
+/// capkv at every level), so `--log-level garbage` would be a valid filter
+/// that logs only the target "garbage", i.e. nothing. A bare word is
+/// refused instead; `capkv=trace` says the same on purpose.
+pub fn check_log_filter(filter: &str) -> Result<(), String> {
+    use std::str::FromStr as _;
+    use tracing::level_filters::LevelFilter;
+    const LEVELS: &str = "error, warn, info, debug, trace, off";
+    let directives: Vec<&str> =
+        filter.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+    if directives.is_empty() {
+        return Err(format!("empty; use a level ({LEVELS}) or TARGET=LEVEL"));
+    }
+    for directive in directives {
+        let level = directive.rsplit_once('=').map_or(directive, |(_, level)| level);
+        if LevelFilter::from_str(level).is_err() {
+            return Err(format!(
+                "'{directive}' is neither a level ({LEVELS}) nor TARGET=LEVEL \
+                 (e.g. capkv=debug)"
+            ));
+        }
+        if let Err(e) = tracing_subscriber::filter::Directive::from_str(directive) {
+            return Err(format!("'{directive}': {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// The environment variable of a flag: `--max-memory` -> `CAPKV_MAX_MEMORY`.
+pub fn env_var_of(flag: &str) -> String {
+    format!("CAPKV_{}", flag.trim_start_matches('-').replace('-', "_").to_ascii_uppercase())
+}
+
+/// Whether `flag` got its value from its environment variable: the
+/// variable is set and the command line does not name the flag.
+fn from_env(
+    flag: &str,
+    args: &[OsString],
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Option<String> {
+    let on_command_line = args.iter().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
+    });
+    let var = env_var_of(flag);
+    (!on_command_line && env(&var).is_some()).then_some(var)
+}
+
+/// The one-line message for a refused configuration: [`ConfigError`]'s,
+/// with the environment variable next to the flag when that is where the
+/// value came from (`--max-memory (CAPKV_MAX_MEMORY): ...`), so whoever
+/// set `CAPKV_MAX_MEMORY` in a manifest finds it.
+pub fn describe_config_error(
+    error: &ConfigError,
+    args: &[OsString],
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> String {
+    let ConfigError::Invalid { flag, reason } = error;
+    match from_env(flag, args, env) {
+        Some(var) => format!("{flag} ({var}): {reason}"),
+        None => error.to_string(),
+    }
+}
+
+/// clap's message for a value it refused, when the value came from a
+/// `CAPKV_*` variable: clap names only the flag (`invalid value
+/// 'tcp://10.0.0.1:7171' for '--port <PORT>'`), which sends whoever set
+/// `CAPKV_PORT` looking for a flag nobody passed. Returns the message with
+/// `--port (CAPKV_PORT)` in place of the flag and without clap's usage
+/// hint; `None` for any other error (clap's own message is right then).
+pub fn describe_env_error(
+    error: &clap::Error,
+    args: &[OsString],
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(error.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = arg.split_whitespace().next()?;
+    let var = from_env(flag, args, env)?;
+    let text = error.render().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect();
+    Some(lines.join(" ").replace(&format!("'{arg}'"), &format!("{flag} ({var})")))
+}
+
+/// The warning for a client port reachable beyond this machine with no
+/// password: `None` on loopback or when clients must authenticate.
+pub fn open_warning(bind: IpAddr, authenticated: bool) -> Option<String> {
+    (!bind.is_loopback() && !authenticated).then(|| {
+        format!(
+            "listening on {bind} with no password: anyone who can reach this port can read, \
+             write and flush the cache; set --requirepass-file (or --aclfile), or \
+             --bind 127.0.0.1 and keep the port inside a network you trust"
+        )
+    })
+}
+
+/// Logs [`open_warning`]'s warning, if any, at start-up.
+pub fn warn_if_open(bind: IpAddr, authenticated: bool) {
+    if let Some(warning) = open_warning(bind, authenticated) {
+        tracing::warn!("{warning}");
     }
 }
 
@@ -496,6 +667,121 @@ mod tests {
         assert!(err(&["--workers", "0"], None).starts_with("--workers"));
         assert!(err(&["--socket-buffer", "1kb"], None).starts_with("--socket-buffer"));
         assert!(Cli::try_parse_from(["capkv", "--max-memory", "much"]).is_err());
+    }
+
+    #[test]
+    fn kubernetes_quantities_in_every_size_flag() {
+        let c = cli(&["--max-memory", "2Gi"]).resolve(&env(Some(4 << 30))).unwrap();
+        assert_eq!(c.budget, 2 << 30);
+        let c = cli(&["--max-memory", "1.5Gi"]).resolve(&env(None)).unwrap();
+        assert_eq!(c.budget, 3 << 29);
+        let c = cli(&["--max-memory", "500M"]).resolve(&env(None)).unwrap();
+        assert_eq!(c.budget, 500_000_000);
+        let c = cli(&["--max-memory", "1G", "--segment-size", "4Mi", "--max-value-size", "1Mi"])
+            .resolve(&env(None))
+            .unwrap();
+        assert_eq!((c.budget, c.store.segment_size), (1_000_000_000, 4 << 20));
+        assert_eq!(c.limits.max_value_size, 1 << 20);
+        let c =
+            cli(&["--headroom", "64Mi", "--socket-buffer", "128Ki", "--max-client-buffer", "32M"])
+                .resolve(&env(Some(1 << 30)))
+                .unwrap();
+        assert_eq!(c.budget, (1 << 30) - (64 << 20));
+        assert_eq!((c.socket_buffer, c.max_client_buffer), (Some(128 << 10), 32_000_000));
+    }
+
+    #[test]
+    fn max_memory_above_the_index_names_max_memory_and_the_maximum() {
+        let err = cli(&["--max-memory", "1tb"]).resolve(&env(None)).unwrap_err().to_string();
+        assert!(err.starts_with("--max-memory: 1.0 TiB is above what the index supports"), "{err}");
+        assert!(err.contains("at most 256.0 GiB") && err.contains("--segment-size 16mb"), "{err}");
+        assert!(!err.starts_with("--segment-size"), "{err}");
+        let c = cli(&["--max-memory", "1tb", "--segment-size", "16mb"]).resolve(&env(None));
+        assert_eq!(c.unwrap().budget, 1 << 40);
+        // A detected budget is capped instead, with a warning.
+        let huge = Environment { cgroup_limit: None, total_memory: 4 << 40, cpus: 2 };
+        let c = cli(&[]).resolve(&huge).unwrap();
+        assert_eq!(c.budget, index::MAX_SEGMENTS as u64 * MIB);
+        assert!(c.warnings.iter().any(|w| w.contains("above what the index supports")));
+    }
+
+    #[test]
+    fn log_level_garbage_is_refused() {
+        let err = |level: &str| cli(&["--log-level", level]).resolve(&env(None)).map(|_| ());
+        for good in ["info", "WARN", "off", "capkv=debug", "info,capkv::server=trace", "debug,"] {
+            assert!(err(good).is_ok(), "{good}");
+        }
+        for bad in ["garbage", "capkv", "capkv=loud", "", "info,verbose"] {
+            let e = err(bad).unwrap_err().to_string();
+            assert!(e.starts_with("--log-level: "), "{bad}: {e}");
+        }
+        let e = err("garbage").unwrap_err().to_string();
+        assert!(e.contains("'garbage' is neither a level"), "{e}");
+    }
+
+    #[test]
+    fn budget_over_the_machines_ram_warns_with_both_figures() {
+        let c = cli(&["--max-memory", "20gb"]).resolve(&env(None)).unwrap();
+        let warning = c.warnings.iter().find(|w| w.contains("RAM")).expect("a RAM warning");
+        assert!(warning.contains("20.0 GiB") && warning.contains("16.0 GiB"), "{warning}");
+        let c = cli(&["--max-memory", "8gb"]).resolve(&env(None)).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn metrics_follow_bind_unless_metrics_bind_says() {
+        let c = cli(&["--bind", "10.0.0.5"]).resolve(&env(None)).unwrap();
+        assert_eq!(c.metrics, Some("10.0.0.5:9171".parse().unwrap()));
+        let c = cli(&["--bind", "10.0.0.5", "--metrics-bind", "127.0.0.1", "--metrics-port", "9"])
+            .resolve(&env(None))
+            .unwrap();
+        assert_eq!(c.metrics, Some("127.0.0.1:9".parse().unwrap()));
+        let c = cli(&["--metrics-port", "0"]).resolve(&env(None)).unwrap();
+        assert_eq!(c.metrics, None);
+    }
+
+    #[test]
+    fn env_errors_name_flag_and_variable() {
+        let set =
+            |name: &str| (name == "CAPKV_PORT").then(|| OsString::from("tcp://10.0.0.1:7171"));
+        // clap's error for the value (here produced from the command line,
+        // as a unit test cannot set the process's environment safely).
+        let e = Cli::try_parse_from(["capkv", "--port", "tcp://10.0.0.1:7171"]).unwrap_err();
+        let message = describe_env_error(&e, &["capkv".into()], &set).expect("rewritten");
+        assert!(message.contains("for --port (CAPKV_PORT)"), "{message}");
+        assert!(message.contains("'tcp://10.0.0.1:7171'"), "{message}");
+        assert!(!message.contains('\n') && !message.contains("--help"), "{message}");
+        // Given on the command line: clap's message stands.
+        let args: Vec<OsString> = ["capkv", "--port", "x"].map(OsString::from).into();
+        assert!(describe_env_error(&e, &args, &set).is_none());
+        let args: Vec<OsString> = ["capkv", "--port=x"].map(OsString::from).into();
+        assert!(describe_env_error(&e, &args, &set).is_none());
+        // A value enum: the possible values stay in the one line.
+        let set = |n: &str| (n == "CAPKV_LOG_FORMAT").then(|| OsString::from("xml"));
+        let e = Cli::try_parse_from(["capkv", "--log-format", "xml"]).unwrap_err();
+        let message = describe_env_error(&e, &["capkv".into()], &set).unwrap();
+        assert!(message.contains("--log-format (CAPKV_LOG_FORMAT)"), "{message}");
+        assert!(message.ends_with("(CAPKV_LOG_FORMAT) [possible values: text, json]"), "{message}");
+        // Refusals after parsing too.
+        let set = |n: &str| (n == "CAPKV_MAX_MEMORY").then(|| OsString::from("3g"));
+        let e = cli(&["--max-memory", "3g"]).resolve(&env(Some(2 << 30))).unwrap_err();
+        let message = describe_config_error(&e, &["capkv".into()], &set);
+        assert!(
+            message.starts_with("--max-memory (CAPKV_MAX_MEMORY): 3.0 GiB exceeds"),
+            "{message}"
+        );
+        assert_eq!(env_var_of("--max-client-buffer"), "CAPKV_MAX_CLIENT_BUFFER");
+    }
+
+    #[test]
+    fn open_bind_without_password_warns() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(open_warning(ip("0.0.0.0"), false).unwrap().contains("no password"));
+        assert!(open_warning(ip("10.1.2.3"), false).is_some());
+        assert!(open_warning(ip("::"), false).is_some());
+        assert!(open_warning(ip("127.0.0.1"), false).is_none());
+        assert!(open_warning(ip("::1"), false).is_none());
+        assert!(open_warning(ip("0.0.0.0"), true).is_none());
     }
 
     #[test]

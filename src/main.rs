@@ -1,5 +1,6 @@
 //! The `capkv` binary: parse configuration, start logging, run the server.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -8,7 +9,7 @@ use tokio::net::TcpListener;
 
 use std::sync::Arc;
 
-use capkv::config::{Cli, Config, Environment, LogFormat, TlsListen};
+use capkv::config::{self, Cli, Config, Environment, LogFormat, TlsListen};
 use capkv::memory::jemalloc;
 use capkv::server::Server;
 use capkv::server::tls::TlsFiles;
@@ -20,12 +21,24 @@ use capkv::units::show;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let env = |name: &str| std::env::var_os(name);
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        // A bad CAPKV_* value: say which variable, not only which flag.
+        Err(e) => match config::describe_env_error(&e, &args, &env) {
+            Some(message) => {
+                eprintln!("capkv: {message}");
+                return ExitCode::from(2);
+            }
+            None => e.exit(),
+        },
+    };
     let environment = Environment::detect();
     let config = match cli.resolve(&environment) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("capkv: {e}");
+            eprintln!("capkv: {}", config::describe_config_error(&e, &args, &env));
             return ExitCode::from(2);
         }
     };
@@ -33,10 +46,19 @@ fn main() -> ExitCode {
         eprintln!("capkv: {e:#}");
         return ExitCode::from(2);
     }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    // The open-port warning: the second argument is whether clients must
+    // authenticate (--requirepass, --requirepass-file or --aclfile).
+    config::warn_if_open(config.listen.ip(), false); // TODO(auth merge): pass the auth flags
+    // Fatal errors go to stderr as one plain line, like the configuration
+    // errors above, whatever --log-format says: they are the last thing
+    // the process says, and a person reads them.
     match run(config, environment) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
+            eprintln!("capkv: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -71,11 +93,17 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
     runtime.block_on(async {
         let shutdown = shutdown_signal();
         let listener = listen(config.listen, config.socket_buffer)
-            .with_context(|| format!("binding {}", config.listen))?;
+            .map_err(|e| bind_error("--port", config.listen, &e))?;
         let address = listener.local_addr()?;
-        // INFO reports the port actually bound (`--port 0` picks one).
-        let config = Config { listen: address, ..config.clone() };
-        let server = Server::start(&config).context("starting the store")?;
+        // A port that cannot be bound is fatal: probes would fail and the
+        // orchestrator restart us anyway, with a less clear reason. Both
+        // are bound before the store is built, so a clash fails at once.
+        let metrics_listener = match config.metrics {
+            Some(at) => Some(
+                TcpListener::bind(at).await.map_err(|e| bind_error("--metrics-port", at, &e))?,
+            ),
+            None => None,
+        };
         let tls = match &config.tls {
             Some(tls) => Some(listen_tls(tls, config.socket_buffer)?),
             None => None,
@@ -84,15 +112,17 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
             || "off".to_string(),
             |(listener, _)| listener.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()),
         );
-        // A port that cannot be bound is fatal: probes would fail and the
-        // orchestrator restart us anyway, with a less clear reason.
-        let metrics = match config.metrics {
-            Some(at) => {
-                let metrics = TcpListener::bind(at)
-                    .await
-                    .with_context(|| format!("binding --metrics-port {at}"))?;
+        // INFO reports the port actually bound (`--port 0` picks one).
+        let config = Config { listen: address, ..config.clone() };
+        let server = Server::start(&config).context("starting the store")?;
+        let metrics = match metrics_listener {
+            Some(metrics) => {
                 let at = metrics.local_addr()?;
                 server.serve_metrics(metrics);
+                tracing::info!(
+                    "metrics, /healthz and /readyz on http://{at}/ (--metrics-bind, \
+                     --metrics-port; no password: counters only)"
+                );
                 format!("http://{at}/metrics")
             }
             None => "disabled".into(),
@@ -129,6 +159,25 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
     // Connections past the deadline were dropped with the server's workers.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     Ok(())
+}
+
+/// The one-line error for a port that cannot be bound, naming the flag
+/// (and its variable) to change.
+fn bind_error(flag: &str, at: std::net::SocketAddr, e: &std::io::Error) -> anyhow::Error {
+    let var = config::env_var_of(flag);
+    let what = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "is already in use by another process".to_string(),
+        std::io::ErrorKind::PermissionDenied => {
+            "may not be bound by this user (ports below 1024 need privileges)".to_string()
+        }
+        _ => format!("cannot be bound: {e}"),
+    };
+    let hint = if flag == "--metrics-port" {
+        format!("pick another with {flag} ({var}), or 0 to disable metrics")
+    } else {
+        format!("pick another with {flag} ({var})")
+    };
+    anyhow::anyhow!("{flag} {}: {at} {what}; {hint}", at.port())
 }
 
 /// Descriptors kept for everything that is not a client: the listeners,
@@ -193,8 +242,8 @@ fn listen_tls(
     socket_buffer: Option<usize>,
 ) -> anyhow::Result<(TcpListener, Arc<TlsFiles>)> {
     let files = TlsFiles::load(tls.settings.clone())?;
-    let listener = listen(tls.listen, socket_buffer)
-        .with_context(|| format!("binding --tls-port {}", tls.listen))?;
+    let listener =
+        listen(tls.listen, socket_buffer).map_err(|e| bind_error("--tls-port", tls.listen, &e))?;
     Ok((listener, Arc::new(files)))
 }
 

@@ -19,6 +19,16 @@ use crate::protocol::{Args, InfoSection};
 /// The Redis version capkv reports (the command set it follows).
 pub const REDIS_VERSION: &str = "7.0.0";
 
+/// What INFO's `maxmemory_policy` and `CONFIG GET maxmemory-policy`
+/// report: not one of Redis's names, because capkv does none of them. It
+/// evicts whole segments, per shard, oldest first unless a younger one
+/// frees more for less copying (cost-benefit, as log-structured file
+/// systems clean), keeping items read since they were written; any key
+/// may go, TTL or not, as with Redis's `allkeys-*` (see
+/// [`crate::store::eviction`]). redis-py and redis_exporter read
+/// the field as an opaque string.
+pub const MAXMEMORY_POLICY: &str = "segment-cost-benefit";
+
 /// Fixed settings shown by INFO and CONFIG GET.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -45,7 +55,7 @@ impl Settings {
     pub fn config_get(&self, patterns: Args<'_>) -> Vec<(&'static str, String)> {
         let all: [(&'static str, String); 11] = [
             ("maxmemory", self.budget.to_string()),
-            ("maxmemory-policy", "allkeys-lru".into()),
+            ("maxmemory-policy", MAXMEMORY_POLICY.into()),
             ("maxclients", self.max_connections.to_string()),
             ("port", self.port.to_string()),
             ("bind", self.bind.clone()),
@@ -119,7 +129,7 @@ fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, 
         kv("used_memory_rss_human", human(reading.rss)),
         kv("maxmemory", budget.to_string()),
         kv("maxmemory_human", human(budget)),
-        kv("maxmemory_policy", "allkeys-lru".into()),
+        kv("maxmemory_policy", MAXMEMORY_POLICY.into()),
         kv("mem_fragmentation_ratio", ratio(reading.rss, reading.heap.allocated)),
         kv("allocator_allocated", reading.heap.allocated.to_string()),
         kv("allocator_resident", reading.heap.resident.to_string()),
@@ -183,14 +193,17 @@ fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, 
     // Redis counts requests refused before running (unknown command,
     // arity) as `rejected_calls` of the command; capkv refuses them in the
     // parser, before it knows which command they were, and counts them
-    // in `capkv_invalid_requests` instead. Time per call is not measured.
+    // in `capkv_invalid_requests` instead. `usec` is the time from the
+    // parsed request to its encoded reply, as Redis times `call()`.
     let mut commandstats = Vec::new();
-    for calls in stats.commands.iter().filter(|c| c.ok + c.failed > 0) {
+    for calls in stats.commands.iter().filter(|c| c.calls() > 0) {
         commandstats.push(kv(
             &format!("cmdstat_{}", calls.name),
             format!(
-                "calls={},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls={}",
-                calls.ok + calls.failed,
+                "calls={},usec={},usec_per_call={:.2},rejected_calls=0,failed_calls={}",
+                calls.calls(),
+                calls.usec(),
+                calls.usec_per_call(),
                 calls.failed
             ),
         ));

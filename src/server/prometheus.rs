@@ -90,6 +90,18 @@ impl Collector for Snapshot {
                 ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
             }
         }
+        // redis_exporter's redis_commands_duration_seconds_total, from the
+        // same clock as INFO commandstats' usec.
+        let mut durations = e.encode_descriptor(
+            "commands_duration",
+            "Time spent executing commands, by command (INFO commandstats usec).",
+            Some(&Unit::Seconds),
+            MetricType::Counter,
+        )?;
+        for c in &s.commands {
+            let seconds = c.nanos as f64 / 1e9;
+            ConstCounter::new(seconds).encode(durations.encode_family(&[("command", c.name)])?)?;
+        }
         counter(e, "keyspace_hits", "Key lookups that found a live key.", None, s.hits)?;
         counter(e, "keyspace_misses", "Key lookups that found nothing.", None, s.misses)?;
         let c = &store.counters;
@@ -298,9 +310,10 @@ mod tests {
         let mut s = Snapshot { budget: 1 << 30, hard_limit: Some(2 << 30), ..Snapshot::default() };
         s.stats.commands = CommandId::ALL
             .iter()
-            .map(|id| CommandCalls { name: id.name(), ok: 0, failed: 0 })
+            .map(|id| CommandCalls { name: id.name(), ok: 0, failed: 0, nanos: 0 })
             .collect();
         s.stats.commands[CommandId::Get.slot()].ok = 7;
+        s.stats.commands[CommandId::Get.slot()].nanos = 1_500_000_000;
         s.stats.hits = 5;
         s.store.segment_quota = 3;
         s.store.segment_size = 1 << 20;
@@ -338,6 +351,9 @@ mod tests {
             "# TYPE capkv_commands_total counter",
             "capkv_commands_total{command=\"get\",result=\"ok\"} 7",
             "capkv_commands_total{command=\"invalid\",result=\"error\"} 0",
+            "# TYPE capkv_commands_duration_seconds_total counter",
+            "capkv_commands_duration_seconds_total{command=\"get\"} 1.5",
+            "capkv_commands_duration_seconds_total{command=\"set\"} 0.0",
             "# TYPE capkv_keyspace_hits_total counter",
             "capkv_keyspace_hits_total 5",
             "# TYPE capkv_memory_limit_bytes gauge",
