@@ -290,3 +290,25 @@ fn keepttl_and_getex_persist_keep_keys_alive() {
     assert_eq!(ttl(&mut con, "reset"), -1);
     assert_eq!(ttl(&mut con, "persisted"), -1);
 }
+
+/// Redis's suite: three keys with a 500 ms TTL, nothing reads them, and
+/// DBSIZE says 0 within about a second (active expiry, not a read).
+#[test]
+fn keys_nobody_reads_expire_from_dbsize_and_info_within_about_a_second() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    for key in ["key1", "key2", "key3"] {
+        let _: () = redis::cmd("PSETEX").arg(key).arg(500).arg("a").query(&mut con).unwrap();
+    }
+    let _: () = con.set("kept", "v").unwrap();
+    let dbsize = |con: &mut redis::Connection| -> i64 { redis::cmd("DBSIZE").query(con).unwrap() };
+    assert_eq!(dbsize(&mut con), 4);
+    let start = std::time::Instant::now();
+    // Liveness bound only; the test proper is that no read was needed.
+    assert!(eventually(Duration::from_secs(5), || dbsize(&mut con) == 1));
+    let took = start.elapsed();
+    let info: String = redis::cmd("INFO").arg("everything").query(&mut con).unwrap();
+    assert!(info.contains("db0:keys=1,expires=0"), "{info}");
+    assert!(info.contains("expired_keys:3"), "{info}");
+    println!("three 500 ms keys gone from DBSIZE {took:?} after they were set");
+}

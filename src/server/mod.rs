@@ -116,6 +116,7 @@ pub struct Server {
     shared: Arc<Shared>,
     governor_stop: Arc<AtomicBool>,
     governor: Option<JoinHandle<()>>,
+    expiry: Option<JoinHandle<()>>,
     workers: Workers,
     drain: Duration,
 }
@@ -144,6 +145,7 @@ impl Server {
         governor.tick();
         let governor_stop = Arc::new(AtomicBool::new(false));
         let handle = governor.spawn(governor_stop.clone())?;
+        let expiry = crate::store::expiry::spawn(budget.store().clone(), governor_stop.clone())?;
         let settings = Settings {
             port: config.listen.port(),
             bind: config.listen.ip().to_string(),
@@ -170,6 +172,7 @@ impl Server {
             shared,
             governor_stop,
             governor: Some(handle),
+            expiry: Some(expiry),
             workers,
             drain: config.shutdown_timeout,
         })
@@ -296,7 +299,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.governor_stop.store(true, Ordering::Relaxed);
-        if let Some(handle) = self.governor.take() {
+        for handle in [self.governor.take(), self.expiry.take()].into_iter().flatten() {
             let _ = handle.join();
         }
     }

@@ -8,6 +8,8 @@
 //! - [`segment`]: fixed-size segments and the global pool with its quota.
 //! - [`index`]: key hash -> (segment, offset), 8 bytes per slot.
 //! - [`shard`]: one lock's worth of keys: segments + index, all operations.
+//! - [`expiry`]: active expiry, a thread that unlinks expired items
+//!   without waiting for a read, segment by segment.
 //! - [`eviction`]: which segment is reclaimed next (the most dead space
 //!   for its age, by log-structured cleaning's cost-benefit rule) and which
 //!   items survive it.
@@ -49,6 +51,7 @@
 //! serving (a poisoned shard lock is recovered).
 
 pub mod eviction;
+pub mod expiry;
 pub mod index;
 pub mod item;
 pub mod segment;
@@ -188,6 +191,12 @@ pub struct StoreStats {
     pub counters: ShardCounters,
     /// Segment memory by shard, in shard order.
     pub shards: Vec<ShardBytes>,
+    /// Segment scans by active expiry (see [`expiry`]).
+    pub expiry_scans: u64,
+    /// Milliseconds active expiry has spent scanning.
+    pub expiry_busy_ms: u64,
+    /// Active expiry ticks cut short by their time cap.
+    pub expiry_capped: u64,
 }
 
 impl StoreStats {
@@ -206,6 +215,9 @@ pub struct Store {
     partitioner: Partitioner,
     index_bytes: AtomicUsize,
     max_value_size: usize,
+    /// The shard active expiry goes on from (see [`expiry`]).
+    expiry_cursor: AtomicUsize,
+    expiry_stats: expiry::ExpiryStats,
 }
 
 /// A locked shard plus what the store needs to settle when the lock is
@@ -271,6 +283,8 @@ impl Store {
             partitioner,
             index_bytes: AtomicUsize::new(index_bytes),
             max_value_size: config.max_value_size,
+            expiry_cursor: AtomicUsize::new(0),
+            expiry_stats: expiry::ExpiryStats::default(),
         }
     }
 
@@ -516,6 +530,9 @@ impl Store {
             segment_size: self.pool.segment_size(),
             index_bytes: self.index_bytes(),
             shards: Vec::with_capacity(self.shards.len()),
+            expiry_scans: self.expiry_stats.scans.load(Ordering::Relaxed),
+            expiry_busy_ms: self.expiry_stats.busy_us.load(Ordering::Relaxed) / 1000,
+            expiry_capped: self.expiry_stats.capped.load(Ordering::Relaxed),
             ..StoreStats::default()
         };
         for i in 0..self.shards.len() {

@@ -33,12 +33,18 @@ pub struct Segment {
     /// The shard's seal count when this segment was last sealed: its age
     /// for choosing what to reclaim (see [`super::eviction`]).
     sealed_at: u64,
+    /// No item in the segment that may still be live has a deadline
+    /// before this (Unix ms; `u64::MAX`: none has one). Active expiry
+    /// scans the segment once it passes (see [`super::expiry`]).
+    next_deadline: u64,
+    /// When active expiry last scanned the segment (Unix ms).
+    scanned_at: u64,
 }
 
 impl Segment {
     /// Wraps a buffer from the pool as an empty segment.
     pub fn new(data: Box<[u8]>) -> Segment {
-        Segment { data, write: 0, live: 0, sealed_at: 0 }
+        Segment { data, write: 0, live: 0, sealed_at: 0, next_deadline: u64::MAX, scanned_at: 0 }
     }
 
     /// Gives the buffer back (for the pool).
@@ -88,6 +94,7 @@ impl Segment {
         expiry: Option<u64>,
     ) {
         item::write_exact(&mut self.data[offset..offset + len], key, value, expiry, len);
+        self.note_deadline(expiry);
     }
 
     /// Appends an item; the caller has checked [`Segment::remaining`].
@@ -97,7 +104,33 @@ impl Segment {
         let n = item::write(&mut self.data[offset..], key, value, expiry);
         self.write += n;
         self.live += n;
+        self.note_deadline(expiry);
         offset
+    }
+
+    /// Takes an item's expiry field into [`Segment::next_deadline`].
+    fn note_deadline(&mut self, expiry: Option<u64>) {
+        if let Some(ms) = expiry.filter(|&ms| ms != 0) {
+            self.next_deadline = self.next_deadline.min(ms);
+        }
+    }
+
+    /// The earliest deadline an item that may be live has (`u64::MAX`:
+    /// none).
+    pub fn next_deadline(&self) -> u64 {
+        self.next_deadline
+    }
+
+    /// Records a scan by active expiry at `now` that found `next` the
+    /// earliest deadline still to come.
+    pub fn scanned(&mut self, now: u64, next: u64) {
+        self.scanned_at = now;
+        self.next_deadline = next;
+    }
+
+    /// When active expiry last scanned the segment.
+    pub fn scanned_at(&self) -> u64 {
+        self.scanned_at
     }
 
     /// The header of the item at `offset`.
@@ -122,7 +155,11 @@ impl Segment {
     /// Rewrites the expiry field of the item at `offset` in place; false if
     /// the item has no such field.
     pub fn patch_expiry(&mut self, offset: usize, h: &Header, expiry_ms: u64) -> bool {
-        item::patch_expiry(&mut self.data[offset..self.write], h, expiry_ms)
+        let patched = item::patch_expiry(&mut self.data[offset..self.write], h, expiry_ms);
+        if patched {
+            self.note_deadline(Some(expiry_ms));
+        }
+        patched
     }
 
     /// Records that an item of `len` bytes is no longer referenced.

@@ -273,6 +273,78 @@ fn expired_items_are_dropped_by_eviction() {
     check(&store);
 }
 
+fn far_future() -> std::time::Instant {
+    std::time::Instant::now() + std::time::Duration::from_secs(60)
+}
+
+#[test]
+fn active_expiry_unlinks_expired_items_without_a_read() {
+    let cfg = config(4096, 64);
+    let clock = manual(&cfg);
+    let now = clock.load(Ordering::Relaxed);
+    let store = Store::new(&cfg);
+    let ttl = |key: String, at| {
+        store.set(key.as_bytes(), &[7; 40], WriteExpiry::At(at), WriteCondition::Always, None)
+    };
+    for i in 0..200 {
+        ttl(format!("soon{i}"), now + 500).unwrap();
+        ttl(format!("later{i}"), now + 5_000).unwrap();
+        store.put(format!("forever{i}").as_bytes(), &[7; 40]).unwrap();
+    }
+    // Overwritten before its deadline: the old copy is dead, the new one
+    // has no deadline and must survive.
+    store.put(b"soon0", b"kept").unwrap();
+    let before = store.stats();
+    assert_eq!(store.expire_due(far_future()).expired, 0, "nothing is due yet");
+
+    clock.store(now + 500, Ordering::Relaxed);
+    let sweep = store.expire_due(far_future());
+    assert!(sweep.done);
+    assert_eq!(sweep.expired, 199, "{sweep:?}");
+    let after = store.stats();
+    assert_eq!(after.items, 600 - 199);
+    assert_eq!(after.items_with_deadline, 200);
+    assert_eq!(after.counters.expired_items, 199);
+    assert!(after.item_bytes < before.item_bytes && after.dead_bytes > before.dead_bytes);
+    assert_eq!(get(&store, b"soon0"), Some(b"kept".to_vec()));
+    check(&store);
+
+    // A segment just scanned waits before its next scan; then the later
+    // wave goes too, and a scan with nothing due finds nothing.
+    clock.store(now + 5_000, Ordering::Relaxed);
+    assert_eq!(store.expire_due(far_future()).expired, 200);
+    assert_eq!(store.stats().items_with_deadline, 0);
+    clock.store(now + 50_000, Ordering::Relaxed);
+    assert_eq!(store.expire_due(far_future()).segments, 0, "no deadline is left to wait for");
+    check(&store);
+}
+
+#[test]
+fn active_expiry_waits_between_scans_of_one_segment_and_stops_at_its_time_limit() {
+    let cfg = StoreConfig { shards: 1, ..config(1 << 16, 64) };
+    let clock = manual(&cfg);
+    let now = clock.load(Ordering::Relaxed);
+    let store = Store::new(&cfg);
+    for i in 0..100u64 {
+        let key = format!("k{i}");
+        store
+            .set(key.as_bytes(), b"v", WriteExpiry::At(now + 1 + i), WriteCondition::Always, None)
+            .unwrap();
+    }
+    clock.store(now + 10, Ordering::Relaxed);
+    assert_eq!(store.expire_due(far_future()).expired, 10);
+    // Due again by its next deadline, but scanned too recently.
+    clock.store(now + 20, Ordering::Relaxed);
+    assert_eq!(store.expire_due(far_future()).segments, 0);
+    clock.store(now + 10 + expiry::RESCAN_AFTER_MS, Ordering::Relaxed);
+    assert_eq!(store.expire_due(far_future()).expired, 90);
+    // A limit already passed does nothing and says so.
+    store.set(b"x", b"v", WriteExpiry::At(now + 1), WriteCondition::Always, None).unwrap();
+    let cut = store.expire_due(std::time::Instant::now());
+    assert!(!cut.done && cut.segments == 0);
+    check(&store);
+}
+
 #[test]
 fn set_conditions_keepttl_and_get() {
     let cfg = config(4096, 16);
