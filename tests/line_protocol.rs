@@ -214,3 +214,26 @@ fn idle_connections_are_closed() {
     assert_eq!(c.ask(b"PING\n"), b"PONG\n");
     assert!(c.closed(), "closed after being idle");
 }
+
+/// A value written over RESP may hold a newline, which one line cannot
+/// carry: the line client gets one error line, never the value's second
+/// line as the reply to its next request.
+#[test]
+fn a_value_with_a_newline_is_refused_in_one_line_and_the_stream_stays_in_step() {
+    let server = TestServer::start(&[]);
+    let mut resp = server.connect();
+    resp.send(b"*3\r\n$3\r\nSET\r\n$2\r\nnl\r\n$7\r\nab\ncd\r\n\r\n");
+    assert_eq!(resp.line(), b"+OK\r\n");
+    let mut line = server.connect();
+    line.send(b"GET nl\nPUT after ok\nGET after\n");
+    assert_eq!(
+        line.line(),
+        &b"ERROR value contains a newline and cannot be sent as one line; read it over RESP\n"[..]
+    );
+    assert_eq!(line.line(), b"OK\n");
+    assert_eq!(line.line(), b"ok\n");
+    // A carriage return alone is framed fine (the line ends at `\n`).
+    resp.send(b"*3\r\n$3\r\nSET\r\n$2\r\ncr\r\n$3\r\na\rb\r\n");
+    assert_eq!(resp.line(), b"+OK\r\n");
+    assert_eq!(line.ask(b"GET cr\n"), b"a\rb\n");
+}

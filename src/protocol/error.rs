@@ -87,6 +87,10 @@ pub enum CommandError {
     /// A line-protocol request line longer than
     /// [`crate::protocol::Limits::max_line`].
     LineTooLong,
+    /// A line-protocol GET of a value that holds a newline (written over
+    /// RESP): it cannot be sent as one line without the client reading
+    /// the rest as the next replies.
+    ValueHasNewline,
     /// RESP framing is broken: answer, then close the connection.
     Protocol(ProtocolError),
 }
@@ -210,6 +214,9 @@ impl CommandError {
             CommandError::ValueTooLarge => "ERROR value too large",
             CommandError::StringTooLong => "ERROR string too long",
             CommandError::LineTooLong => "ERROR line too long",
+            CommandError::ValueHasNewline => {
+                "ERROR value contains a newline and cannot be sent as one line; read it over RESP"
+            }
             CommandError::Protocol(_) => "ERROR protocol error",
         }
     }
@@ -287,6 +294,7 @@ impl CommandError {
             CommandError::ValueTooLarge => "ERR value too large",
             CommandError::StringTooLong => "ERR string exceeds maximum allowed size",
             CommandError::LineTooLong => "ERR line too long",
+            CommandError::ValueHasNewline => "ERR value contains a newline",
             CommandError::Protocol(p) => match p {
                 ProtocolError::InvalidMultibulkLength => {
                     "ERR Protocol error: invalid multibulk length"
@@ -457,6 +465,11 @@ mod tests {
                 "ERROR string too long",
             ),
             (CommandError::LineTooLong, b"-ERR line too long\r\n", "ERROR line too long"),
+            (
+                CommandError::ValueHasNewline,
+                b"-ERR value contains a newline\r\n",
+                "ERROR value contains a newline and cannot be sent as one line; read it over RESP",
+            ),
             (
                 ProtocolError::InvalidMultibulkLength.into(),
                 b"-ERR Protocol error: invalid multibulk length\r\n",

@@ -64,7 +64,8 @@ impl Reply<'_> {
     /// room before encoding.
     pub fn size_bound(&self) -> usize {
         match self {
-            Reply::Bulk(v) => v.len() + 32,
+            // At least the line protocol's error for a value it cannot frame.
+            Reply::Bulk(v) => v.len().max(96) + 32,
             Reply::Status(s) => s.len() + 8,
             Reply::Error(_) => 640,
             Reply::Info(sections) => {
@@ -136,10 +137,14 @@ fn encode_resp(reply: &Reply<'_>, resp3: bool, out: &mut Vec<u8>) {
 fn encode_line(reply: &Reply<'_>, out: &mut Vec<u8>) {
     match reply {
         Reply::Bulk(value) => {
-            // The line protocol cannot frame a value containing `\n`; the
-            // seed could never store one, and a value set over RESP is sent
-            // as-is (the client sees extra lines). Framing it differently
-            // would break byte compatibility for every valid value.
+            // The line protocol cannot frame a value containing `\n` (the
+            // seed could never store one; RESP can): sent as-is, the client
+            // would read its second line as the next reply, and every reply
+            // after it one request late. One error line keeps it in step;
+            // every other value goes out byte for byte as the seed sends it.
+            if memchr::memchr(b'\n', value).is_some() {
+                return CommandError::ValueHasNewline.write_line(out);
+            }
             out.reserve(value.len() + 1);
             out.extend_from_slice(value);
             out.push(b'\n');
