@@ -431,3 +431,31 @@ fn redis_rs_over_resp3() {
     let values: Vec<i64> = pipe.query(&mut con).unwrap();
     assert!(values.iter().copied().eq(0..1000));
 }
+
+/// The sections exporters and client libraries read at start-up exist and
+/// say what capkv is: a primary without replicas or persistence.
+#[test]
+fn info_has_cpu_replication_and_persistence_sections() {
+    let server = TestServer::start(&[]);
+    let mut con = connect(&server);
+    let section = |con: &mut redis::Connection, name: &str| -> String {
+        redis::cmd("INFO").arg(name).query(con).unwrap()
+    };
+    let cpu = section(&mut con, "cpu");
+    assert!(cpu.starts_with("# CPU\r\n"), "{cpu}");
+    for field in ["used_cpu_sys:", "used_cpu_user:", "used_cpu_user_main_thread:"] {
+        assert!(cpu.contains(field), "{field} in {cpu}");
+    }
+    let replication = section(&mut con, "replication");
+    assert!(replication.contains("role:master\r\n") && replication.contains("connected_slaves:0"));
+    let id = replication.split("master_replid:").nth(1).unwrap().split("\r\n").next().unwrap();
+    assert!(id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_eq!(section(&mut con, "replication"), replication, "the id is stable");
+    let persistence = section(&mut con, "persistence");
+    assert!(persistence.contains("loading:0") && persistence.contains("aof_enabled:0"));
+    let default = section(&mut con, "default");
+    for title in ["# Server", "# Persistence", "# Replication", "# CPU", "# Keyspace"] {
+        assert!(default.contains(title), "{title} in the default INFO");
+    }
+    assert!(!default.contains("# Commandstats"));
+}

@@ -219,14 +219,110 @@ fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, 
     } else {
         Vec::new()
     };
+    let started = unix_secs().saturating_sub(stats.uptime_secs);
+    // Nothing is ever saved: the fields say so the way Redis does with
+    // `save ""` and `appendonly no`, for tools that read them.
+    let persistence = vec![
+        kv("loading", "0".into()),
+        kv("async_loading", "0".into()),
+        kv("rdb_changes_since_last_save", "0".into()),
+        kv("rdb_bgsave_in_progress", "0".into()),
+        kv("rdb_last_save_time", started.to_string()),
+        kv("rdb_last_bgsave_status", "ok".into()),
+        kv("rdb_saves", "0".into()),
+        kv("aof_enabled", "0".into()),
+        kv("aof_rewrite_in_progress", "0".into()),
+        kv("aof_last_bgrewrite_status", "ok".into()),
+        kv("aof_last_write_status", "ok".into()),
+        kv("capkv_persistence", "none (a cache: restarts begin empty)".into()),
+    ];
+    // A primary with no replicas, which is what a capkv is.
+    let replication = vec![
+        kv("role", "master".into()),
+        kv("connected_slaves", "0".into()),
+        kv("master_failover_state", "no-failover".into()),
+        kv("master_replid", replication_id(started)),
+        kv("master_replid2", "0".repeat(40)),
+        kv("master_repl_offset", "0".into()),
+        kv("second_repl_offset", "-1".into()),
+        kv("repl_backlog_active", "0".into()),
+        kv("repl_backlog_size", "0".into()),
+        kv("repl_backlog_first_byte_offset", "0".into()),
+        kv("repl_backlog_histlen", "0".into()),
+    ];
+    let cpu = cpu_times();
+    let cpu = vec![
+        kv("used_cpu_sys", format!("{:.6}", cpu.sys)),
+        kv("used_cpu_user", format!("{:.6}", cpu.user)),
+        kv("used_cpu_sys_children", format!("{:.6}", cpu.sys_children)),
+        kv("used_cpu_user_children", format!("{:.6}", cpu.user_children)),
+        kv("used_cpu_sys_main_thread", format!("{:.6}", cpu.sys_main)),
+        kv("used_cpu_user_main_thread", format!("{:.6}", cpu.user_main)),
+    ];
     vec![
         ("Server", server),
         ("Clients", clients),
         ("Memory", memory),
+        ("Persistence", persistence),
         ("Stats", stats_section),
+        ("Replication", replication),
+        ("CPU", cpu),
         ("Commandstats", commandstats),
+        ("Cluster", vec![kv("cluster_enabled", "0".into())]),
         ("Keyspace", keyspace),
     ]
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A 40-hex-digit id, stable for the life of the process, as Redis's
+/// `master_replid` (clients compare it to tell a restarted server).
+fn replication_id(started: u64) -> String {
+    let seed = format!("{}:{started}", std::process::id());
+    let a = xxhash_rust::xxh3::xxh3_64(seed.as_bytes());
+    let b = xxhash_rust::xxh3::xxh3_64_with_seed(seed.as_bytes(), a);
+    format!("{a:016x}{b:016x}{:08x}", (a ^ b) as u32)
+}
+
+/// Seconds of CPU the process (and its main thread) has used.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct CpuTimes {
+    user: f64,
+    sys: f64,
+    user_children: f64,
+    sys_children: f64,
+    user_main: f64,
+    sys_main: f64,
+}
+
+/// Reads `/proc/self/stat` and the main thread's; zeros where there is
+/// no /proc.
+fn cpu_times() -> CpuTimes {
+    let process = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let main = std::fs::read_to_string(format!("/proc/self/task/{}/stat", std::process::id()))
+        .unwrap_or_default();
+    let (p, m) = (stat_ticks(&process), stat_ticks(&main));
+    CpuTimes {
+        user: p[0],
+        sys: p[1],
+        user_children: p[2],
+        sys_children: p[3],
+        user_main: m[0],
+        sys_main: m[1],
+    }
+}
+
+/// utime, stime, cutime, cstime of a `stat` line, in seconds (Linux
+/// reports them in USER_HZ, 100 per second on every architecture).
+fn stat_ticks(stat: &str) -> [f64; 4] {
+    const USER_HZ: f64 = 100.0;
+    // The command name may hold spaces and parentheses: fields start after
+    // the last `)`; utime is the 14th field, the 12th after it.
+    let fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let mut ticks = fields.split_whitespace().skip(11).map(|f| f.parse::<f64>().unwrap_or(0.0));
+    std::array::from_fn(|_| ticks.next().unwrap_or(0.0) / USER_HZ)
 }
 
 /// Sections `INFO` without arguments (or `INFO default`) shows, as Redis.
@@ -254,7 +350,14 @@ pub fn sections(snapshot: &Snapshot, settings: &Settings, sections: Args<'_>) ->
 
 #[cfg(test)]
 mod tests {
-    use super::{glob_match, human};
+    use super::{glob_match, human, stat_ticks};
+
+    #[test]
+    fn cpu_times_from_a_stat_line_with_an_awkward_name() {
+        let line = "4242 (cap kv) (x)) S 1 2 3 4 5 6 7 8 9 10 250 125 50 25 20 0 1";
+        assert_eq!(stat_ticks(line), [2.5, 1.25, 0.5, 0.25]);
+        assert_eq!(stat_ticks(""), [0.0; 4]);
+    }
 
     #[test]
     fn human_sizes_as_redis_prints_them() {
