@@ -77,13 +77,16 @@ COPY --from=builder /build/capkv /usr/local/bin/capkv
 USER 65532:65532
 
 # 7171: seed line protocol and RESP2 (one port, chosen by the first byte).
-# 6380: the same over TLS, when --tls-port 6380 (CAPKV_TLS_PORT) is set with
+# 6379: Redis's protocol only (RESP2/RESP3, inline commands as Redis parses
+#       them), for redis-cli, telnet and Redis tooling (--redis-port, 0
+#       disables).
+# 6380: 7171's protocols over TLS, when --tls-port 6380 (CAPKV_TLS_PORT) is set with
 #       a certificate and key; off by default.
 # 9171: Prometheus /metrics, /healthz, /readyz (--metrics-port, 0 disables).
 #       No password on it: it serves counters and health, never keys or
 #       values; keep it to the monitoring network (--metrics-bind, a
 #       NetworkPolicy, or do not publish it).
-EXPOSE 7171 6380 9171
+EXPOSE 7171 6379 6380 9171
 
 # Secrets (the password, an ACL file, TLS key and certificates) are never
 # baked into the image and never passed as a flag or env value (those show in

@@ -103,7 +103,7 @@ if [[ $tls == 1 ]]; then
     redis_tls=(--tls-cert-file "$work/server.crt" --tls-key-file "$work/server.key"
         --tls-ca-cert-file "$work/ca.crt" --tls-auth-clients no)
 fi
-taskset -c 0 "$bin" --bind 127.0.0.1 "${capkv_listen[@]}" --metrics-port 0 \
+taskset -c 0 "$bin" --bind 127.0.0.1 "${capkv_listen[@]}" --metrics-port 0 --redis-port 0 \
     --log-format text 2>"$work/capkv.log" >/dev/null &
 pids+=($!)
 wait_pong "$capkv_port"

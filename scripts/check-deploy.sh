@@ -242,7 +242,7 @@ if grace < sleep + drain + 2:
 
 # The data port, the probes' port and the NetworkPolicy must agree.
 ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-if ports.get("tcp-kv") != 7171 or ports.get("http-metrics") != 9171:
+if ports.get("tcp-kv") != 7171 or ports.get("tcp-redis") != 6379 or ports.get("http-metrics") != 9171:
     errors.append(f"unexpected container ports {ports}")
 if spec.get("enableServiceLinks") is not False:
     errors.append("enableServiceLinks must be false (CAPKV_PORT would be set by Kubernetes)")
@@ -311,12 +311,12 @@ by_port = {}
 for rule in policy["ingress"]:
     for port in rule.get("ports", []):
         by_port.setdefault(port["port"], []).append(rule.get("from", []))
-if sorted(by_port) != [6380, 7171, 9171]:
-    errors.append(f"secure: NetworkPolicy opens ports {sorted(by_port)}, expected 6380, 7171, 9171")
+if sorted(by_port) != [6379, 6380, 7171, 9171]:
+    errors.append(f"secure: NetworkPolicy opens ports {sorted(by_port)}, expected 6379, 6380, 7171, 9171")
 for peers in by_port.get(9171, []):
     if not peers or any("namespaceSelector" not in p or "podSelector" not in p for p in peers):
         errors.append("secure: 9171 must be limited to Prometheus pods (namespace and pod selector)")
-for port in (7171, 6380):
+for port in (7171, 6379, 6380):
     for peers in by_port.get(port, []):
         if not peers:
             errors.append(f"secure: NetworkPolicy opens {port} to everyone")

@@ -99,7 +99,7 @@ seed=
 $ci || seed=$(seed_binary) || echo "fairness: no seed binary (SEED_BIN or Go): line rows show capkv alone" >&2
 
 capkv_port=$(free_port)
-taskset -c 0 "$bin" --bind 127.0.0.1 --port "$capkv_port" --metrics-port 0 \
+taskset -c 0 "$bin" --bind 127.0.0.1 --port "$capkv_port" --metrics-port 0 --redis-port 0 \
     --max-connections $((most + 256)) >"$work/capkv.log" 2>&1 &
 pids+=($!)
 capkv_pid=$!

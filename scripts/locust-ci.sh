@@ -46,7 +46,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # --metrics-port 0 means "disabled", so pick a free port here; the client
 # port is picked by the server itself (--port 0) and read from its log.
 metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-./target/release/capkv --bind 127.0.0.1 --port 0 --metrics-port "$metrics_port" \
+./target/release/capkv --bind 127.0.0.1 --port 0 --redis-port 0 --metrics-port "$metrics_port" \
     --max-memory "${CAPKV_MAX_MEMORY:-512mb}" --log-format text >"$server_log" 2>&1 &
 server_pid=$!
 # Running and not a zombie (kill -0 succeeds on an exited, unreaped child).

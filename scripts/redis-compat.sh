@@ -65,7 +65,7 @@ trap 'exit 130' INT TERM
 # start_capkv NAME: starts capkv on a free port, sets $port.
 start_capkv() {
     local name=$1 log=$work/$1.log
-    "$bin" --bind 127.0.0.1 --port 0 --metrics-port 0 --max-memory 256mb \
+    "$bin" --bind 127.0.0.1 --port 0 --metrics-port 0 --redis-port 0 --max-memory 256mb \
         --log-format text 2>"$log" >/dev/null &
     pids+=($!)
     port=

@@ -40,7 +40,7 @@ else
     source "$repo/scripts/lib.sh"
     bin=$(capkv_binary "$repo") || exit 1
     log=$(mktemp "${TMPDIR:-/tmp}/capkv-redis-py.XXXXXX")
-    "$bin" --bind 127.0.0.1 --port 0 --metrics-port 0 --max-memory 256mb 2>"$log" >/dev/null &
+    "$bin" --bind 127.0.0.1 --port 0 --metrics-port 0 --redis-port 0 --max-memory 256mb 2>"$log" >/dev/null &
     server=$!
     trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
     port=

@@ -138,7 +138,7 @@ for SC in $SCENARIOS; do
   while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
   CONNS=$((NOFILE - 64))
   case "$SERVER" in
-    capkv) CMD=("$CAPKV" --bind 127.0.0.1 --port "$PORT" --metrics-port 0 --max-connections "$CONNS");;
+    capkv) CMD=("$CAPKV" --bind 127.0.0.1 --port "$PORT" --metrics-port 0 --redis-port 0 --max-connections "$CONNS");;
     redis) CMD=(redis-server --bind 127.0.0.1 --port "$PORT" --maxmemory $((L - HR)) --maxmemory-policy allkeys-lru
                  --save '' --appendonly no --maxclients "$CONNS");;
     memcached) CMD=(memcached -u root -l 127.0.0.1 -p "$PORT" -U 0 -m $(((L - HR) >> 20)) -c "$CONNS");;

@@ -60,7 +60,7 @@ start() {
     shift
     port=$(free_port)
     tls_port=$(free_port)
-    "$bin" --bind 127.0.0.1 --port "$port" --metrics-port 0 --max-memory 128mb \
+    "$bin" --bind 127.0.0.1 --port "$port" --metrics-port 0 --redis-port 0 --max-memory 128mb \
         --tls-port "$tls_port" --tls-cert-file "$work/server.crt" --tls-key-file "$work/server.key" \
         "$@" 2>"$work/$name.log" >/dev/null &
     pids+=($!)

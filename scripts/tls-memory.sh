@@ -45,7 +45,7 @@ for server in capkv redis; do
         port=$(free_port)
         tls_port=$(free_port)
         if [[ $server == capkv ]]; then
-            "$bin" --bind 127.0.0.1 --port "$port" --metrics-port 0 --max-memory 1gb \
+            "$bin" --bind 127.0.0.1 --port "$port" --metrics-port 0 --redis-port 0 --max-memory 1gb \
                 --max-connections $((connections + 100)) --tls-port "$tls_port" "${cert[@]}" \
                 2>"$work/$server.log" >/dev/null &
         else

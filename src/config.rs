@@ -127,6 +127,12 @@ pub struct Cli {
     #[arg(long, env = "CAPKV_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
+    /// TCP port that speaks only Redis's protocol (RESP2/RESP3, inline
+    /// commands as Redis parses them), for redis-cli, telnet and Redis's
+    /// own test suite. 0 disables it.
+    #[arg(long, env = "CAPKV_REDIS_PORT", default_value_t = 6379)]
+    pub redis_port: u16,
+
     /// TCP port for TLS clients, both protocols (off unless set; 6380 is
     /// the usual choice). Needs --tls-cert-file and --tls-key-file.
     #[arg(long, env = "CAPKV_TLS_PORT")]
@@ -218,6 +224,8 @@ pub struct Config {
     /// Things the operator should know that do not stop the start (a
     /// budget above the machine's RAM ...), logged once logging is up.
     pub warnings: Vec<String>,
+    /// The Redis port's address, if enabled.
+    pub redis: Option<SocketAddr>,
     /// The TLS listener, if enabled.
     pub tls: Option<TlsListen>,
 }
@@ -431,6 +439,7 @@ impl Cli {
                 max_key_size: self.max_key_size as usize,
                 max_value_size: self.max_value_size as usize,
                 max_args: 1024 * 1024,
+                max_inline: (self.max_key_size + self.max_value_size + 8) as usize,
             },
             max_connections: self.max_connections,
             idle_timeout: (!self.idle_timeout.is_zero()).then_some(self.idle_timeout),
@@ -447,8 +456,21 @@ impl Cli {
             log_format: self.log_format,
             log_level: self.log_level.clone(),
             warnings,
+            redis: self.redis()?,
             tls: self.tls()?,
         })
+    }
+
+    /// The Redis port, unless 0.
+    fn redis(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        match self.redis_port {
+            0 => Ok(None),
+            port if port == self.port => Err(invalid("--redis-port", "must differ from --port")),
+            port if Some(port) == self.tls_port => {
+                Err(invalid("--redis-port", "must differ from --tls-port"))
+            }
+            port => Ok(Some(SocketAddr::new(self.bind, port))),
+        }
     }
 
     /// The TLS listener the `--tls-*` flags describe (files are read at

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use capkv::config::{self, Cli, Config, Environment, LogFormat, TlsListen};
 use capkv::memory::jemalloc;
-use capkv::server::Server;
 use capkv::server::tls::TlsFiles;
+use capkv::server::{Ports, Server};
 use capkv::units::show;
 
 // The budget is measured with jemalloc's statistics, so jemalloc must be
@@ -104,6 +104,16 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
             ),
             None => None,
         };
+        let redis = match config.redis {
+            Some(at) => Some(
+                listen(at, config.socket_buffer).map_err(|e| bind_error("--redis-port", at, &e))?,
+            ),
+            None => None,
+        };
+        let redis_at = redis.as_ref().map_or_else(
+            || "off".to_string(),
+            |listener| listener.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()),
+        );
         let tls = match &config.tls {
             Some(tls) => Some(listen_tls(tls, config.socket_buffer)?),
             None => None,
@@ -138,6 +148,7 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
             shards = config.store.shards,
             segment_size = config.store.segment_size,
             metrics = %metrics,
+            redis = %redis_at,
             tls = %tls_at,
             "capkv {} listening on {address}",
             env!("CARGO_PKG_VERSION"),
@@ -145,7 +156,7 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
         if let Some((_, files)) = &tls {
             tokio::spawn(follow_tls_files(files.clone()));
         }
-        let drained = server.run_with_tls(listener, tls, shutdown).await;
+        let drained = server.run_ports(listener, Ports { redis, tls }, shutdown).await;
         if drained {
             tracing::info!("shut down cleanly");
         } else {

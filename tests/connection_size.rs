@@ -23,7 +23,8 @@ async fn an_idle_connection_task_is_small() {
     let (socket, _) = listener.accept().await.unwrap();
     let stop = std::sync::Arc::new(capkv::server::stop::Stop::default());
     let socket = capkv::server::transport::Transport::Plain(socket);
-    let task = capkv::server::connection::serve(socket, server.shared().clone(), stop, 1);
+    let port = capkv::server::Port::Mixed;
+    let task = capkv::server::connection::serve(socket, port, server.shared().clone(), stop, 1);
     let size = std::mem::size_of_val(&task);
     println!("connection future: {size} bytes");
     assert!(size <= 320, "a connection's future is {size} bytes: see the module doc");

@@ -100,7 +100,18 @@ fn a_taken_metrics_port_is_one_line_naming_the_flag() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let output = refused(
-        &["--bind", "127.0.0.1", "--port", "0", "--metrics-port", &port, "--max-memory", "64mb"],
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--metrics-port",
+            &port,
+            "--redis-port",
+            "0",
+            "--max-memory",
+            "64mb",
+        ],
         &[],
     );
     let text = stderr(&output);
@@ -158,7 +169,18 @@ fn start_up_says_where_metrics_listen() {
 fn an_open_bind_without_password_warns_at_start_up() {
     // `--bind 0.0.0.0` with --port 0: reachable from other machines.
     let output = Command::new(env!("CARGO_BIN_EXE_capkv"))
-        .args(["--bind", "0.0.0.0", "--port", "0", "--metrics-port", "0", "--max-memory", "64mb"])
+        .args([
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--metrics-port",
+            "0",
+            "--redis-port",
+            "0",
+            "--max-memory",
+            "64mb",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

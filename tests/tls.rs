@@ -368,7 +368,7 @@ fn unusable_tls_files_stop_the_start_with_the_flag_named() {
     let cert = files.write("tls.crt", "-----BEGIN NONSENSE-----\n");
     let key = files.write("tls.key", "nothing");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_capkv"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0"])
+        .args(["--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--redis-port", "0"])
         .args(["--max-memory", "256mb", "--tls-port", "0"])
         .args(["--tls-cert-file", &cert, "--tls-key-file", &key])
         .output()
@@ -379,7 +379,7 @@ fn unusable_tls_files_stop_the_start_with_the_flag_named() {
 
     let missing = Path::new(&files.dir).join("absent.crt").display().to_string();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_capkv"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0"])
+        .args(["--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--redis-port", "0"])
         .args(["--max-memory", "256mb", "--tls-port", "0"])
         .args(["--tls-cert-file", &missing, "--tls-key-file", &key])
         .output()

@@ -53,7 +53,16 @@ struct Server {
 impl Server {
     fn start(args: &[&str]) -> Server {
         let mut child = Command::new(capkv_binary())
-            .args(["--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0"])
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--metrics-port",
+                "0",
+                "--redis-port",
+                "0",
+            ])
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

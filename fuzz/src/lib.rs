@@ -20,7 +20,7 @@ use capkv::protocol::{
 pub fn check(dialect: Dialect, data: &[u8]) {
     let Some((&control, input)) = data.split_first() else { return };
     let limits = if control & 0x80 == 0 {
-        Limits { max_key_size: 8, max_value_size: 16, max_args: 8 }
+        Limits { max_key_size: 8, max_value_size: 16, max_args: 8, max_inline: 32 }
     } else {
         Limits::default()
     };

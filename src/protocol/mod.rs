@@ -88,7 +88,15 @@ pub struct Limits {
     pub max_value_size: usize,
     /// Most arguments in one RESP multibulk request.
     pub max_args: usize,
+    /// Longest RESP inline request (a line without a leading `*`): on the
+    /// mixed port one line-protocol request ([`Limits::max_line`]), so an
+    /// inline `SET k <value>` of any allowed size fits; on the Redis port
+    /// Redis's 64 KiB ([`REDIS_INLINE_MAX`]).
+    pub max_inline: usize,
 }
+
+/// Redis's cap on an inline request (`PROTO_INLINE_MAX_SIZE`).
+pub const REDIS_INLINE_MAX: usize = 64 * 1024;
 
 impl Limits {
     /// Longest line-protocol request line: `PUT ` + key + ` ` + value + `\r\n`.
@@ -99,7 +107,9 @@ impl Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_key_size: 256, max_value_size: 256 * 1024, max_args: 1024 * 1024 }
+        let (max_key_size, max_value_size) = (256, 256 * 1024);
+        let max_inline = max_key_size + max_value_size + 8;
+        Limits { max_key_size, max_value_size, max_args: 1024 * 1024, max_inline }
     }
 }
 

@@ -180,11 +180,12 @@ pub fn bytes_needed(buf: &[u8]) -> usize {
 }
 
 fn parse_inline<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
-    // Redis caps unterminated inline requests at 64 KiB; capkv's inline
-    // `SET k <value>` must fit a maximum value, so the cap is the line
-    // protocol's. A complete line over the cap is refused too, so the
-    // outcome never depends on how the bytes were split into reads.
-    let max = limits.max_line();
+    // Redis caps unterminated inline requests at 64 KiB, as the Redis port
+    // does; on the mixed port an inline `SET k <value>` must fit a maximum
+    // value, so the cap is the line protocol's (`Limits::max_inline`). A
+    // complete line over the cap is refused too, so the outcome never
+    // depends on how the bytes were split into reads.
+    let max = limits.max_inline;
     let Some(newline) = memchr::memchr(b'\n', buf) else {
         return if buf.len() > max {
             Parsed::Fatal { error: ProtocolError::TooBigInlineRequest.into() }

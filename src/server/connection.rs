@@ -62,13 +62,13 @@ use tokio::time::Instant;
 use crate::engine::{Engine, Flow, Session};
 use crate::memory::buffer::{BASE_CAPACITY, Buffer};
 use crate::metrics::LocalCounters;
-use crate::protocol::{self, CommandError, Dialect, Parsed, Reply, Skip};
+use crate::protocol::{self, CommandError, Dialect, Limits, Parsed, Reply, Skip};
 
-use super::Shared;
 use super::holders::{LOOK_EVERY, RECLAIM_GRACE};
 use super::space::{CARRY_FREE, READ_SPACE, Sink, with_space};
 use super::stop::{Stop, StopSlot};
 use super::transport::Transport;
+use super::{Port, Shared};
 
 pub use super::space::FLUSH_AT;
 
@@ -154,6 +154,8 @@ struct Connection {
     session: Session,
     /// Whether the first byte has chosen the dialect yet.
     detected: bool,
+    /// Came in on the Redis port: Redis's parser limits.
+    redis_port: bool,
     skip: Skip,
     /// The server's drain signal, and this connection's waker slot in it.
     stop: Arc<Stop>,
@@ -176,6 +178,7 @@ impl Drop for Connection {
 /// while it waits for the client (see `wait_for_client`).
 pub fn serve(
     socket: Transport,
+    port: Port,
     shared: Arc<Shared>,
     stop: Arc<Stop>,
     id: u64,
@@ -187,8 +190,11 @@ pub fn serve(
         shared,
         input: Buffer::new(budget.clone()),
         output: Buffer::new(budget),
-        session: Session::new(id, Dialect::Line),
-        detected: false,
+        // The Redis port speaks RESP from the first byte (an inline
+        // command included); the others detect the dialect from it.
+        session: Session::new(id, if port == Port::Redis { Dialect::Resp2 } else { Dialect::Line }),
+        detected: port == Port::Redis,
+        redis_port: port == Port::Redis,
         skip: Skip::Nothing,
         stop,
         stop_slot: StopSlot::default(),
@@ -327,7 +333,10 @@ impl Connection {
     /// complete request, write the replies, and carry out what is left
     /// (see the module docs). Runs in the worker's space.
     fn round(&mut self) -> io::Result<Round> {
-        let Connection { socket, shared, input, output, session, detected, skip, .. } = self;
+        let Connection {
+            socket, shared, input, output, session, detected, skip, redis_port, ..
+        } = self;
+        let limits = if *redis_port { &shared.redis_limits } else { &shared.limits };
         let budget = &shared.engine.budget;
         with_space(budget, |space| {
             // Read: into the worker's space, or, for a request already
@@ -357,7 +366,8 @@ impl Connection {
 
             // Run.
             let mut sink = Sink::new(&mut space.output, budget);
-            let mut ctx = Ctx { shared, session, counters: &mut space.counters, detected, skip };
+            let counters = &mut space.counters;
+            let mut ctx = Ctx { shared, limits, session, counters, detected, skip };
             let source = if fresh { &space.input.bytes()[..read] } else { input.bytes() };
             let ran = run_requests(&mut ctx, source, &mut sink, socket);
             let wrote = sink.write(socket);
@@ -618,6 +628,8 @@ async fn unless_stopping(
 /// What [`run_requests`] needs of the connection.
 struct Ctx<'a> {
     shared: &'a Shared,
+    /// The parser limits of the connection's port.
+    limits: &'a Limits,
     session: &'a mut Session,
     counters: &'a mut LocalCounters,
     detected: &'a mut bool,
@@ -645,7 +657,7 @@ fn run_requests(
             ctx.session.dialect = Dialect::detect(rest[0]);
             *ctx.detected = true;
         }
-        let need = match ctx.session.dialect.parse(rest, &ctx.shared.limits) {
+        let need = match ctx.session.dialect.parse(rest, ctx.limits) {
             Parsed::Incomplete => return Ok((done, Halt::Drained)),
             Parsed::Ignored { consumed } => {
                 done += consumed;

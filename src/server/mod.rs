@@ -81,6 +81,8 @@ pub struct Shared {
     pub engine: Engine,
     /// Parser limits.
     pub limits: Limits,
+    /// The same limits with Redis's inline cap, for the Redis port.
+    pub redis_limits: Limits,
     /// Close connections idle this long.
     pub idle_timeout: Option<Duration>,
     /// Close connections that do not read replies for this long.
@@ -159,6 +161,7 @@ impl Server {
         let shared = Arc::new(Shared {
             engine: Engine::new(budget, settings),
             limits: config.limits,
+            redis_limits: Limits { max_inline: crate::protocol::REDIS_INLINE_MAX, ..config.limits },
             idle_timeout: config.idle_timeout,
             write_timeout: config.write_timeout,
             max_client_buffer: config.max_client_buffer,
@@ -193,17 +196,18 @@ impl Server {
     /// Serves `listener` until `shutdown` resolves, then drains. Returns
     /// true if every connection finished within the drain deadline.
     pub async fn run(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> bool {
-        self.run_with_tls(listener, None, shutdown).await
+        self.run_ports(listener, Ports::default(), shutdown).await
     }
 
-    /// [`run`](Self::run), with a second listener whose clients speak
-    /// TLS (see [`tls`]): the same protocols, the same connection cap.
-    pub async fn run_with_tls(
+    /// [`run`](Self::run), with the other ports as well: the Redis port
+    /// and the TLS port (see [`Ports`]), under the same connection cap.
+    pub async fn run_ports(
         &self,
         listener: TcpListener,
-        tls: Option<(TcpListener, Arc<TlsFiles>)>,
+        ports: Ports,
         shutdown: impl Future<Output = ()>,
     ) -> bool {
+        let Ports { redis, tls } = ports;
         let shared = &self.shared;
         shared.set_phase(Phase::Serving);
         let stop = Arc::new(Stop::default());
@@ -218,14 +222,16 @@ impl Server {
         let mut backoff = Duration::from_millis(5);
         loop {
             let tls_listener = tls.as_ref().map(|(listener, _)| listener);
-            let (accepted, over_tls) = tokio::select! {
+            let (accepted, kind) = tokio::select! {
                 // Shutdown first: once it has resolved, not one more
                 // connection is accepted, even if one is waiting.
                 biased;
                 _ = &mut shutdown => break,
-                accepted = listener.accept() => (accepted, false),
-                accepted = accept_if(tls_listener) => (accepted, true),
+                accepted = listener.accept() => (accepted, Port::Mixed),
+                accepted = accept_if(redis.as_ref()) => (accepted, Port::Redis),
+                accepted = accept_if(tls_listener) => (accepted, Port::Tls),
             };
+            let over_tls = kind == Port::Tls;
             let socket = match accepted {
                 Ok((socket, _)) => {
                     backoff = Duration::from_millis(5);
@@ -273,7 +279,8 @@ impl Server {
                 if let Ok(socket) = TcpStream::from_std(socket) {
                     let stats = &shared.engine.stats;
                     stats.connections_current.fetch_add(1, Ordering::Relaxed);
-                    connection::serve(Transport::Plain(socket), shared.clone(), stop, id).await;
+                    let socket = Transport::Plain(socket);
+                    connection::serve(socket, kind, shared.clone(), stop, id).await;
                     stats.connections_current.fetch_sub(1, Ordering::Relaxed);
                 } else {
                     tracing::warn!("registering a connection with its worker failed");
@@ -303,6 +310,30 @@ impl Drop for Server {
             let _ = handle.join();
         }
     }
+}
+
+/// The listeners besides the mixed one (`--port`).
+#[derive(Default)]
+pub struct Ports {
+    /// `--redis-port`: RESP only, parsed as Redis parses it.
+    pub redis: Option<TcpListener>,
+    /// `--tls-port`: both protocols over TLS, and the configuration its
+    /// handshakes use.
+    pub tls: Option<(TcpListener, Arc<TlsFiles>)>,
+}
+
+/// Which port a client came in on: what its first bytes may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// `--port`: the seed's line protocol or RESP, told apart by the
+    /// first byte; RESP inline requests as long as a line request.
+    Mixed,
+    /// `--redis-port`: RESP from the first byte, inline requests as Redis
+    /// takes them (at most 64 KiB, blank lines skipped), so telnet and the
+    /// Redis test suite see a Redis.
+    Redis,
+    /// `--tls-port`: as [`Port::Mixed`], over TLS.
+    Tls,
 }
 
 /// Accepts on `listener`, or never when there is none.
@@ -335,7 +366,7 @@ async fn serve_tls(
             Ok((transport, held)) => {
                 stats.tls_handshakes.fetch_add(1, Ordering::Relaxed);
                 stats.connections_current.fetch_add(1, Ordering::Relaxed);
-                connection::serve(transport, shared.clone(), stop, id).await;
+                connection::serve(transport, Port::Mixed, shared.clone(), stop, id).await;
                 stats.connections_current.fetch_sub(1, Ordering::Relaxed);
                 drop(held);
             }

@@ -12,7 +12,7 @@ use clap::Parser;
 
 use capkv::config::{Cli, Environment};
 use capkv::server::tls::TlsFiles;
-use capkv::server::{Server, Shared};
+use capkv::server::{Ports, Server, Shared};
 
 /// A server running on its own runtime thread, stopped on drop.
 pub struct TestServer {
@@ -21,6 +21,10 @@ pub struct TestServer {
     pub metrics: Option<SocketAddr>,
     /// The TLS port, when started with `--tls-port`.
     pub tls: Option<SocketAddr>,
+    /// The Redis port, when started with `--redis-port` (the harness
+    /// passes `--redis-port 0`, off, unless told otherwise; a test that
+    /// wants one passes a port it picked).
+    pub redis: Option<SocketAddr>,
     pub shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<bool>>,
@@ -41,6 +45,9 @@ impl TestServer {
 
     fn launch(extra: &[&str], with_metrics: bool) -> TestServer {
         let mut args = vec!["capkv", "--bind", "127.0.0.1", "--port", "0", "--metrics-port", "0"];
+        if !extra.contains(&"--redis-port") {
+            args.extend(["--redis-port", "0"]);
+        }
         if !extra.contains(&"--max-memory") {
             args.extend(["--max-memory", "256mb"]);
         }
@@ -77,16 +84,23 @@ impl TestServer {
                     None => None,
                 };
                 let tls_addr = tls.as_ref().map(|(l, _)| l.local_addr().unwrap());
-                addr_tx.send((addr, metrics, tls_addr, server.shared().clone())).unwrap();
+                let redis = match config.redis {
+                    Some(at) => Some(tokio::net::TcpListener::bind(at).await.unwrap()),
+                    None => None,
+                };
+                let redis_addr = redis.as_ref().map(|l| l.local_addr().unwrap());
+                addr_tx
+                    .send((addr, metrics, tls_addr, redis_addr, server.shared().clone()))
+                    .unwrap();
                 server
-                    .run_with_tls(listener, tls, async {
+                    .run_ports(listener, Ports { redis, tls }, async {
                         let _ = stop_rx.await;
                     })
                     .await
             })
         });
-        let (addr, metrics, tls, shared) = addr_rx.recv().expect("server started");
-        TestServer { addr, metrics, tls, shared, stop: Some(stop_tx), thread: Some(thread) }
+        let (addr, metrics, tls, redis, shared) = addr_rx.recv().expect("server started");
+        TestServer { addr, metrics, tls, redis, shared, stop: Some(stop_tx), thread: Some(thread) }
     }
 
     /// A blocking client connection with a read timeout.
@@ -200,6 +214,7 @@ impl BinaryServer {
         let metrics_port = metrics_port.to_string();
         let mut child = Command::new(env!("CARGO_BIN_EXE_capkv"))
             .args(["--bind", "127.0.0.1", "--port", "0", "--metrics-port", &metrics_port])
+            .args(if args.contains(&"--redis-port") { &[][..] } else { &["--redis-port", "0"][..] })
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
