@@ -10,7 +10,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use clap::{Parser, ValueEnum};
+
+use crate::acl::{Access, AuthConfig};
 
 use crate::memory::Cgroup;
 use crate::memory::budget::BUFFER_SHARE;
@@ -116,6 +120,25 @@ pub struct Cli {
     /// Log level or tracing filter, e.g. `info`, `capkv=debug`.
     #[arg(long, env = "CAPKV_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+
+    // Authentication and ACL (docs/OPERATIONS.md, "Authentication and ACL").
+    /// Password of the default user: clients must AUTH before anything
+    /// else. Visible in `ps`; prefer CAPKV_REQUIREPASS or
+    /// --requirepass-file.
+    #[arg(long, env = "CAPKV_REQUIREPASS", hide_env_values = true)]
+    pub requirepass: Option<String>,
+    /// File holding the default user's password (a mounted Secret), one
+    /// trailing newline stripped; re-read on SIGHUP.
+    #[arg(long, env = "CAPKV_REQUIREPASS_FILE")]
+    pub requirepass_file: Option<std::path::PathBuf>,
+    /// ACL file in Redis's syntax (`user <name> <rules>` lines); re-read on
+    /// SIGHUP and ACL LOAD. Excludes --requirepass and --requirepass-file.
+    #[arg(long, env = "CAPKV_ACLFILE")]
+    pub aclfile: Option<std::path::PathBuf>,
+    /// Refuse @dangerous commands (FLUSHALL, FLUSHDB, CONFIG, INFO, ACL)
+    /// to every user.
+    #[arg(long, env = "CAPKV_DENY_DANGEROUS")]
+    pub deny_dangerous: bool,
 }
 
 /// Where the memory budget came from (logged at start-up).
@@ -186,6 +209,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter.
     pub log_level: String,
+    /// Users, passwords and command checks, loaded from the auth flags.
+    pub access: Arc<Access>,
 }
 
 /// What the environment offers, detected once (separate so tests can fake it).
@@ -235,6 +260,26 @@ pub fn default_headroom(limit: u64) -> u64 {
 }
 
 impl Cli {
+    /// The auth flags.
+    pub fn auth_config(&self) -> AuthConfig {
+        AuthConfig {
+            requirepass: self.requirepass.clone(),
+            requirepass_file: self.requirepass_file.clone(),
+            aclfile: self.aclfile.clone(),
+            deny_dangerous: self.deny_dangerous,
+        }
+    }
+
+    /// Loads the users the auth flags name (reading their files).
+    fn access(&self) -> Result<Access, ConfigError> {
+        let flag = match (&self.aclfile, &self.requirepass_file) {
+            (Some(_), _) => "--aclfile",
+            (None, Some(_)) => "--requirepass-file",
+            (None, None) => "--requirepass",
+        };
+        Access::load(&self.auth_config()).map_err(|e| invalid(flag, e.to_string()))
+    }
+
     /// Validates the flags against the environment.
     pub fn resolve(&self, env: &Environment) -> Result<Config, ConfigError> {
         let segment_size = self.segment_size;
@@ -360,6 +405,7 @@ impl Cli {
             workers,
             log_format: self.log_format,
             log_level: self.log_level.clone(),
+            access: Arc::new(self.access()?),
         })
     }
 }

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use tokio::net::TcpListener;
 
+use capkv::acl::{Access, Source};
 use capkv::config::{Cli, Config, Environment, LogFormat};
 use capkv::memory::jemalloc;
 use capkv::server::Server;
@@ -73,6 +74,13 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
         // INFO reports the port actually bound (`--port 0` picks one).
         let config = Config { listen: address, ..config.clone() };
         let server = Server::start(&config).context("starting the store")?;
+        reload_on_sighup(config.access.clone());
+        if *config.access.source() == Source::Default && !address.ip().is_loopback() {
+            tracing::warn!(
+                "listening on {address} without a password: anyone who reaches this port can \
+                 read, write and flush the cache (set --requirepass-file or --aclfile)"
+            );
+        }
         // A port that cannot be bound is fatal: probes would fail and the
         // orchestrator restart us anyway, with a less clear reason.
         let metrics = match config.metrics {
@@ -170,6 +178,34 @@ fn listen(
     }
     socket.bind(address)?;
     socket.listen(4096)
+}
+
+/// Re-reads the password file or the ACL file on every SIGHUP (Kubernetes
+/// updates a mounted Secret in place; operators edit the ACL file and send
+/// `kill -HUP`). A failure is logged and the users in force stay. Installed
+/// before the start-up line, so a SIGHUP after it never meets the default
+/// action (which would end the process).
+fn reload_on_sighup(access: std::sync::Arc<Access>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut stream = match signal(SignalKind::hangup()) {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: no reloads");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while stream.recv().await.is_some() {
+            match access.reload() {
+                Ok(true) => tracing::info!(source = ?access.source(), "SIGHUP: users reloaded"),
+                Ok(false) => tracing::info!("SIGHUP: no password or ACL file to reload"),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "SIGHUP: reload failed; the previous users stay in force"
+                ),
+            }
+        }
+    });
 }
 
 /// Installs the SIGTERM (orchestrators) and SIGINT (Ctrl-C) handlers and

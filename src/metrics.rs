@@ -90,6 +90,13 @@ pub struct ServerStats {
     /// Connections closed because they held buffers without moving them
     /// while other clients waited for buffer memory.
     pub clients_evicted: AtomicU64,
+    /// Failed AUTH / HELLO AUTH attempts (wrong password, unknown or
+    /// disabled user).
+    pub auth_failures: AtomicU64,
+    /// Commands refused because the user may not run them.
+    pub acl_denied_command: AtomicU64,
+    /// Commands refused because of a key outside the user's patterns.
+    pub acl_denied_key: AtomicU64,
     started: Instant,
 }
 
@@ -107,6 +114,9 @@ impl Default for ServerStats {
             connections_total: AtomicU64::new(0),
             connections_rejected: AtomicU64::new(0),
             clients_evicted: AtomicU64::new(0),
+            auth_failures: AtomicU64::new(0),
+            acl_denied_command: AtomicU64::new(0),
+            acl_denied_key: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -148,6 +158,12 @@ pub struct StatsSnapshot {
     pub connections_rejected: u64,
     /// Connections evicted for holding buffers others waited for.
     pub clients_evicted: u64,
+    /// Failed authentication attempts.
+    pub auth_failures: u64,
+    /// Commands refused for the command.
+    pub acl_denied_command: u64,
+    /// Commands refused for a key.
+    pub acl_denied_key: u64,
     /// Seconds since start.
     pub uptime_secs: u64,
 }
@@ -214,6 +230,9 @@ impl ServerStats {
             connections_total: load(&self.connections_total),
             connections_rejected: load(&self.connections_rejected),
             clients_evicted: load(&self.clients_evicted),
+            auth_failures: load(&self.auth_failures),
+            acl_denied_command: load(&self.acl_denied_command),
+            acl_denied_key: load(&self.acl_denied_key),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }

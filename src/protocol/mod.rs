@@ -37,8 +37,8 @@ mod request;
 mod table;
 
 pub use command::{
-    Args, ArgsIter, ClientSubcommand, Command, CommandId, CommandSubcommand, ConfigSubcommand,
-    ExpireCondition, Expiry, REGISTRY, SetCondition, SetOptions, TtlUnit,
+    AclSubcommand, Args, ArgsIter, ClientSubcommand, Command, CommandId, CommandSubcommand,
+    ConfigSubcommand, ExpireCondition, Expiry, Keys, REGISTRY, SetCondition, SetOptions, TtlUnit,
 };
 pub use error::{CommandError, MAX_CLIENT_NAME, ProtocolError};
 pub use registry::{Flags, Spec};

@@ -146,7 +146,7 @@ impl Server {
             budget: config.budget,
         };
         let shared = Arc::new(Shared {
-            engine: Engine::new(budget, settings),
+            engine: Engine::new(budget, settings).with_access(config.access.clone()),
             limits: config.limits,
             idle_timeout: config.idle_timeout,
             write_timeout: config.write_timeout,
