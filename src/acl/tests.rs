@@ -229,3 +229,16 @@ fn password_file_reload_keeps_sessions_and_old_password_on_error() {
     assert!(access.authenticate(None, b"second").is_some(), "the old password stays");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_documented_example_file_loads() {
+    let docs = include_str!("../../docs/OPERATIONS.md");
+    let start = docs.find("# /etc/capkv/users.acl\n").expect("the example in docs/OPERATIONS.md");
+    let example = &docs[start..];
+    let example = &example[..example.find("```").unwrap()];
+    let list = users(example).unwrap();
+    let names: Vec<&[u8]> = list.iter().map(|u| &*u.name).collect();
+    assert_eq!(names, [&b"default"[..], b"app", b"reader", b"ops", b"retired"]);
+    assert!(list[0].accepts(b"test"));
+    assert!(!list[1].commands.contains(CommandId::FlushAll));
+}
