@@ -520,3 +520,27 @@ fn pipelined_requests_before_and_after_auth() {
         (0..4).map(|_| String::from_utf8_lossy(&read_reply(&mut c)).into_owned()).collect();
     assert_eq!(replies, [NOAUTH, "+OK\r\n", "+OK\r\n", "$1\r\nv\r\n"]);
 }
+
+#[test]
+fn sighup_rereads_the_acl_file() {
+    let path = scratch("sighup-acl").join("users.acl");
+    std::fs::write(&path, "user default on nopass ~* +@all\nuser app on >one ~* +@all\n").unwrap();
+    let server = BinaryServer::start(&["--aclfile", path.to_str().unwrap()]);
+    let mut c = Client::connect(server.addr);
+    assert_eq!(ask_text(&mut c, &["SET", "k", "v"]), "+OK\r\n", "default is nopass");
+    auth(&mut c, "app", "one");
+    std::fs::write(&path, "user default off\nuser app on >two ~k* -@all +@read\n").unwrap();
+    server.signal("-HUP");
+    let mut probe = Client::connect(server.addr);
+    assert!(eventually(Duration::from_secs(10), || {
+        ask_text(&mut probe, &["AUTH", "app", "two"]) == "+OK\r\n"
+    }));
+    assert_eq!(ask_text(&mut probe, &["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(
+        ask_text(&mut c, &["SET", "k", "w"]),
+        noperm("set"),
+        "the session took the new rules"
+    );
+    let mut anonymous = Client::connect(server.addr);
+    assert_eq!(ask_text(&mut anonymous, &["GET", "k"]), NOAUTH, "default is off now");
+}
