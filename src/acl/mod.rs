@@ -3,7 +3,7 @@
 //! categories, key patterns) in the subset a cache needs.
 //!
 //! - [`password`]: SHA-256 digests and their constant-time comparison.
-//! - [`file`]: the ACL file parser (Redis's `user <name> <rule> ...` lines).
+//! - [`file`](mod@file): the ACL file parser (Redis's `user <name> <rule> ...` lines).
 //! - this module: [`User`] (one user's rules), [`Users`] (the table), and
 //!   [`Access`], the engine's state: the table behind a lock, where it
 //!   came from (a password, a password file, an ACL file) and how to
