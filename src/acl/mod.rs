@@ -518,7 +518,7 @@ impl Access {
             Some(user) if user.accepts(password) => Some(user.clone()),
             Some(_) => None,
             None => {
-                let _ = User::new(b"").accepts(password);
+                let _ = Digest::of(password).ct_eq(&Digest([0; 32]));
                 None
             }
         }
