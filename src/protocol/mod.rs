@@ -4,7 +4,7 @@
 //!
 //! Two dialects share one port and one command model:
 //! - [`line`](mod@line): the seed's newline protocol (`PUT k v\n`, `GET k\n`), plus
-//!   `DEL`, `PING`, `QUIT`, `STATS`;
+//!   `DEL`, `PING`, `QUIT`, `STATS`, `AUTH`;
 //! - [`resp`]: RESP2, the cache subset of Redis, chosen when the first byte
 //!   a connection sends is `*`; `HELLO 3` switches replies to RESP3.
 //!
