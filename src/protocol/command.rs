@@ -146,7 +146,10 @@ commands! {
         subcommand: Option<CommandSubcommand>,
     } => ("command", -1, [CONNECTION]),
     /// `CLIENT SETNAME`/`SETINFO`/`GETNAME`/`ID`/`INFO`/`LIST`/`NO-EVICT`/
-    /// `NO-TOUCH`/`REPLY`: arity already checked.
+    /// `NO-TOUCH`/`REPLY`: arity already checked. ACL flags are per
+    /// registry entry: `CLIENT KILL` (Redis's `@admin @dangerous`) must
+    /// get an entry of its own when it is added, or `--deny-dangerous` and
+    /// `-@dangerous` would not cover it.
     Client {
         /// Which one.
         subcommand: ClientSubcommand,
