@@ -250,7 +250,7 @@ fn client<O: Output + ?Sized>(
             if name.len() > MAX_CLIENT_NAME || name.iter().any(|b| !(b'!'..=b'~').contains(b)) {
                 return Err(CommandError::InvalidClientName);
             }
-            ctx.session.name = (!name.is_empty()).then(|| name.into());
+            ctx.session.name = (!name.is_empty()).then(|| Box::new(name.into()));
             finish(out, &Reply::Ok)
         }
         ClientSubcommand::SetInfo
