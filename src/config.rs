@@ -12,7 +12,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use clap::{Parser, ValueEnum};
+
+use crate::acl::{Access, AuthConfig};
 
 use crate::memory::Cgroup;
 use crate::memory::budget::BUFFER_SHARE;
@@ -151,6 +155,24 @@ pub struct Cli {
     /// `yes` with --tls-ca-cert-file, else `no`.
     #[arg(long, env = "CAPKV_TLS_AUTH_CLIENTS", value_enum)]
     pub tls_auth_clients: Option<ClientAuth>,
+    // Authentication and ACL (docs/OPERATIONS.md, "Authentication and ACL").
+    /// Password of the default user: clients must AUTH before anything
+    /// else. Visible in `ps`; prefer CAPKV_REQUIREPASS or
+    /// --requirepass-file.
+    #[arg(long, env = "CAPKV_REQUIREPASS", hide_env_values = true)]
+    pub requirepass: Option<String>,
+    /// File holding the default user's password (a mounted Secret), one
+    /// trailing newline stripped; re-read on SIGHUP.
+    #[arg(long, env = "CAPKV_REQUIREPASS_FILE")]
+    pub requirepass_file: Option<std::path::PathBuf>,
+    /// ACL file in Redis's syntax (`user <name> <rules>` lines); re-read on
+    /// SIGHUP and ACL LOAD. Excludes --requirepass and --requirepass-file.
+    #[arg(long, env = "CAPKV_ACLFILE")]
+    pub aclfile: Option<std::path::PathBuf>,
+    /// Refuse @dangerous commands (FLUSHALL, FLUSHDB, CONFIG, INFO, ACL)
+    /// to every user.
+    #[arg(long, env = "CAPKV_DENY_DANGEROUS")]
+    pub deny_dangerous: bool,
 }
 
 /// Where the memory budget came from (logged at start-up).
@@ -228,6 +250,8 @@ pub struct Config {
     pub redis: Option<SocketAddr>,
     /// The TLS listener, if enabled.
     pub tls: Option<TlsListen>,
+    /// Users, passwords and command checks, loaded from the auth flags.
+    pub access: Arc<Access>,
 }
 
 /// Where TLS clients connect and with what.
@@ -286,6 +310,26 @@ pub fn default_headroom(limit: u64) -> u64 {
 }
 
 impl Cli {
+    /// The auth flags.
+    pub fn auth_config(&self) -> AuthConfig {
+        AuthConfig {
+            requirepass: self.requirepass.clone(),
+            requirepass_file: self.requirepass_file.clone(),
+            aclfile: self.aclfile.clone(),
+            deny_dangerous: self.deny_dangerous,
+        }
+    }
+
+    /// Loads the users the auth flags name (reading their files).
+    fn access(&self) -> Result<Access, ConfigError> {
+        let flag = match (&self.aclfile, &self.requirepass_file) {
+            (Some(_), _) => "--aclfile",
+            (None, Some(_)) => "--requirepass-file",
+            (None, None) => "--requirepass",
+        };
+        Access::load(&self.auth_config()).map_err(|e| invalid(flag, e.to_string()))
+    }
+
     /// Validates the flags against the environment.
     pub fn resolve(&self, env: &Environment) -> Result<Config, ConfigError> {
         let segment_size = self.segment_size;
@@ -458,6 +502,7 @@ impl Cli {
             warnings,
             redis: self.redis()?,
             tls: self.tls()?,
+            access: Arc::new(self.access()?),
         })
     }
 

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! Data flows top to bottom; no module reaches upward.
+//! - [`acl`]: users, passwords, command categories and key patterns;
+//!   the one authorization check the engine makes before a command.
 //! - [`config`]: plain configuration structs and memory-limit detection.
 //! - [`server`]: the only module that touches sockets: listeners, accept,
 //!   the connection limit, per-connection read/execute/write loops,
@@ -17,6 +19,8 @@
 //!   governor, budget-accounted buffers.
 //! - [`store`]: segments, the hash index, eviction. Knows nothing of
 //!   sockets or protocols.
+//! - [`glob`]: Redis's glob patterns (ACL key patterns; KEYS and SCAN
+//!   later).
 //! - [`decimal`]: Redis's decimal integer rules, shared by protocol and
 //!   store.
 //! - [`units`]: byte sizes and durations, read from flags and written for
@@ -24,9 +28,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod config;
 pub mod decimal;
 pub mod engine;
+pub mod glob;
 pub mod memory;
 pub mod metrics;
 pub mod protocol;

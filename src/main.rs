@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use std::sync::Arc;
 
+use capkv::acl::{Access, Source};
 use capkv::config::{self, Cli, Config, Environment, LogFormat, TlsListen};
 use capkv::memory::jemalloc;
 use capkv::server::tls::TlsFiles;
@@ -51,7 +52,8 @@ fn main() -> ExitCode {
     }
     // The open-port warning: the second argument is whether clients must
     // authenticate (--requirepass, --requirepass-file or --aclfile).
-    config::warn_if_open(config.listen.ip(), false); // TODO(auth merge): pass the auth flags
+    let authenticated = *config.access.source() != Source::Default;
+    config::warn_if_open(config.listen.ip(), authenticated);
     // Fatal errors go to stderr as one plain line, like the configuration
     // errors above, whatever --log-format says: they are the last thing
     // the process says, and a person reads them.
@@ -125,6 +127,7 @@ fn run(config: Config, environment: Environment) -> anyhow::Result<()> {
         // INFO reports the port actually bound (`--port 0` picks one).
         let config = Config { listen: address, ..config.clone() };
         let server = Server::start(&config).context("starting the store")?;
+        reload_on_sighup(config.access.clone());
         let metrics = match metrics_listener {
             Some(metrics) => {
                 let at = metrics.local_addr()?;
@@ -294,6 +297,34 @@ async fn follow_tls_files(files: Arc<TlsFiles>) {
             }
         }
     }
+}
+
+/// Re-reads the password file or the ACL file on every SIGHUP (Kubernetes
+/// updates a mounted Secret in place; operators edit the ACL file and send
+/// `kill -HUP`). A failure is logged and the users in force stay. Installed
+/// before the start-up line, so a SIGHUP after it never meets the default
+/// action (which would end the process).
+fn reload_on_sighup(access: std::sync::Arc<Access>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut stream = match signal(SignalKind::hangup()) {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: no reloads");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while stream.recv().await.is_some() {
+            match access.reload() {
+                Ok(true) => tracing::info!(source = ?access.source(), "SIGHUP: users reloaded"),
+                Ok(false) => tracing::info!("SIGHUP: no password or ACL file to reload"),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "SIGHUP: reload failed; the previous users stay in force"
+                ),
+            }
+        }
+    });
 }
 
 /// Installs the SIGTERM (orchestrators) and SIGINT (Ctrl-C) handlers and

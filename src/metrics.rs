@@ -127,6 +127,13 @@ pub struct ServerStats {
     pub tls_handshakes: AtomicU64,
     /// TLS handshakes that failed or timed out.
     pub tls_handshake_failures: AtomicU64,
+    /// Failed AUTH / HELLO AUTH attempts (wrong password, unknown or
+    /// disabled user).
+    pub auth_failures: AtomicU64,
+    /// Commands refused because the user may not run them.
+    pub acl_denied_command: AtomicU64,
+    /// Commands refused because of a key outside the user's patterns.
+    pub acl_denied_key: AtomicU64,
     started: Instant,
 }
 
@@ -148,6 +155,9 @@ impl Default for ServerStats {
             clients_evicted: AtomicU64::new(0),
             tls_handshakes: AtomicU64::new(0),
             tls_handshake_failures: AtomicU64::new(0),
+            auth_failures: AtomicU64::new(0),
+            acl_denied_command: AtomicU64::new(0),
+            acl_denied_key: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -217,6 +227,12 @@ pub struct StatsSnapshot {
     pub tls_handshakes: u64,
     /// TLS handshakes that failed or timed out.
     pub tls_handshake_failures: u64,
+    /// Failed authentication attempts.
+    pub auth_failures: u64,
+    /// Commands refused for the command.
+    pub acl_denied_command: u64,
+    /// Commands refused for a key.
+    pub acl_denied_key: u64,
     /// Seconds since start.
     pub uptime_secs: u64,
 }
@@ -291,6 +307,9 @@ impl ServerStats {
             clients_evicted: load(&self.clients_evicted),
             tls_handshakes: load(&self.tls_handshakes),
             tls_handshake_failures: load(&self.tls_handshake_failures),
+            auth_failures: load(&self.auth_failures),
+            acl_denied_command: load(&self.acl_denied_command),
+            acl_denied_key: load(&self.acl_denied_key),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }

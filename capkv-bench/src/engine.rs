@@ -707,14 +707,19 @@ pub struct Scan {
     /// Scan keys in all.
     pub count: u64,
     /// Chance that an operation is the scan's next read instead; scan
-    /// reads do not count against the operation budget.
+    /// reads do not count against the operation budget, and the reads
+    /// left when the budget is spent come last.
     pub chance: f64,
 }
 
 impl Source for Random {
     fn next(&mut self, wl: &Workload) -> Option<Op> {
         if let Some(scan) = &self.scan {
-            if self.ops.load(Relaxed) < self.ops_limit && self.rng.unit() < scan.chance {
+            // Once the budget is spent, what is left of the scan is read
+            // before the source ends: the chance only spreads the scan, and
+            // a draw that fell short must not leave it unfinished.
+            let spent = self.ops.load(Relaxed) >= self.ops_limit;
+            if spent || self.rng.unit() < scan.chance {
                 let i = scan.next.fetch_add(1, Relaxed);
                 if i < scan.count {
                     return Some(Op::Get { key: scan.from + i });

@@ -1,4 +1,6 @@
-//! Shared driver for the protocol fuzz targets.
+//! Shared drivers for the fuzz targets: the protocol parsers ([`check`]),
+//! the ACL file parser ([`acl_file`]) and the line protocol's AUTH path
+//! ([`line_auth`]).
 //!
 //! Each input is parsed like a connection would be: bytes arrive in reads,
 //! complete requests are consumed, invalid ones answered, oversized ones
@@ -143,9 +145,80 @@ fn reply_to(dialect: Dialect, command: &Command<'_>, out: &mut Vec<u8>) {
         Command::IncrBy { delta, .. } => Reply::Int(*delta),
         Command::Ping { message: None } => Reply::Pong,
         Command::Ping { message: Some(m) } | Command::Echo { message: m } => Reply::Bulk(m),
-        Command::Info { .. } => Reply::Report(b"# Server\r\n"),
+        Command::Info { .. } => Reply::Bulk(b"# Server\r\n"),
         Command::Quit => Reply::Status("OK"),
         _ => Reply::Int(0),
     };
     encode_reply(dialect, &reply, out);
+}
+
+/// The ACL file parser over arbitrary bytes: it never panics, and a file
+/// it accepts describes each user (`ACL LIST`) in rules that parse back
+/// to the same user.
+pub fn acl_file(data: &[u8]) {
+    let Ok(users) = capkv::acl::parse_users("fuzz.acl", data) else { return };
+    for user in &users {
+        let line = format!("user x {}", user.describe());
+        let again = capkv::acl::parse_users("again.acl", line.as_bytes())
+            .unwrap_or_else(|e| panic!("{line:?} does not parse back: {e}"));
+        let again = &again[0];
+        assert_eq!(again.commands, user.commands, "{line}");
+        assert_eq!(again.all_commands, user.all_commands, "{line}");
+        assert_eq!((again.enabled, again.nopass), (user.enabled, user.nopass), "{line}");
+        assert_eq!(again.passwords, user.passwords, "{line}");
+        assert_eq!(again.all_keys, user.all_keys, "{line}");
+        if user.patterns.iter().all(|p| std::str::from_utf8(p).is_ok()) {
+            assert_eq!(again.patterns, user.patterns, "{line}");
+        }
+        // Key patterns are client-facing globs: they must answer quickly
+        // and never panic, whatever they are.
+        for pattern in &user.patterns {
+            capkv::glob::matches(pattern, data, false);
+            capkv::glob::matches(pattern, b"user:1000:session", true);
+        }
+    }
+}
+
+/// The line protocol's AUTH path: `AUTH <bytes>` lines parsed as a
+/// connection would parse them, and every AUTH that parses checked
+/// against a server whose password is `secret`: only the password
+/// `secret`, for no user name or `default`, authenticates, and an
+/// unauthenticated session is refused everything but AUTH, QUIT and PING.
+pub fn line_auth(data: &[u8]) {
+    use std::sync::OnceLock;
+    static ACCESS: OnceLock<capkv::acl::Access> = OnceLock::new();
+    let access = ACCESS.get_or_init(|| {
+        let config = capkv::acl::AuthConfig {
+            requirepass: Some("secret".into()),
+            ..Default::default()
+        };
+        capkv::acl::Access::load(&config).expect("a password")
+    });
+    let mut input = b"AUTH ".to_vec();
+    input.extend_from_slice(data);
+    input.push(b'\n');
+    check(Dialect::Line, &[&[0x80u8][..], &input].concat());
+    let limits = Limits::default();
+    let mut rest = &input[..];
+    while !rest.is_empty() {
+        let consumed = match capkv::protocol::line::parse(rest, &limits) {
+            Parsed::Command { command, consumed } => {
+                let mut session = None;
+                let allowed = access.authorize(&mut session, true, &command);
+                if let Command::Auth { username, password } = command {
+                    assert!(allowed.is_ok(), "AUTH is always allowed");
+                    let ok = access.authenticate(username, password).is_some();
+                    let expected =
+                        password == b"secret" && matches!(username, None | Some(b"default"));
+                    assert_eq!(ok, expected, "{username:?} {password:?}");
+                } else if !matches!(command, Command::Quit | Command::Ping { .. }) {
+                    assert_eq!(allowed, Err(CommandError::NoAuth));
+                }
+                consumed
+            }
+            Parsed::Invalid { consumed, .. } | Parsed::Ignored { consumed } => consumed,
+            Parsed::Oversized { .. } | Parsed::Fatal { .. } | Parsed::Incomplete => break,
+        };
+        rest = &rest[consumed..];
+    }
 }

@@ -14,12 +14,13 @@ use crate::protocol::{
 };
 use crate::store::{ExpireWhen, SetOutcome, StoreError, Ttl, WriteCondition, WriteExpiry};
 
+use super::acl;
 use super::info;
 use super::output::{Output, Replies};
 use super::{Engine, Flow, Session};
 
 /// Sends `reply`, or asks for room for it.
-fn finish<O: Output + ?Sized>(out: &mut Replies<'_, O>, reply: &Reply<'_>) -> Flow {
+pub(super) fn finish<O: Output + ?Sized>(out: &mut Replies<'_, O>, reply: &Reply<'_>) -> Flow {
     if out.send(reply) { Flow::Continue } else { Flow::NeedRoom(reply.size_bound()) }
 }
 
@@ -46,11 +47,11 @@ fn deadline(expiry: Expiry, now: u64, command: &'static str) -> Result<Option<u6
 }
 
 /// Everything one command may touch.
-struct Ctx<'e, 's, 'o, O: Output + ?Sized> {
-    engine: &'e Engine,
-    session: &'s mut Session,
-    counters: &'s mut LocalCounters,
-    out: Replies<'o, O>,
+pub(super) struct Ctx<'e, 's, 'o, O: Output + ?Sized> {
+    pub(super) engine: &'e Engine,
+    pub(super) session: &'s mut Session,
+    pub(super) counters: &'s mut LocalCounters,
+    pub(super) out: Replies<'o, O>,
 }
 
 /// Runs `command` for `session`, appending its reply to `out`.
@@ -63,12 +64,22 @@ pub fn execute<O: Output + ?Sized>(
 ) -> Flow {
     let id = command.id();
     let dialect = session.dialect;
+    // The one authorization check (see `crate::acl`); a bool when nothing
+    // is configured.
+    let allowed = if engine.access.enforced() {
+        engine.access.authorize(&mut session.user, dialect == Dialect::Line, command)
+    } else {
+        Ok(())
+    };
     let mut ctx = Ctx { engine, session, counters, out: Replies::new(out, dialect) };
     let mark = ctx.out.mark();
     // INFO commandstats' usec: a clock pair (about 50 ns) on a sample of
     // the commands (LocalCounters::time_this), not on every one.
     let started = ctx.counters.time_this(id).then(Instant::now);
-    let ran = run(command, &mut ctx);
+    let ran = match allowed {
+        Ok(()) => run(command, &mut ctx),
+        Err(error) => Err(acl::denied(error, command, &mut ctx)),
+    };
     let nanos = started.map(|t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
     let flow = match ran {
         Ok(flow) => {
@@ -108,6 +119,8 @@ fn run<O: Output + ?Sized>(
     let store = &*engine.store;
     let out = &mut ctx.out;
     Ok(match *command {
+        Command::Auth { username, password } => return acl::auth(username, password, ctx),
+        Command::Acl { ref subcommand } => return acl::acl(subcommand, ctx),
         Command::Get { key } => get(key, ctx),
         Command::Set { key, value, options } => return set(key, value, options, ctx),
         Command::Del { keys } => {
@@ -230,7 +243,10 @@ fn run<O: Output + ?Sized>(
             }
         },
         Command::Client { subcommand, args } => return client(subcommand, args, ctx),
-        Command::Hello { version } => hello(version, ctx),
+        Command::Hello { version, auth } => {
+            acl::hello_auth(auth, ctx)?;
+            hello(version, ctx)
+        }
     })
 }
 
@@ -246,7 +262,7 @@ fn client<O: Output + ?Sized>(
             if name.len() > MAX_CLIENT_NAME || name.iter().any(|b| !(b'!'..=b'~').contains(b)) {
                 return Err(CommandError::InvalidClientName);
             }
-            ctx.session.name = (!name.is_empty()).then(|| name.into());
+            ctx.session.name = (!name.is_empty()).then(|| Box::new(name.into()));
             finish(out, &Reply::Ok)
         }
         ClientSubcommand::SetInfo

@@ -12,6 +12,9 @@
 //! - [`info`]: INFO/STATS sections and CONFIG GET, from one
 //!   [`Snapshot`].
 //! - [`output`]: the seam replies go through.
+//! - `acl`: AUTH, HELLO's AUTH and the ACL subcommands. Whether a command
+//!   may run at all is decided once, before its arm, by
+//!   [`Access::authorize`] (see [`crate::acl`]).
 //!
 //! Every reply is given room *before* it is written. Where the size is
 //! only known once the value is found (GET, MGET, SET ... GET), the room
@@ -19,6 +22,7 @@
 //! irreversible has happened yet and [`Flow::NeedRoom`] tells the
 //! connection to flush, wait for memory, and run the command again.
 
+mod acl;
 pub mod execute;
 pub mod info;
 pub mod output;
@@ -28,6 +32,7 @@ mod tests;
 
 use std::sync::Arc;
 
+use crate::acl::{Access, User};
 use crate::memory::Budget;
 use crate::metrics::{LocalCounters, ServerStats, Snapshot};
 use crate::protocol::{Command, Dialect, Reply};
@@ -56,14 +61,20 @@ pub struct Session {
     pub dialect: Dialect,
     /// The connection's id (CLIENT ID).
     pub id: u64,
-    /// The name CLIENT SETNAME gave it.
-    pub name: Option<Box<[u8]>>,
+    /// The name CLIENT SETNAME gave it. Boxed twice: a thin pointer keeps
+    /// every session, and so every idle connection, 8 bytes smaller (the
+    /// room `user` takes), and few clients set a name.
+    pub name: Option<Box<Box<[u8]>>>,
+    /// Who the connection authenticated as (`None`: nobody yet; never
+    /// consulted when no password or ACL is configured). Shared with the
+    /// users table, so a session pays 8 bytes for it.
+    pub user: Option<Arc<User>>,
 }
 
 impl Session {
     /// A fresh session speaking `dialect`.
     pub fn new(id: u64, dialect: Dialect) -> Session {
-        Session { dialect, id, name: None }
+        Session { dialect, id, name: None, user: None }
     }
 }
 
@@ -77,12 +88,25 @@ pub struct Engine {
     pub stats: ServerStats,
     /// Settings shown by INFO and CONFIG GET.
     pub settings: Settings,
+    /// Users, passwords and the authorization check.
+    pub access: Arc<Access>,
 }
 
 impl Engine {
     /// An engine over the budget's store.
     pub fn new(budget: Arc<Budget>, settings: Settings) -> Engine {
-        Engine { store: budget.store().clone(), budget, stats: ServerStats::default(), settings }
+        Engine {
+            store: budget.store().clone(),
+            budget,
+            stats: ServerStats::default(),
+            settings,
+            access: Arc::new(Access::default()),
+        }
+    }
+
+    /// The same engine, checking commands against `access`.
+    pub fn with_access(self, access: Arc<Access>) -> Engine {
+        Engine { access, ..self }
     }
 
     /// Runs `command` for `session`, counting it in `counters` (which

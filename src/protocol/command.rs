@@ -10,6 +10,7 @@
 //! [`registry`](super::registry)), so the variant is the one place a
 //! command family is declared.
 
+use super::CommandError;
 use super::registry::{Flags, Spec, commands};
 
 commands! {
@@ -27,13 +28,13 @@ commands! {
         value: &'a [u8],
         /// Expiry, condition and GET flag.
         options: SetOptions,
-    } => ("set", -3, [WRITE]),
+    } => ("set", -3, [WRITE], ["setnx", "setex", "psetex"]),
     /// `DEL key` (line, one key) / `DEL`/`UNLINK key [key ...]` (RESP).
     /// Replies with the number of keys removed ([`crate::protocol::Reply::Deleted`]).
     Del {
         /// Keys to remove.
         keys: Args<'a>,
-    } => ("del", -2, [WRITE, KEYSPACE]),
+    } => ("del", -2, [WRITE, KEYSPACE], ["unlink"]),
     /// `GETDEL key`.
     GetDel {
         /// The key.
@@ -64,7 +65,7 @@ commands! {
         /// command` must name it, and `EXPIRE k 10` and `PEXPIRE k 10000`
         /// parse to the same expiry.
         command: &'static str,
-    } => ("expire", -3, [WRITE, KEYSPACE, FAST]),
+    } => ("expire", -3, [WRITE, KEYSPACE, FAST], ["pexpire", "expireat", "pexpireat"]),
     /// `PERSIST key`.
     Persist {
         /// The key.
@@ -76,7 +77,7 @@ commands! {
         key: &'a [u8],
         /// Seconds (`TTL`) or milliseconds (`PTTL`).
         unit: TtlUnit,
-    } => ("ttl", 2, [READ, KEYSPACE, FAST]),
+    } => ("ttl", 2, [READ, KEYSPACE, FAST], ["pttl"]),
     /// `MGET key [key ...]`.
     MGet {
         /// Keys to read.
@@ -94,7 +95,7 @@ commands! {
         /// Signed amount to add (DECRBY n is parsed as -n; `i64::MIN` for
         /// DECRBY is refused with Redis's `decrement would overflow`).
         delta: i64,
-    } => ("incrby", 3, [WRITE, FAST]),
+    } => ("incrby", 3, [WRITE, FAST], ["incr", "decr", "decrby"]),
     /// `APPEND key value`.
     Append {
         /// The key.
@@ -110,7 +111,7 @@ commands! {
     /// `DBSIZE`.
     DbSize => ("dbsize", 1, [READ, KEYSPACE, FAST]),
     /// `FLUSHALL` / `FLUSHDB` (any ASYNC/SYNC flag accepted).
-    FlushAll => ("flushall", -1, [WRITE, KEYSPACE, DANGEROUS]),
+    FlushAll => ("flushall", -1, [WRITE, KEYSPACE, DANGEROUS], ["flushdb"]),
     /// `PING [message]` (line: `PING` -> `PONG`).
     Ping {
         /// Echoed back as a bulk string when present.
@@ -127,7 +128,7 @@ commands! {
         index: i64,
     } => ("select", 2, [CONNECTION, FAST]),
     /// `QUIT`: reply (RESP `+OK`, line nothing) and close.
-    Quit => ("quit", -1, [CONNECTION, FAST]),
+    Quit => ("quit", -1, [CONNECTION, FAST, NO_AUTH]),
     /// `INFO [section ...]` (RESP) / `STATS` (line).
     Info {
         /// Requested sections; empty means the default set.
@@ -145,7 +146,10 @@ commands! {
         subcommand: Option<CommandSubcommand>,
     } => ("command", -1, [CONNECTION]),
     /// `CLIENT SETNAME`/`SETINFO`/`GETNAME`/`ID`/`INFO`/`LIST`/`NO-EVICT`/
-    /// `NO-TOUCH`/`REPLY`: arity already checked.
+    /// `NO-TOUCH`/`REPLY`: arity already checked. ACL flags are per
+    /// registry entry: `CLIENT KILL` (Redis's `@admin @dangerous`) must
+    /// get an entry of its own when it is added, or `--deny-dangerous` and
+    /// `-@dangerous` would not cover it.
     Client {
         /// Which one.
         subcommand: ClientSubcommand,
@@ -155,11 +159,125 @@ commands! {
     /// `HELLO [protover [AUTH user pass] [SETNAME name]]`: switches the
     /// connection to RESP2 or RESP3 (requests are framed the same way in
     /// both; replies differ). Any other version is refused by the parser
-    /// with `NOPROTO`.
+    /// with `NOPROTO`. `SETNAME` is accepted and ignored.
     Hello {
         /// Requested protocol version, if given (2 or 3).
         version: Option<i64>,
-    } => ("hello", -1, [CONNECTION, FAST]),
+        /// `AUTH username password`, the last one given.
+        auth: Option<(&'a [u8], &'a [u8])>,
+    } => ("hello", -1, [CONNECTION, FAST, NO_AUTH]),
+    /// `AUTH [username] password` (RESP and line protocol).
+    Auth {
+        /// `None`: the `default` user.
+        username: Option<&'a [u8]>,
+        /// The password (compared by digest, never stored).
+        password: &'a [u8],
+    } => ("auth", -2, [CONNECTION, FAST, NO_AUTH]),
+    /// `ACL CAT|DRYRUN|HELP|LIST|LOAD|USERS|WHOAMI`.
+    Acl {
+        /// Which one, with its arguments.
+        subcommand: AclSubcommand<'a>,
+    } => ("acl", -2, [ADMIN, DANGEROUS]),
+}
+
+/// `ACL` subcommands (the read-only ones, and LOAD; see the `acl` module).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AclSubcommand<'a> {
+    /// `ACL CAT [category]`.
+    Cat {
+        /// `None`: list the categories.
+        category: Option<&'a [u8]>,
+    },
+    /// `ACL DRYRUN username command [arg ...]`.
+    DryRun {
+        /// Whose permissions to test.
+        username: &'a [u8],
+        /// The command to test, parsed by the command table; the error if
+        /// it does not parse (an unknown command, a wrong arity ...).
+        command: Result<Box<Command<'a>>, CommandError>,
+        /// The command's name as sent (for `Command '<name>' not found`).
+        name: &'a [u8],
+    },
+    /// `ACL HELP`.
+    Help,
+    /// `ACL LIST`.
+    List,
+    /// `ACL LOAD`: re-read the ACL file.
+    Load,
+    /// `ACL USERS`.
+    Users,
+    /// `ACL WHOAMI`.
+    WhoAmI,
+}
+
+impl<'a> Command<'a> {
+    /// The keys this request reads or writes, in argument order: what ACL
+    /// key patterns are checked against. Every variant that carries keys
+    /// reports all of them here (MSET's every other argument); the match
+    /// has no catch-all arm, so a new variant must say.
+    pub fn keys(&self) -> Keys<'a> {
+        let repr = match *self {
+            Command::Get { key }
+            | Command::Set { key, .. }
+            | Command::GetDel { key }
+            | Command::GetEx { key, .. }
+            | Command::Expire { key, .. }
+            | Command::Persist { key }
+            | Command::Ttl { key, .. }
+            | Command::IncrBy { key, .. }
+            | Command::Append { key, .. }
+            | Command::StrLen { key } => KeysRepr::One(Some(key)),
+            Command::Del { keys } | Command::Exists { keys } | Command::MGet { keys } => {
+                KeysRepr::All(keys.iter())
+            }
+            Command::MSet { pairs } => KeysRepr::Even(pairs.iter()),
+            Command::DbSize
+            | Command::FlushAll
+            | Command::Ping { .. }
+            | Command::Echo { .. }
+            | Command::Select { .. }
+            | Command::Quit
+            | Command::Info { .. }
+            | Command::Config { .. }
+            | Command::CommandInfo { .. }
+            | Command::Client { .. }
+            | Command::Hello { .. }
+            | Command::Auth { .. }
+            | Command::Acl { .. } => KeysRepr::One(None),
+        };
+        Keys { repr }
+    }
+}
+
+/// The keys of one request ([`Command::keys`]), borrowed, without
+/// allocating.
+#[derive(Clone)]
+pub struct Keys<'a> {
+    repr: KeysRepr<'a>,
+}
+
+#[derive(Clone)]
+enum KeysRepr<'a> {
+    One(Option<&'a [u8]>),
+    All(ArgsIter<'a>),
+    /// Every other argument, from the first (MSET's keys).
+    Even(ArgsIter<'a>),
+}
+
+impl<'a> Iterator for Keys<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match &mut self.repr {
+            KeysRepr::One(key) => key.take(),
+            KeysRepr::All(iter) => iter.next(),
+            KeysRepr::Even(iter) => {
+                let key = iter.next();
+                iter.next();
+                key
+            }
+        }
+    }
 }
 
 /// `CONFIG` subcommands.

@@ -93,6 +93,31 @@ pub enum CommandError {
     ValueHasNewline,
     /// RESP framing is broken: answer, then close the connection.
     Protocol(ProtocolError),
+    /// A command other than AUTH, HELLO or QUIT before authenticating:
+    /// `-NOAUTH Authentication required.`
+    NoAuth,
+    /// `HELLO` without `AUTH` before authenticating: Redis 7.0's
+    /// `-NOAUTH HELLO must be called with the client already authenticated, ...`.
+    HelloNoAuth,
+    /// A wrong user name or password, or a disabled user:
+    /// `-WRONGPASS invalid username-password pair or user is disabled.`
+    WrongPass,
+    /// `AUTH <password>` while the default user needs none: `AUTH
+    /// <password> called without any password configured for the default
+    /// user. Are you sure your configuration is correct?`
+    NoPasswordConfigured,
+    /// The user may not run this command (or `--deny-dangerous`):
+    /// `-NOPERM this user has no permissions to run the '<name>' command`.
+    NoPermCommand {
+        /// The registry name of the command's family.
+        command: &'static str,
+    },
+    /// A key outside the user's key patterns: `-NOPERM this user has no
+    /// permissions to access one of the keys used as arguments`.
+    NoPermKey,
+    /// An ACL subcommand's error, rendered after `ERR ` (`Unknown category
+    /// 'x'`, `User 'x' not found`, an ACL LOAD failure ...).
+    Acl(Box<[u8]>),
 }
 
 /// Why a RESP stream cannot be framed. Each is answered with
@@ -166,6 +191,27 @@ impl CommandError {
         CommandError::UnsupportedOption(format_quoted(b"Unsupported option ", opt, b""))
     }
 
+    /// `Unknown category '<name>'` (ACL CAT), the name cut at 128 bytes.
+    pub fn unknown_category(name: &[u8]) -> CommandError {
+        let name = c_str_prefix(name, QUOTE_MAX);
+        CommandError::Acl(format_quoted(b"Unknown category '", name, b"'"))
+    }
+
+    /// `User '<name>' not found` (ACL DRYRUN).
+    pub fn user_not_found(name: &[u8]) -> CommandError {
+        CommandError::Acl(format_quoted(b"User '", name, b"' not found"))
+    }
+
+    /// `Command '<name>' not found` (ACL DRYRUN).
+    pub fn command_not_found(name: &[u8]) -> CommandError {
+        CommandError::Acl(format_quoted(b"Command '", name, b"' not found"))
+    }
+
+    /// An ACL error whose whole text (after `ERR `) is `text`.
+    pub fn acl(text: &str) -> CommandError {
+        CommandError::Acl(format_quoted(b"", text.as_bytes(), b""))
+    }
+
     /// `Syntax error in HELLO option '<opt>'`.
     pub fn hello_syntax(opt: &[u8]) -> CommandError {
         CommandError::HelloSyntax(format_quoted(b"Syntax error in HELLO option '", opt, b"'"))
@@ -218,6 +264,12 @@ impl CommandError {
                 "ERROR value contains a newline and cannot be sent as one line; read it over RESP"
             }
             CommandError::Protocol(_) => "ERROR protocol error",
+            CommandError::NoAuth | CommandError::HelloNoAuth => "ERROR authentication required",
+            CommandError::WrongPass => "ERROR invalid password",
+            CommandError::NoPasswordConfigured => "ERROR no password is set",
+            CommandError::NoPermCommand { .. } => "ERROR no permission to run this command",
+            CommandError::NoPermKey => "ERROR no permission to access this key",
+            CommandError::Acl(_) => "ERROR acl error",
         }
     }
 
@@ -239,13 +291,20 @@ impl CommandError {
             CommandError::UnknownCommand(text)
             | CommandError::UnknownSubcommand(text)
             | CommandError::UnsupportedOption(text)
-            | CommandError::HelloSyntax(text) => {
+            | CommandError::HelloSyntax(text)
+            | CommandError::Acl(text) => {
                 out.extend_from_slice(b"ERR ");
                 out.extend_from_slice(text);
                 return;
             }
             CommandError::WrongArity { command } => {
                 out.extend_from_slice(b"ERR wrong number of arguments for '");
+                out.extend_from_slice(command.as_bytes());
+                out.extend_from_slice(b"' command");
+                return;
+            }
+            CommandError::NoPermCommand { command } => {
+                out.extend_from_slice(b"NOPERM this user has no permissions to run the '");
                 out.extend_from_slice(command.as_bytes());
                 out.extend_from_slice(b"' command");
                 return;
@@ -295,6 +354,22 @@ impl CommandError {
             CommandError::StringTooLong => "ERR string exceeds maximum allowed size",
             CommandError::LineTooLong => "ERR line too long",
             CommandError::ValueHasNewline => "ERR value contains a newline",
+            CommandError::NoAuth => "NOAUTH Authentication required.",
+            CommandError::HelloNoAuth => {
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise \
+                 the HELLO AUTH <user> <pass> option can be used to authenticate the client and \
+                 select the RESP protocol version at the same time"
+            }
+            CommandError::WrongPass => {
+                "WRONGPASS invalid username-password pair or user is disabled."
+            }
+            CommandError::NoPasswordConfigured => {
+                "ERR AUTH <password> called without any password configured for the default \
+                 user. Are you sure your configuration is correct?"
+            }
+            CommandError::NoPermKey => {
+                "NOPERM this user has no permissions to access one of the keys used as arguments"
+            }
             CommandError::Protocol(p) => match p {
                 ProtocolError::InvalidMultibulkLength => {
                     "ERR Protocol error: invalid multibulk length"

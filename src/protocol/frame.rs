@@ -56,3 +56,45 @@ impl<'a> Frame<'a> {
         }
     }
 }
+
+impl<'a> Frame<'a> {
+    /// The arguments from index `from` (below [`HEAD`] and `argc`) on, as
+    /// a frame of their own: `ACL DRYRUN user <command ...>` hands its
+    /// command to the command table this way. The frame was validated
+    /// whole, so walking its layout again cannot fail; a broken promise
+    /// yields empty arguments, never a panic.
+    pub(crate) fn sub(&self, from: usize) -> Frame<'a> {
+        let start = self.starts.get(from).copied().unwrap_or(self.raw.len());
+        let raw = &self.raw[start.min(self.raw.len())..];
+        let argc = self.argc.saturating_sub(from);
+        let mut head: [&'a [u8]; HEAD] = [&[]; HEAD];
+        let mut starts = [raw.len(); HEAD];
+        let mut pos = 0;
+        for i in 0..argc.min(HEAD) {
+            starts[i] = pos;
+            match self.layout {
+                Layout::Multibulk => {
+                    // `$<len>\r\n<bytes>\r\n`.
+                    let mut at = pos + 1;
+                    let mut len = 0usize;
+                    while let Some(d) = raw.get(at).filter(|d| d.is_ascii_digit()) {
+                        len = len.saturating_mul(10).saturating_add(usize::from(d - b'0'));
+                        at += 1;
+                    }
+                    let data = (at + 2).min(raw.len());
+                    let end = data.saturating_add(len).min(raw.len());
+                    head[i] = &raw[data..end];
+                    pos = (end + 2).min(raw.len());
+                }
+                Layout::Inline => match super::inline::next_token(raw, pos) {
+                    Ok(Some(token)) => {
+                        head[i] = &raw[token.start..token.end];
+                        pos = token.next;
+                    }
+                    _ => break,
+                },
+            }
+        }
+        Frame { raw, layout: self.layout, argc, head, starts }
+    }
+}

@@ -16,7 +16,10 @@
 //! - command names are case-insensitive and must be a whole word: the seed
 //!   compared only the first three bytes, so `GETkey` read `key`; here it is
 //!   an unknown command;
-//! - `DEL <key>` (rest of line, like `GET`), `PING`, `QUIT`, `STATS`;
+//! - `DEL <key>` (rest of line, like `GET`), `PING`, `QUIT`, `STATS`,
+//!   `AUTH [<user>] <password>` (answers `OK` or `ERROR invalid password`;
+//!   with a password or ACL file configured, everything but `AUTH`, `PING`
+//!   and `QUIT` answers `ERROR authentication required` until then);
 //! - errors say why (`ERROR key too long`), keeping the `ERROR` prefix;
 //! - empty lines are ignored, as Redis ignores empty inline requests (the
 //!   seed answered `ERROR`); a line of only spaces is an unknown command;
@@ -86,6 +89,7 @@ enum Name {
     Ping,
     Quit,
     Stats,
+    Auth,
 }
 
 impl Name {
@@ -98,6 +102,7 @@ impl Name {
             Name::Ping => "ping",
             Name::Quit => "quit",
             Name::Stats => "stats",
+            Name::Auth => "auth",
         }
     }
 }
@@ -117,6 +122,7 @@ fn lookup(name: &[u8]) -> Option<Name> {
         4 if is(b"ping") => Some(Name::Ping),
         4 if is(b"quit") => Some(Name::Quit),
         5 if is(b"stats") => Some(Name::Stats),
+        4 if is(b"auth") => Some(Name::Auth),
         _ => None,
     }
 }
@@ -179,6 +185,18 @@ fn parse_line<'a>(line: &'a [u8], limits: &Limits) -> Result<Command<'a>, Comman
             }
             Ok(Command::Set { key, value, options: SetOptions::default() })
         }
+        Name::Auth => {
+            // `AUTH password` or `AUTH user password`, split on spaces
+            // (so a password with a space needs RESP).
+            let mut words = args.split(|&b| b == b' ').filter(|w| !w.is_empty());
+            match (words.next(), words.next(), words.next()) {
+                (Some(password), None, None) => Ok(Command::Auth { username: None, password }),
+                (Some(user), Some(password), None) => {
+                    Ok(Command::Auth { username: Some(user), password })
+                }
+                _ => Err(CommandError::WrongArity { command: known.lower() }),
+            }
+        }
         Name::Ping | Name::Quit | Name::Stats => {
             if !args.is_empty() {
                 return Err(CommandError::WrongArity { command: known.lower() });
@@ -213,6 +231,8 @@ fn early_reason(prefix: &[u8], limits: &Limits) -> Option<CommandError> {
             Some(space) => (args.len() - space - 1 > limits.max_value_size + 1)
                 .then_some(CommandError::ValueTooLarge),
         },
+        // Any prefix may still become a valid AUTH line.
+        Name::Auth => None,
         Name::Ping | Name::Quit | Name::Stats => (args.len() > 1
             || args.first().is_some_and(|&b| b != b'\r'))
         .then_some(CommandError::WrongArity { command: known.lower() }),

@@ -4,7 +4,7 @@
 //!
 //! Two dialects share one port and one command model:
 //! - [`line`](mod@line): the seed's newline protocol (`PUT k v\n`, `GET k\n`), plus
-//!   `DEL`, `PING`, `QUIT`, `STATS`;
+//!   `DEL`, `PING`, `QUIT`, `STATS`, `AUTH`;
 //! - [`resp`]: RESP2, the cache subset of Redis, chosen when the first byte
 //!   a connection sends is `*`; `HELLO 3` switches replies to RESP3.
 //!
@@ -37,8 +37,8 @@ mod request;
 mod table;
 
 pub use command::{
-    Args, ArgsIter, ClientSubcommand, Command, CommandId, CommandSubcommand, ConfigSubcommand,
-    ExpireCondition, Expiry, REGISTRY, SetCondition, SetOptions, TtlUnit,
+    AclSubcommand, Args, ArgsIter, ClientSubcommand, Command, CommandId, CommandSubcommand,
+    ConfigSubcommand, ExpireCondition, Expiry, Keys, REGISTRY, SetCondition, SetOptions, TtlUnit,
 };
 pub use error::{CommandError, MAX_CLIENT_NAME, ProtocolError};
 pub use registry::{Flags, Spec};

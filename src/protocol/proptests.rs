@@ -132,8 +132,14 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
         Command::Client { subcommand, args } => {
             with(words(&[b"CLIENT", subcommand.name().to_ascii_uppercase().as_bytes()]), *args)
         }
-        Command::Hello { version: None } => words(&[b"HELLO"]),
-        Command::Hello { version: Some(v) } => vec![b"HELLO".to_vec(), num(v)],
+        Command::Hello { version: None, .. } => words(&[b"HELLO"]),
+        Command::Hello { version: Some(v), auth: None } => vec![b"HELLO".to_vec(), num(v)],
+        Command::Hello { version: Some(v), auth: Some((user, pass)) } => {
+            vec![b"HELLO".to_vec(), num(v), b"AUTH".to_vec(), user.to_vec(), pass.to_vec()]
+        }
+        Command::Auth { username: None, password } => words(&[b"AUTH", password]),
+        Command::Auth { username: Some(user), password } => words(&[b"AUTH", user, password]),
+        Command::Acl { .. } => words(&[b"ACL", b"WHOAMI"]),
     }
 }
 

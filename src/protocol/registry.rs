@@ -39,6 +39,9 @@ impl Flags {
     pub const CONNECTION: Flags = Flags(1 << 5);
     /// Constant time (Redis's `@fast`).
     pub const FAST: Flags = Flags(1 << 6);
+    /// Runs before the client has authenticated (AUTH, HELLO, QUIT):
+    /// Redis's `no-auth` command flag, not an ACL category.
+    pub const NO_AUTH: Flags = Flags(1 << 7);
 
     /// No flag.
     pub const NONE: Flags = Flags(0);
@@ -52,6 +55,11 @@ impl Flags {
     pub const fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
     }
+
+    /// True when any flag of `other` is set here.
+    pub const fn intersects(self, other: Flags) -> bool {
+        self.0 & other.0 != 0
+    }
 }
 
 /// One family's entry in the registry.
@@ -64,6 +72,9 @@ pub struct Spec {
     pub arity: i32,
     /// What the command does.
     pub flags: Flags,
+    /// The family's other members' names (`unlink` for `del`), as ACL
+    /// rules and `ACL CAT` name them.
+    pub aliases: &'static [&'static str],
 }
 
 impl Spec {
@@ -83,11 +94,12 @@ impl Spec {
 /// ```text
 /// /// docs
 /// Variant { fields } => ("name", arity, [FLAG, FLAG]),
+/// Variant { fields } => ("name", arity, [FLAG], ["alias", "alias"]),
 /// ```
 macro_rules! commands {
     ($(
         $(#[$meta:meta])*
-        $variant:ident $({ $($fields:tt)* })? => ($name:literal, $arity:expr, [$($flag:ident),* $(,)?])
+        $variant:ident $({ $($fields:tt)* })? => ($name:literal, $arity:expr, [$($flag:ident),* $(,)?] $(, [$($alias:literal),* $(,)?])?)
     ),* $(,)?) => {
         /// A request, borrowed from the bytes it was parsed from.
         #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +127,7 @@ macro_rules! commands {
                 name: $name,
                 arity: $arity,
                 flags: Flags::NONE$(.union(Flags::$flag))*,
+                aliases: &[$($($alias),*)?],
             },)*
         ];
 

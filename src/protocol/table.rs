@@ -11,8 +11,8 @@
 
 use super::frame::Frame;
 use super::{
-    Args, ClientSubcommand, Command, CommandError, CommandId, CommandSubcommand, ConfigSubcommand,
-    ExpireCondition, Expiry, Limits, SetCondition, SetOptions, TtlUnit,
+    AclSubcommand, Args, ClientSubcommand, Command, CommandError, CommandId, CommandSubcommand,
+    ConfigSubcommand, ExpireCondition, Expiry, Limits, SetCondition, SetOptions, TtlUnit,
 };
 use crate::decimal::parse_i64;
 
@@ -215,6 +215,8 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
         b"quit" => Command::Quit,
         b"info" => Command::Info { sections: f.tail(1) },
         b"hello" => hello(f)?,
+        b"auth" => auth(f)?,
+        b"acl" => acl(f, limits)?,
         b"config" => config(f)?,
         b"command" => command_info(f)?,
         b"client" => client(f)?,
@@ -429,25 +431,93 @@ fn expire<'a>(
 
 fn hello<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
     if f.argc() < 2 {
-        return Ok(Command::Hello { version: None });
+        return Ok(Command::Hello { version: None, auth: None });
     }
     let version = parse_i64(f.arg(1)).ok_or(CommandError::HelloVersionNotInteger)?;
     if version != 2 && version != 3 {
         return Err(CommandError::NoProto);
     }
+    let mut auth = None;
     let mut iter = f.tail(2).iter();
     while let Some(opt) = iter.next() {
         let more = iter.len();
         if opt.eq_ignore_ascii_case(b"auth") && more >= 2 {
-            iter.next();
-            iter.next();
+            let user = iter.next().unwrap_or_default();
+            let pass = iter.next().unwrap_or_default();
+            auth = Some((user, pass));
         } else if opt.eq_ignore_ascii_case(b"setname") && more >= 1 {
             iter.next();
         } else {
             return Err(CommandError::hello_syntax(opt));
         }
     }
-    Ok(Command::Hello { version: Some(version) })
+    Ok(Command::Hello { version: Some(version), auth })
+}
+
+/// `AUTH password` or `AUTH username password`; more is Redis's syntax
+/// error.
+fn auth<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
+    family(f.argc(), CommandId::Auth)?;
+    match f.argc() {
+        2 => Ok(Command::Auth { username: None, password: f.arg(1) }),
+        3 => Ok(Command::Auth { username: Some(f.arg(1)), password: f.arg(2) }),
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+/// The ACL subcommands capkv implements, with Redis 7's arities.
+fn acl<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    family(argc, CommandId::Acl)?;
+    let mut buf = [0u8; NAME_MAX];
+    let subcommand = match lower(f.arg(1), &mut buf) {
+        b"cat" => {
+            arity(argc, -2, "acl|cat")?;
+            match argc {
+                2 => AclSubcommand::Cat { category: None },
+                3 => AclSubcommand::Cat { category: Some(f.arg(2)) },
+                _ => return Err(CommandError::Syntax),
+            }
+        }
+        b"dryrun" => {
+            arity(argc, -4, "acl|dryrun")?;
+            let inner = f.sub(3);
+            let mut buf = [0u8; NAME_MAX];
+            let nested = inner.argc() >= 2
+                && lower(inner.arg(0), &mut buf) == b"acl"
+                && inner.arg(1).eq_ignore_ascii_case(b"dryrun");
+            // One level only: a chain of nested DRYRUNs would recurse as
+            // deep as the request is long.
+            let command = if nested {
+                Err(CommandError::Syntax)
+            } else {
+                dispatch(&inner, limits).map(Box::new)
+            };
+            AclSubcommand::DryRun { username: f.arg(2), command, name: f.arg(3) }
+        }
+        b"help" => {
+            arity(argc, 2, "acl|help")?;
+            AclSubcommand::Help
+        }
+        b"list" => {
+            arity(argc, 2, "acl|list")?;
+            AclSubcommand::List
+        }
+        b"load" => {
+            arity(argc, 2, "acl|load")?;
+            AclSubcommand::Load
+        }
+        b"users" => {
+            arity(argc, 2, "acl|users")?;
+            AclSubcommand::Users
+        }
+        b"whoami" => {
+            arity(argc, 2, "acl|whoami")?;
+            AclSubcommand::WhoAmI
+        }
+        _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
+    };
+    Ok(Command::Acl { subcommand })
 }
 
 fn config<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {

@@ -159,7 +159,7 @@ impl Server {
             budget: config.budget,
         };
         let shared = Arc::new(Shared {
-            engine: Engine::new(budget, settings),
+            engine: Engine::new(budget, settings).with_access(config.access.clone()),
             limits: config.limits,
             redis_limits: Limits { max_inline: crate::protocol::REDIS_INLINE_MAX, ..config.limits },
             idle_timeout: config.idle_timeout,

@@ -179,6 +179,22 @@ impl Collector for Snapshot {
             None,
             s.tls_handshake_failures,
         )?;
+        counter(
+            e,
+            "auth_failures",
+            "Failed AUTH and HELLO AUTH attempts (wrong password, unknown or disabled user).",
+            None,
+            s.auth_failures,
+        )?;
+        let mut denied = e.encode_descriptor(
+            "acl_denied",
+            "Commands refused by the ACL (or --deny-dangerous), by reason.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reason, n) in [("command", s.acl_denied_command), ("key", s.acl_denied_key)] {
+            ConstCounter::new(n).encode(denied.encode_family(&[("reason", reason)])?)?;
+        }
         counter(e, "net_input", "Bytes read from clients.", Some(Unit::Bytes), s.bytes_in)?;
         counter(e, "net_output", "Bytes written to clients.", Some(Unit::Bytes), s.bytes_out)?;
 

@@ -772,13 +772,13 @@ fn client_command() {
 
 #[test]
 fn hello_command() {
-    assert_eq!(run(&["HELLO"]), Ok(Command::Hello { version: None }));
-    assert_eq!(run(&["HELLO", "2"]), Ok(Command::Hello { version: Some(2) }));
+    assert_eq!(run(&["HELLO"]), Ok(Command::Hello { version: None, auth: None }));
+    assert_eq!(run(&["HELLO", "2"]), Ok(Command::Hello { version: Some(2), auth: None }));
     assert_eq!(
         run(&["HELLO", "2", "AUTH", "u", "p", "SETNAME", "n"]),
-        Ok(Command::Hello { version: Some(2) })
+        Ok(Command::Hello { version: Some(2), auth: Some((b"u".as_slice(), b"p".as_slice())) })
     );
-    assert_eq!(run(&["HELLO", "3"]), Ok(Command::Hello { version: Some(3) }));
+    assert_eq!(run(&["HELLO", "3"]), Ok(Command::Hello { version: Some(3), auth: None }));
     assert_eq!(err(&["HELLO", "1"]), "NOPROTO unsupported protocol version");
     assert_eq!(err(&["HELLO", "4"]), "NOPROTO unsupported protocol version");
     assert_eq!(err(&["HELLO", "x"]), "ERR Protocol version is not an integer or out of range");
