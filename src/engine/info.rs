@@ -13,6 +13,7 @@
 //! renders; how the sections look on the wire is the encoder's business
 //! ([`Reply::Info`](crate::protocol::Reply::Info)).
 
+use crate::glob;
 use crate::metrics::Snapshot;
 use crate::protocol::{Args, InfoSection};
 
@@ -67,21 +68,8 @@ impl Settings {
             ("io-threads", self.workers.to_string()),
         ];
         all.into_iter()
-            .filter(|(name, _)| patterns.iter().any(|p| glob_match(p, name.as_bytes())))
+            .filter(|(name, _)| patterns.iter().any(|p| glob::matches(p, name.as_bytes(), true)))
             .collect()
-    }
-}
-
-/// Case-insensitive glob with `*` and `?`, as CONFIG GET uses.
-pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob_match(&pattern[1..], text) || (!text.is_empty() && glob_match(pattern, &text[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p.eq_ignore_ascii_case(t) => glob_match(&pattern[1..], &text[1..]),
-        _ => false,
     }
 }
 
@@ -354,7 +342,7 @@ pub fn sections(snapshot: &Snapshot, settings: &Settings, sections: Args<'_>) ->
 
 #[cfg(test)]
 mod tests {
-    use super::{glob_match, human, stat_ticks};
+    use super::{glob, human, stat_ticks};
 
     #[test]
     fn cpu_times_from_a_stat_line_with_an_awkward_name() {
@@ -373,13 +361,15 @@ mod tests {
         assert_eq!(human(2 << 30), "2.00G");
     }
 
+    /// CONFIG GET matches as Redis does, without case (`crate::glob`).
     #[test]
-    fn globs() {
-        assert!(glob_match(b"*", b"maxmemory"));
-        assert!(glob_match(b"max*", b"maxmemory-policy"));
-        assert!(glob_match(b"MAXMEMORY", b"maxmemory"));
-        assert!(glob_match(b"m?xclients", b"maxclients"));
-        assert!(!glob_match(b"max", b"maxmemory"));
-        assert!(!glob_match(b"*x", b"maxmemory"));
+    fn config_get_patterns() {
+        let glob = |p: &[u8], t: &[u8]| glob::matches(p, t, true);
+        assert!(glob(b"*", b"maxmemory"));
+        assert!(glob(b"max*", b"maxmemory-policy"));
+        assert!(glob(b"MAXMEMORY", b"maxmemory"));
+        assert!(glob(b"m?xclients", b"maxclients"));
+        assert!(!glob(b"max", b"maxmemory"));
+        assert!(!glob(b"*x", b"maxmemory"));
     }
 }
