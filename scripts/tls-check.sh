@@ -129,3 +129,30 @@ start optional --tls-ca-cert-file "$work/ca.crt" --tls-auth-clients optional
 [[ $(redis-cli "${tls[@]}" -p "$tls_port" ping) == PONG ]] || fail "optional: no certificate"
 [[ $(redis-cli "${tls[@]}" "${mine[@]}" -p "$tls_port" ping) == PONG ]] || fail "optional: with one"
 ok "--tls-auth-clients optional: served with and without a client certificate"
+
+# --- a password over TLS -----------------------------------------------------------
+printf 's3cret-over-tls\n' >"$work/password"
+start password --requirepass-file "$work/password"
+reply=$(redis-cli "${tls[@]}" -p "$tls_port" get greeting 2>&1)
+[[ $reply == *NOAUTH* ]] || fail "TLS without AUTH was served: $reply"
+[[ $(redis-cli "${tls[@]}" -p "$tls_port" -a s3cret-over-tls --no-auth-warning set tls-auth yes) == OK ]] ||
+    fail "redis-cli --tls -a"
+"$venv/bin/python" - "$tls_port" "$work/ca.crt" <<'PY' || fail "redis-py ssl=True with a password"
+import sys, redis
+port, ca = int(sys.argv[1]), sys.argv[2]
+for protocol in (2, 3):
+    r = redis.Redis(host="localhost", port=port, ssl=True, ssl_ca_certs=ca,
+                    password="s3cret-over-tls", protocol=protocol)
+    assert r.get("tls-auth") == b"yes"
+    try:
+        redis.Redis(host="localhost", port=port, ssl=True, ssl_ca_certs=ca, password="wrong",
+                    protocol=protocol).ping()
+        raise SystemExit("a wrong password was accepted")
+    except redis.AuthenticationError:
+        pass
+PY
+got=$( (printf 'GET tls-auth\nAUTH s3cret-over-tls\nGET tls-auth\n'; sleep 1) |
+    timeout 10 openssl s_client -quiet -no_ign_eof -connect "127.0.0.1:$tls_port" -CAfile "$work/ca.crt" \
+        2>/dev/null | tr -d "\r" || true)
+[[ $got == $'ERROR authentication required\nOK\nyes' ]] || fail "line protocol AUTH over TLS: $got"
+ok "a password over TLS: NOAUTH first; redis-cli --tls -a, redis-py ssl=True password= (RESP2/3, a wrong one refused), line-protocol AUTH over openssl s_client"
