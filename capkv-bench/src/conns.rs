@@ -159,6 +159,7 @@ async fn fill_before(p: &Params, o: &mut Obj, t: &mut Totals, prefix: u8, fracti
         sizer: Sizer::Fixed(FILL_VALUE),
         versions: Versions::Once,
         cache_aside: false,
+        short_ttl: None,
     });
     let n = (p.limit as f64 * fraction / (ks + FILL_VALUE) as f64).ceil() as u64;
     o.int("keys", n).int("fill_value_size", FILL_VALUE as u64);
@@ -341,6 +342,7 @@ pub async fn slowloris(p: &Params, o: &mut Obj, t: &mut Totals) -> f64 {
         sizer: Sizer::Fixed(100),
         versions: Versions::owned(10_000),
         cache_aside: false,
+        short_ttl: None,
     });
     // Every key written once first (a run against a server that holds an
     // earlier run's keys must not read their versions), then the mix.

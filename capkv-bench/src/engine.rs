@@ -129,6 +129,16 @@ pub struct Workload {
     pub versions: Versions,
     /// On a miss, write the key (cache-aside).
     pub cache_aside: bool,
+    /// When set, keys with an even index are stored with this TTL in
+    /// seconds, the others without one (the `ttl` scenario).
+    pub short_ttl: Option<u32>,
+}
+
+impl Workload {
+    /// The TTL key `k` is stored with, if any.
+    pub fn ttl_of(&self, k: u64) -> Option<u32> {
+        self.short_ttl.filter(|_| k % 2 == 0)
+    }
 }
 
 /// One request to send.
@@ -402,7 +412,11 @@ async fn writer(
                 data::key(wl.prefix, k, wl.key_size, &mut key);
                 let len = pending.len;
                 let (header, head, body) = data::value(k, version, len);
-                wire::set_prefix(wire, &key, len, &mut buf);
+                let ttl = wl.ttl_of(k);
+                match ttl {
+                    Some(secs) => wire::set_prefix_ttl(wire, &key, len, secs, &mut buf),
+                    None => wire::set_prefix(wire, &key, len, &mut buf),
+                }
                 buf.extend_from_slice(&header[..head]);
                 if body.len() > DIRECT_WRITE {
                     timed(limit, "write", socket.write_all(&buf)).await?;
@@ -411,7 +425,10 @@ async fn writer(
                 } else {
                     buf.extend_from_slice(body);
                 }
-                buf.extend_from_slice(wire::set_suffix(wire));
+                match ttl {
+                    Some(secs) => wire::set_suffix_ttl(wire, secs, &mut buf),
+                    None => buf.extend_from_slice(wire::set_suffix(wire)),
+                }
                 // Counted as sent now, so a connection that fails later
                 // still shows what it wrote.
                 phase.counters.sets.fetch_add(1, Relaxed);

@@ -101,9 +101,14 @@ fn duration(s: &str) -> Result<Duration, String> {
 ///   zipf-scan the same, with a one-time scan over --zipf-scan (10) x what fits
 ///             interleaved with the measured phase, spread to end with it (each scan
 ///             key read once; its miss written back); the hit ratio is the Zipf
-///             reads' alone.
+///             reads' alone;
+///   ttl       1000-byte values, every other key with a --ttl-secs (1 s) TTL and the
+///             rest without one, interleaved; afterwards the keys without a TTL are
+///             sampled: how much of L holds data still live, where expired keys
+///             that are not reclaimed crowd out live ones (RESP and memcached
+///             only: the line protocol has no TTL).
 /// After writing, random keys are sampled to estimate the user bytes retained.
-/// `all` runs those six. Two connection scenarios are named explicitly:
+/// `all` runs the first six. Two connection scenarios are named explicitly:
 ///   slowloris thousands of clients (3,000 at 256 MiB) each send 80% of a maximum-size
 ///             store request and stop, holding the connection, while a few fresh
 ///             connections keep writing and reading small values; reports the
@@ -171,6 +176,9 @@ struct Args {
     /// Reconnects allowed per connection after an error.
     #[arg(long, default_value_t = 3)]
     reconnects: u32,
+    /// ttl: the TTL, in seconds, of the short-lived half of the keys.
+    #[arg(long, default_value_t = 1)]
+    ttl_secs: u32,
     /// churn: number of keys.
     #[arg(long, default_value_t = 1_000_000)]
     churn_keys: u64,
@@ -372,6 +380,7 @@ async fn run(a: Args) -> i32 {
             zipf_writes: a.zipf_writes,
             zipf_ops: a.zipf_ops,
             zipf_scan: a.zipf_scan,
+            ttl_secs: a.ttl_secs,
             slowloris_conns: a.slowloris_connections,
             slowloris_fraction: a.slowloris_fraction.clamp(0.0, 1.0),
             slowloris_value: a.slowloris_value.map(|v| v as usize),

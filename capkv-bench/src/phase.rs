@@ -64,6 +64,8 @@ pub struct Params {
     pub zipf_ops: Option<u64>,
     /// zipf-scan: keys the one-time scan reads, as a multiple of what fits.
     pub zipf_scan: f64,
+    /// ttl: the short TTL of every other key, in seconds.
+    pub ttl_secs: u32,
     /// Slowloris: attackers (default scaled from 3,000 at 256 MiB).
     pub slowloris_conns: Option<usize>,
     /// Slowloris: the fraction of the request's value each attacker sends.
@@ -249,11 +251,26 @@ pub async fn sample(
     end: u64,
     totals: &mut Totals,
 ) -> f64 {
+    sample_mapped(p, name, wl, end - start, |i| start + i, totals).await
+}
+
+/// Reads `p.samples` random keys of a population of `count`, the `i`th of
+/// which is key `key(i)`; returns the estimated user bytes of the
+/// population still held.
+pub async fn sample_mapped(
+    p: &Params,
+    name: &str,
+    wl: &Arc<Workload>,
+    count: u64,
+    key: impl Fn(u64) -> u64,
+    totals: &mut Totals,
+) -> f64 {
+    let start = key(0);
     let mut rng = Rng::new(p.seed ^ start ^ 0x5a5a);
-    let n = p.samples.min(end - start);
+    let n = p.samples.min(count);
     let mut per: Vec<Vec<u64>> = vec![Vec::new(); p.conns];
     for i in 0..n {
-        per[i as usize % p.conns].push(start + rng.below(end - start));
+        per[i as usize % p.conns].push(key(rng.below(count)));
     }
     let sources: Vec<Box<dyn Source>> =
         per.into_iter().map(|keys| Box::new(Reads(keys.into_iter())) as Box<dyn Source>).collect();
@@ -265,5 +282,5 @@ pub async fn sample(
     if answered == 0 {
         return 0.0;
     }
-    c.hit_bytes.load(Relaxed) as f64 * (end - start) as f64 / answered as f64
+    c.hit_bytes.load(Relaxed) as f64 * count as f64 / answered as f64
 }

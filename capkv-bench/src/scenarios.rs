@@ -15,7 +15,7 @@ use crate::json::Obj;
 use crate::wire;
 
 pub use crate::phase::{Outcome, Params};
-use crate::phase::{Totals, depth, fill, run_phase, sample};
+use crate::phase::{Totals, depth, fill, run_phase, sample, sample_mapped};
 
 /// The memory scenarios, in order: what `all` runs.
 pub const ALL: &[&str] = &["small", "large", "shifting", "churn", "flood", "zipf"];
@@ -30,6 +30,7 @@ pub const KNOWN: &[&str] = &[
     "flood",
     "zipf",
     "zipf-scan",
+    "ttl",
     "slowloris",
     "idle",
     "latency",
@@ -54,6 +55,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
         "churn" => b'c',
         "flood" => b'f',
         "zipf-scan" => b'y',
+        "ttl" => b't',
         _ => b'z',
     };
     match name {
@@ -66,6 +68,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
                 sizer: Sizer::Fixed(value),
                 versions: Versions::Once,
                 cache_aside: false,
+                short_ttl: None,
             });
             o.int("value_size", value as u64).int("keys", n);
             fill(p, "fill", &wl, 0, n, &mut t).await;
@@ -87,6 +90,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
                 sizer: Sizer::Ranges(bounds.clone()),
                 versions: Versions::Once,
                 cache_aside: false,
+                short_ttl: None,
             });
             let mut from = 0;
             for &(end, s) in &bounds {
@@ -114,6 +118,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
                 sizer: Sizer::Uniform(10, 10 * 1024),
                 versions: Versions::owned(keys),
                 cache_aside: false,
+                short_ttl: None,
             });
             let counters = Arc::new(Counters::default());
             let owners = p.conns as u64;
@@ -179,6 +184,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
                 sizer: Sizer::Fixed(value),
                 versions: Versions::Once,
                 cache_aside: false,
+                short_ttl: None,
             });
             o.int("writers", writers as u64)
                 .int("readers", readers as u64)
@@ -240,6 +246,7 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
                 sizer: Sizer::Fixed(p.zipf_value),
                 versions: Versions::shared(keys + scan_keys),
                 cache_aside: true,
+                short_ttl: None,
             });
             let zipf = Zipf::new(keys, p.zipf_s);
             let ops_limit = p.zipf_ops.unwrap_or(keys);
@@ -297,6 +304,33 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
             if scan_keys > 0 {
                 o.int("scan_keys", scan_keys).int("scan_reads", m.scan_gets.load(Relaxed));
             }
+        }
+        "ttl" => {
+            if p.target.wire == crate::wire::Wire::Line {
+                return Err(
+                    "ttl needs a wire with TTLs (RESP or memcached), not the line protocol".into(),
+                );
+            }
+            let value = 1000;
+            let item = (ks + value) as u64;
+            // Half the bytes written expire within seconds; the other half
+            // alone is 1.5x L at the default factor, more than fits.
+            let n = target_bytes.div_ceil(item).next_multiple_of(2);
+            let wl = Arc::new(Workload {
+                prefix,
+                key_size: ks,
+                sizer: Sizer::Fixed(value),
+                versions: Versions::Once,
+                cache_aside: false,
+                short_ttl: Some(p.ttl_secs),
+            });
+            o.int("value_size", value as u64).int("keys", n).int("ttl_secs", u64::from(p.ttl_secs));
+            fill(p, "fill", &wl, 0, n, &mut t).await;
+            let lasting = n / 2;
+            let r = sample_mapped(p, "sample", &wl, lasting, |i| 2 * i + 1, &mut t).await;
+            o.num("lasting_bytes_written", (lasting * item) as f64);
+            retained(&mut o, p, r);
+            retained_bytes = Some(r);
         }
         "slowloris" | "idle" => {
             let r = if name == "slowloris" {

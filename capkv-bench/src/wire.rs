@@ -94,6 +94,39 @@ pub fn set_prefix(wire: Wire, key: &[u8], value_len: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// [`set_prefix`] for a store that expires after `ttl_secs` (RESP's
+/// `SET k v EX n`, memcached's exptime). The line protocol has no TTL:
+/// the key is stored without one (callers refuse that combination).
+pub fn set_prefix_ttl(wire: Wire, key: &[u8], value_len: usize, ttl_secs: u32, out: &mut Vec<u8>) {
+    match wire {
+        Wire::Line => set_prefix(wire, key, value_len, out),
+        Wire::Resp => {
+            out.extend_from_slice(b"*5\r\n");
+            push_bulk(b"SET", out);
+            push_bulk(key, out);
+            push_bulk_header(value_len, out);
+        }
+        Wire::Memcache => {
+            out.extend_from_slice(b"set ");
+            out.extend_from_slice(key);
+            out.extend_from_slice(b" 0 ");
+            push_unsigned(u64::from(ttl_secs), out);
+            out.push(b' ');
+            push_unsigned(value_len as u64, out);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// What follows the value in a store request begun by [`set_prefix_ttl`].
+pub fn set_suffix_ttl(wire: Wire, ttl_secs: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(set_suffix(wire));
+    if wire == Wire::Resp {
+        push_bulk(b"EX", out);
+        push_bulk(ttl_secs.to_string().as_bytes(), out);
+    }
+}
+
 /// What follows the value in a store request.
 pub fn set_suffix(wire: Wire) -> &'static [u8] {
     match wire {
@@ -619,5 +652,19 @@ mod tests {
         );
         let db = parse_stats(b"db0:keys=5,expires=0,avg_ttl=0\r\n");
         assert_eq!(db[0].1, "keys=5,expires=0,avg_ttl=0");
+    }
+
+    #[test]
+    fn stores_with_a_ttl() {
+        let mut out = Vec::new();
+        set_prefix_ttl(Wire::Resp, b"k", 2, 7, &mut out);
+        out.extend_from_slice(b"ab");
+        set_suffix_ttl(Wire::Resp, 7, &mut out);
+        assert_eq!(out, b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nab\r\n$2\r\nEX\r\n$1\r\n7\r\n");
+        out.clear();
+        set_prefix_ttl(Wire::Memcache, b"k", 2, 7, &mut out);
+        out.extend_from_slice(b"ab");
+        set_suffix_ttl(Wire::Memcache, 7, &mut out);
+        assert_eq!(out, b"set k 0 7 2\r\nab\r\n");
     }
 }

@@ -12,6 +12,10 @@
 //! ([`super::tls`]), after which its stream is taken apart into socket and
 //! session.
 //!
+//! Reads stop, as on plain TCP, once a read of the socket comes back
+//! short: one system call per request, not a second one that finds
+//! nothing.
+//!
 //! Two things differ from plain TCP, and the connection asks about both:
 //! - **Plaintext may already be decrypted.** A read that fills the
 //!   caller's buffer can leave records decrypted inside rustls, and a
@@ -73,6 +77,10 @@ impl TlsStream {
     /// closed TCP), `WouldBlock` means nothing is here yet.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
+        // Set once a read of the socket came back short: the kernel had
+        // nothing more, and the socket's readiness is already cleared (see
+        // `read_until_drained`), so a second read would only find nothing.
+        let mut drained = false;
         loop {
             if filled == buf.len() {
                 self.buffered = filled > 0;
@@ -97,7 +105,14 @@ impl TlsStream {
                 }
                 Err(e) => return Err(e),
             }
-            match self.session.read_tls(&mut SocketIo(&self.socket)) {
+            if drained {
+                self.buffered = false;
+                return if filled > 0 { Ok(filled) } else { Err(io::ErrorKind::WouldBlock.into()) };
+            }
+            let mut socket = DrainingReader { socket: &self.socket, drained: false };
+            let got = self.session.read_tls(&mut socket);
+            drained = socket.drained;
+            match got {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.buffered = false;
@@ -140,23 +155,33 @@ impl TlsStream {
     /// socket is full (`WouldBlock`).
     fn push(&mut self) -> io::Result<()> {
         while self.session.wants_write() {
-            self.session.write_tls(&mut SocketIo(&self.socket))?;
+            self.session.write_tls(&mut SocketWriter(&self.socket))?;
         }
         Ok(())
     }
 }
 
-/// `std::io` over a non-blocking tokio socket: `WouldBlock` when it is
-/// not ready (tokio then forgets the readiness, so the next wait waits).
-struct SocketIo<'a>(&'a TcpStream);
+/// rustls's reads of a non-blocking socket, noting when one came back
+/// short (the kernel held no more: see [`read_until_drained`]).
+struct DrainingReader<'a> {
+    socket: &'a TcpStream,
+    drained: bool,
+}
 
-impl Read for SocketIo<'_> {
+impl Read for DrainingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.try_read(buf)
+        let offered = buf.len();
+        let n = read_until_drained(self.socket, offered, || self.socket.try_read(buf))?;
+        self.drained = n > 0 && n < offered;
+        Ok(n)
     }
 }
 
-impl Write for SocketIo<'_> {
+/// rustls's writes to a non-blocking tokio socket: `WouldBlock` when it is
+/// not ready (tokio then forgets the readiness, so the next wait waits).
+struct SocketWriter<'a>(&'a TcpStream);
+
+impl Write for SocketWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.try_write(buf)
     }
@@ -293,9 +318,9 @@ impl Transport {
 /// would otherwise cost two reads per request: the one that brought the
 /// request, and one more that finds nothing. A TCP read returns less than
 /// it was offered only when it took everything the kernel held, so that
-/// second read would find nothing; Redis does not make it either. (Not
-/// over TLS: a short read of decrypted bytes says nothing about what the
-/// kernel holds, so TLS reads go on until the socket says `WouldBlock`.)
+/// second read would find nothing; Redis does not make it either. (Over
+/// TLS this applies to rustls's reads of ciphertext, never to the
+/// decrypted bytes, whose count says nothing about what the kernel holds.)
 ///
 /// Race-free: `try_io` notes the readiness it saw before `read` ran and
 /// clears only that; data that arrives after the read is a new edge,
