@@ -9,7 +9,7 @@
 #   --headroom SIZE     redis/memcached: --maxmemory / -m is L minus this
 #                       (default 10% of L); capkv always runs with default
 #                       flags and detects its budget from the cgroup
-#   --scenarios "a b"   subset of: small large shifting churn flood zipf zipf-scan
+#   --scenarios "a b"   subset of: small large shifting churn flood zipf zipf-scan ttl
 #                       slowloris idle (default: all nine)
 #   --out DIR           results (default bench-results/scenarios-<server>-<L>)
 #   --port N            first port to try (default 27171; a busy port is skipped)

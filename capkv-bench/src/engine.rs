@@ -130,7 +130,7 @@ pub struct Workload {
     /// On a miss, write the key (cache-aside).
     pub cache_aside: bool,
     /// When set, keys with an even index are stored with this TTL in
-    /// seconds, the others without one (the `ttl` scenario).
+    /// milliseconds, the others without one (the `ttl` scenario).
     pub short_ttl: Option<u32>,
 }
 
@@ -414,7 +414,7 @@ async fn writer(
                 let (header, head, body) = data::value(k, version, len);
                 let ttl = wl.ttl_of(k);
                 match ttl {
-                    Some(secs) => wire::set_prefix_ttl(wire, &key, len, secs, &mut buf),
+                    Some(ms) => wire::set_prefix_ttl(wire, &key, len, ms, &mut buf),
                     None => wire::set_prefix(wire, &key, len, &mut buf),
                 }
                 buf.extend_from_slice(&header[..head]);
@@ -426,7 +426,7 @@ async fn writer(
                     buf.extend_from_slice(body);
                 }
                 match ttl {
-                    Some(secs) => wire::set_suffix_ttl(wire, secs, &mut buf),
+                    Some(ms) => wire::set_suffix_ttl(wire, ms, &mut buf),
                     None => buf.extend_from_slice(wire::set_suffix(wire)),
                 }
                 // Counted as sent now, so a connection that fails later

@@ -102,7 +102,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 ///             interleaved with the measured phase, spread to end with it (each scan
 ///             key read once; its miss written back); the hit ratio is the Zipf
 ///             reads' alone;
-///   ttl       1000-byte values, every other key with a --ttl-secs (1 s) TTL and the
+///   ttl       1000-byte values, every other key with a --ttl-ms (100 ms) TTL and the
 ///             rest without one, interleaved; afterwards the keys without a TTL are
 ///             sampled: how much of L holds data still live, where expired keys
 ///             that are not reclaimed crowd out live ones (RESP and memcached
@@ -176,9 +176,10 @@ struct Args {
     /// Reconnects allowed per connection after an error.
     #[arg(long, default_value_t = 3)]
     reconnects: u32,
-    /// ttl: the TTL, in seconds, of the short-lived half of the keys.
-    #[arg(long, default_value_t = 1)]
-    ttl_secs: u32,
+    /// ttl: the TTL, in milliseconds, of the short-lived half of the keys
+    /// (memcached: rounded up to whole seconds).
+    #[arg(long, default_value_t = 100)]
+    ttl_ms: u32,
     /// churn: number of keys.
     #[arg(long, default_value_t = 1_000_000)]
     churn_keys: u64,
@@ -380,7 +381,7 @@ async fn run(a: Args) -> i32 {
             zipf_writes: a.zipf_writes,
             zipf_ops: a.zipf_ops,
             zipf_scan: a.zipf_scan,
-            ttl_secs: a.ttl_secs,
+            ttl_ms: a.ttl_ms,
             slowloris_conns: a.slowloris_connections,
             slowloris_fraction: a.slowloris_fraction.clamp(0.0, 1.0),
             slowloris_value: a.slowloris_value.map(|v| v as usize),

@@ -64,8 +64,8 @@ pub struct Params {
     pub zipf_ops: Option<u64>,
     /// zipf-scan: keys the one-time scan reads, as a multiple of what fits.
     pub zipf_scan: f64,
-    /// ttl: the short TTL of every other key, in seconds.
-    pub ttl_secs: u32,
+    /// ttl: the short TTL of every other key, in milliseconds.
+    pub ttl_ms: u32,
     /// Slowloris: attackers (default scaled from 3,000 at 256 MiB).
     pub slowloris_conns: Option<usize>,
     /// Slowloris: the fraction of the request's value each attacker sends.

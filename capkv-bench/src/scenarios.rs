@@ -322,9 +322,9 @@ pub async fn run(p: &Params, name: &str) -> Result<Outcome, String> {
                 sizer: Sizer::Fixed(value),
                 versions: Versions::Once,
                 cache_aside: false,
-                short_ttl: Some(p.ttl_secs),
+                short_ttl: Some(p.ttl_ms),
             });
-            o.int("value_size", value as u64).int("keys", n).int("ttl_secs", u64::from(p.ttl_secs));
+            o.int("value_size", value as u64).int("keys", n).int("ttl_ms", u64::from(p.ttl_ms));
             fill(p, "fill", &wl, 0, n, &mut t).await;
             let lasting = n / 2;
             let r = sample_mapped(p, "sample", &wl, lasting, |i| 2 * i + 1, &mut t).await;

@@ -94,10 +94,11 @@ pub fn set_prefix(wire: Wire, key: &[u8], value_len: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// [`set_prefix`] for a store that expires after `ttl_secs` (RESP's
-/// `SET k v EX n`, memcached's exptime). The line protocol has no TTL:
-/// the key is stored without one (callers refuse that combination).
-pub fn set_prefix_ttl(wire: Wire, key: &[u8], value_len: usize, ttl_secs: u32, out: &mut Vec<u8>) {
+/// [`set_prefix`] for a store that expires after `ttl_ms` (RESP's
+/// `SET k v PX n`; memcached's exptime is in whole seconds, so it gets
+/// the TTL rounded up to one). The line protocol has no TTL: the key is
+/// stored without one (callers refuse that combination).
+pub fn set_prefix_ttl(wire: Wire, key: &[u8], value_len: usize, ttl_ms: u32, out: &mut Vec<u8>) {
     match wire {
         Wire::Line => set_prefix(wire, key, value_len, out),
         Wire::Resp => {
@@ -110,7 +111,7 @@ pub fn set_prefix_ttl(wire: Wire, key: &[u8], value_len: usize, ttl_secs: u32, o
             out.extend_from_slice(b"set ");
             out.extend_from_slice(key);
             out.extend_from_slice(b" 0 ");
-            push_unsigned(u64::from(ttl_secs), out);
+            push_unsigned(u64::from(ttl_ms.div_ceil(1000)), out);
             out.push(b' ');
             push_unsigned(value_len as u64, out);
             out.extend_from_slice(b"\r\n");
@@ -119,11 +120,11 @@ pub fn set_prefix_ttl(wire: Wire, key: &[u8], value_len: usize, ttl_secs: u32, o
 }
 
 /// What follows the value in a store request begun by [`set_prefix_ttl`].
-pub fn set_suffix_ttl(wire: Wire, ttl_secs: u32, out: &mut Vec<u8>) {
+pub fn set_suffix_ttl(wire: Wire, ttl_ms: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(set_suffix(wire));
     if wire == Wire::Resp {
-        push_bulk(b"EX", out);
-        push_bulk(ttl_secs.to_string().as_bytes(), out);
+        push_bulk(b"PX", out);
+        push_bulk(ttl_ms.to_string().as_bytes(), out);
     }
 }
 
@@ -657,14 +658,14 @@ mod tests {
     #[test]
     fn stores_with_a_ttl() {
         let mut out = Vec::new();
-        set_prefix_ttl(Wire::Resp, b"k", 2, 7, &mut out);
+        set_prefix_ttl(Wire::Resp, b"k", 2, 250, &mut out);
         out.extend_from_slice(b"ab");
-        set_suffix_ttl(Wire::Resp, 7, &mut out);
-        assert_eq!(out, b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nab\r\n$2\r\nEX\r\n$1\r\n7\r\n");
+        set_suffix_ttl(Wire::Resp, 250, &mut out);
+        assert_eq!(out, b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nab\r\n$2\r\nPX\r\n$3\r\n250\r\n");
         out.clear();
-        set_prefix_ttl(Wire::Memcache, b"k", 2, 7, &mut out);
+        set_prefix_ttl(Wire::Memcache, b"k", 2, 1500, &mut out);
         out.extend_from_slice(b"ab");
-        set_suffix_ttl(Wire::Memcache, 7, &mut out);
-        assert_eq!(out, b"set k 0 7 2\r\nab\r\n");
+        set_suffix_ttl(Wire::Memcache, 1500, &mut out);
+        assert_eq!(out, b"set k 0 2 2\r\nab\r\n", "memcached: whole seconds, rounded up");
     }
 }

@@ -204,7 +204,7 @@ impl Shard {
         self.dead_bytes -= segment.dead();
         let partitioner = self.index.partitioner();
         let (mut read, mut write) = (0usize, 0usize);
-        let mut next_deadline = u64::MAX;
+        let (mut next_deadline, mut last_deadline) = (u64::MAX, 0);
         while read < segment.used() {
             let header = segment.header(read);
             let len = header.item_len();
@@ -218,7 +218,10 @@ impl Shard {
                     self.with_deadline -= 1;
                     self.counters.expired_items += 1;
                 } else if (pass == Pass::Clean || entry.freq > 0) && write + len <= keep {
-                    next_deadline = next_deadline.min(header.deadline().unwrap_or(u64::MAX));
+                    if let Some(deadline) = header.deadline() {
+                        next_deadline = next_deadline.min(deadline);
+                        last_deadline = last_deadline.max(deadline);
+                    }
                     segment.slide(read, len, write);
                     let moved = Location { segment: id, offset: write as u32 };
                     if pass == Pass::Evict {
@@ -238,7 +241,7 @@ impl Shard {
             read += len;
         }
         segment.truncate(write);
-        segment.scanned(segment.scanned_at(), next_deadline);
+        segment.scanned(segment.scanned_at(), next_deadline, last_deadline);
         self.segments[id as usize] = Some(segment);
     }
 

@@ -14,15 +14,18 @@
 //! header parse per item otherwise.
 //!
 //! Bounds:
-//! - **Latency**: an item leaves within [`TICK`] of its deadline, or,
-//!   when its segment was scanned less than [`RESCAN_AFTER_MS`] before,
-//!   within that (a segment whose items expire one after another is
-//!   scanned at most that often, not at every deadline).
-//! - **CPU**: a tick works for at most [`TICK_BUDGET`] (a quarter of a
-//!   core, Redis's own cap for its expiry cycle), and a tick that hits
-//!   the cap is counted (INFO `expired_time_cap_reached_count`); the next
-//!   one goes on where it stopped. It holds one shard's lock for one
-//!   segment at a time.
+//! - **Latency**: a segment is scanned once an eighth of the span between
+//!   its earliest and latest deadlines has passed ([`DUE_SHARE`]), so
+//!   items that expire together (a wave of short TTLs, written together
+//!   into the same segments) leave within a [`TICK`] or two of their
+//!   deadline; and at most [`RESCAN_AFTER_MS`] after the last scan
+//!   otherwise (a segment whose items expire one by one over an hour is
+//!   scanned about once a second, not at every deadline).
+//! - **CPU**: a tick works for at most [`TICK_BUDGET`], a quarter of the
+//!   tick (Redis's own cap for its expiry cycle), and a tick that hits the
+//!   cap is counted (INFO `expired_time_cap_reached_count`); the next one
+//!   goes on where it stopped. It holds one shard's lock for one segment
+//!   at a time.
 //!
 //! Segcache groups items with similar deadlines into the same segments so
 //! that whole segments expire at once. capkv's segments are shared by all
@@ -42,13 +45,19 @@ use super::segment::Segment;
 use super::shard::Shard;
 
 /// How often the expiry thread looks for due segments.
-pub const TICK: Duration = Duration::from_millis(100);
+pub const TICK: Duration = Duration::from_millis(20);
 
-/// Most time one tick may work.
-pub const TICK_BUDGET: Duration = Duration::from_millis(25);
+/// Most time one tick may work: a quarter of it.
+pub const TICK_BUDGET: Duration = Duration::from_millis(5);
 
-/// A scanned segment waits at least this long before its next scan.
+/// A segment whose deadlines have not passed by [`DUE_SHARE`] of their
+/// span is scanned again after this long, so no item outlives its
+/// deadline by much more.
 pub const RESCAN_AFTER_MS: u64 = 800;
+
+/// The share of a segment's span of deadlines that must have passed
+/// before it is scanned again sooner than [`RESCAN_AFTER_MS`].
+pub const DUE_SHARE: f64 = 0.125;
 
 /// What active expiry has done since start.
 #[derive(Debug, Default)]
@@ -76,9 +85,18 @@ pub struct Sweep {
     pub done: bool,
 }
 
-/// True when active expiry should scan `segment` at `now`.
+/// True when active expiry should scan `segment` at `now`: a deadline
+/// has passed, and either at least [`DUE_SHARE`] of the segment's span of
+/// deadlines has (a scan then finds that much to reclaim, if they are
+/// spread evenly) or the last scan was [`RESCAN_AFTER_MS`] ago.
 fn due(segment: &Segment, now: u64) -> bool {
-    segment.next_deadline() <= now && segment.scanned_at() + RESCAN_AFTER_MS <= now
+    let (next, last) = (segment.next_deadline(), segment.last_deadline());
+    if next > now {
+        return false;
+    }
+    let span = last.saturating_sub(next).max(1);
+    let passed = (now - next).min(span);
+    passed as f64 >= DUE_SHARE * span as f64 || segment.scanned_at() + RESCAN_AFTER_MS <= now
 }
 
 impl Shard {
@@ -95,7 +113,7 @@ impl Shard {
         let Shard { segments, index, live_bytes, dead_bytes, with_deadline, counters, .. } = self;
         let segment = segments[id as usize].as_mut().expect("scanning a live segment");
         let (mut at, mut items, mut expired, mut expired_bytes) = (0, 0, 0, 0);
-        let mut next = u64::MAX;
+        let (mut next, mut last) = (u64::MAX, 0);
         while at < segment.used() {
             let header = segment.header(at);
             let len = header.item_len();
@@ -111,13 +129,16 @@ impl Shard {
                     }
                 }
                 // Dead or live, a deadline to come may be a live item's.
-                Some(deadline) => next = next.min(deadline),
+                Some(deadline) => {
+                    next = next.min(deadline);
+                    last = last.max(deadline);
+                }
                 None => {}
             }
             at += len;
         }
         segment.mark_dead(expired_bytes);
-        segment.scanned(now, next);
+        segment.scanned(now, next, last);
         *live_bytes -= expired_bytes;
         *dead_bytes += expired_bytes;
         *with_deadline -= expired;

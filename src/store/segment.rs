@@ -37,6 +37,10 @@ pub struct Segment {
     /// before this (Unix ms; `u64::MAX`: none has one). Active expiry
     /// scans the segment once it passes (see [`super::expiry`]).
     next_deadline: u64,
+    /// No item in the segment has a deadline after this (0: none has
+    /// one). With [`Segment::next_deadline`], what share of the deadlines
+    /// has passed, if they are spread evenly.
+    last_deadline: u64,
     /// When active expiry last scanned the segment (Unix ms).
     scanned_at: u64,
 }
@@ -44,7 +48,15 @@ pub struct Segment {
 impl Segment {
     /// Wraps a buffer from the pool as an empty segment.
     pub fn new(data: Box<[u8]>) -> Segment {
-        Segment { data, write: 0, live: 0, sealed_at: 0, next_deadline: u64::MAX, scanned_at: 0 }
+        Segment {
+            data,
+            write: 0,
+            live: 0,
+            sealed_at: 0,
+            next_deadline: u64::MAX,
+            last_deadline: 0,
+            scanned_at: 0,
+        }
     }
 
     /// Gives the buffer back (for the pool).
@@ -112,6 +124,7 @@ impl Segment {
     fn note_deadline(&mut self, expiry: Option<u64>) {
         if let Some(ms) = expiry.filter(|&ms| ms != 0) {
             self.next_deadline = self.next_deadline.min(ms);
+            self.last_deadline = self.last_deadline.max(ms);
         }
     }
 
@@ -121,11 +134,18 @@ impl Segment {
         self.next_deadline
     }
 
-    /// Records a scan by active expiry at `now` that found `next` the
-    /// earliest deadline still to come.
-    pub fn scanned(&mut self, now: u64, next: u64) {
+    /// The latest deadline an item may have (0: none has one).
+    pub fn last_deadline(&self) -> u64 {
+        self.last_deadline
+    }
+
+    /// Records a scan (by active expiry at `now`, or a compaction) that
+    /// found `next` and `last` the earliest and latest deadlines still to
+    /// come (`u64::MAX` and 0: none).
+    pub fn scanned(&mut self, now: u64, next: u64, last: u64) {
         self.scanned_at = now;
         self.next_deadline = next;
+        self.last_deadline = last;
     }
 
     /// When active expiry last scanned the segment.
