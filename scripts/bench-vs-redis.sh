@@ -72,13 +72,7 @@ trap 'exit 130' INT TERM
 # Client flags for TLS (empty over plain TCP), and the certificate.
 client_tls=()
 if [[ $tls == 1 ]]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/ca.key" -out "$work/ca.crt" \
-        -days 1 -subj /CN=bench-ca 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -keyout "$work/server.key" -out "$work/server.csr" \
-        -subj /CN=localhost 2>/dev/null
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$work/ext"
-    openssl x509 -req -in "$work/server.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
-        -CAcreateserial -out "$work/server.crt" -days 1 -extfile "$work/ext" 2>/dev/null
+    test_certificates "$work"
     client_tls=(--tls --cacert "$work/ca.crt")
 fi
 

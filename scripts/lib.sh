@@ -60,3 +60,27 @@ wait_port() {
     done
     fail "nothing listens on port $1"
 }
+
+# test_certificates DIR: a throwaway CA (DIR/ca.crt, ca.key), a server
+# certificate for localhost and 127.0.0.1 (DIR/server.crt, server.key) and
+# a client certificate (DIR/client.crt, client.key), valid for a day,
+# made with openssl. Never commit them.
+test_certificates() {
+    local dir=$1
+    ensure openssl openssl
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.crt" \
+        -days 1 -subj /CN=capkv-test-ca 2>/dev/null || fail "openssl: no CA"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$dir/server.ext"
+    # An extension makes a certificate X.509 v3, the only version webpki accepts.
+    printf 'extendedKeyUsage=clientAuth\n' >"$dir/client.ext"
+    local name subject
+    for name in server client; do
+        subject=/CN=localhost
+        [[ $name == client ]] && subject=/CN=client
+        openssl req -newkey rsa:2048 -nodes -keyout "$dir/$name.key" -out "$dir/$name.csr" \
+            -subj "$subject" 2>/dev/null || fail "openssl: no $name key"
+        openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+            -CAcreateserial -out "$dir/$name.crt" -days 1 -extfile "$dir/$name.ext" 2>/dev/null ||
+            fail "openssl: no $name certificate"
+    done
+}

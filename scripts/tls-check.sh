@@ -40,19 +40,7 @@ if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import redis' 2>/dev/
     "$venv/bin/pip" install --quiet 'redis>=5,<7'
 fi
 
-# A CA, a server certificate for localhost and 127.0.0.1, a client one.
-cert() { # NAME SUBJECT [EXTFILE]
-    openssl req -newkey rsa:2048 -nodes -keyout "$work/$1.key" -out "$work/$1.csr" -subj "$2" 2>/dev/null
-    openssl x509 -req -in "$work/$1.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
-        -out "$work/$1.crt" -days 1 ${3:+-extfile "$3"} 2>/dev/null
-}
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/ca.key" -out "$work/ca.crt" -days 1 \
-    -subj /CN=capkv-test-ca 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$work/server.ext"
-cert server /CN=localhost "$work/server.ext"
-# An extension makes it X.509 v3, the only version webpki accepts.
-printf 'extendedKeyUsage=clientAuth\n' >"$work/client.ext"
-cert client /CN=client "$work/client.ext"
+test_certificates "$work"
 
 # start NAME EXTRA...: capkv with TLS; sets port and tls_port.
 start() {

@@ -12,6 +12,10 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+fail() {
+    printf 'tls-memory: FAIL: %s\n' "$*" >&2
+    exit 1
+}
 # shellcheck source=scripts/lib.sh
 source "$repo/scripts/lib.sh"
 ensure redis-server redis-server
@@ -28,13 +32,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/ca.key" -out "$work/ca.crt" -days 1 \
-    -subj /CN=memory-ca 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout "$work/server.key" -out "$work/server.csr" \
-    -subj /CN=localhost 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$work/ext"
-openssl x509 -req -in "$work/server.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
-    -CAcreateserial -out "$work/server.crt" -days 1 -extfile "$work/ext" 2>/dev/null
+test_certificates "$work"
 ulimit -n "$(ulimit -Hn)"
 
 cert=(--tls-cert-file "$work/server.crt" --tls-key-file "$work/server.key")

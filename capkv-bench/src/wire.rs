@@ -72,26 +72,7 @@ fn framing(what: &str, bytes: &[u8]) -> FramingError {
 
 /// Appends everything of a store request that comes before the value.
 pub fn set_prefix(wire: Wire, key: &[u8], value_len: usize, out: &mut Vec<u8>) {
-    match wire {
-        Wire::Line => {
-            out.extend_from_slice(b"PUT ");
-            out.extend_from_slice(key);
-            out.push(b' ');
-        }
-        Wire::Resp => {
-            out.extend_from_slice(b"*3\r\n");
-            push_bulk(b"SET", out);
-            push_bulk(key, out);
-            push_bulk_header(value_len, out);
-        }
-        Wire::Memcache => {
-            out.extend_from_slice(b"set ");
-            out.extend_from_slice(key);
-            out.extend_from_slice(b" 0 0 ");
-            push_unsigned(value_len as u64, out);
-            out.extend_from_slice(b"\r\n");
-        }
-    }
+    store_header(wire, key, value_len, None, out);
 }
 
 /// [`set_prefix`] for a store that expires after `ttl_ms` (RESP's
@@ -99,10 +80,19 @@ pub fn set_prefix(wire: Wire, key: &[u8], value_len: usize, out: &mut Vec<u8>) {
 /// the TTL rounded up to one). The line protocol has no TTL: the key is
 /// stored without one (callers refuse that combination).
 pub fn set_prefix_ttl(wire: Wire, key: &[u8], value_len: usize, ttl_ms: u32, out: &mut Vec<u8>) {
+    store_header(wire, key, value_len, Some(ttl_ms), out);
+}
+
+fn store_header(wire: Wire, key: &[u8], value_len: usize, ttl_ms: Option<u32>, out: &mut Vec<u8>) {
     match wire {
-        Wire::Line => set_prefix(wire, key, value_len, out),
+        Wire::Line => {
+            out.extend_from_slice(b"PUT ");
+            out.extend_from_slice(key);
+            out.push(b' ');
+        }
         Wire::Resp => {
-            out.extend_from_slice(b"*5\r\n");
+            // `SET k v` or `SET k v PX n` (the PX pair follows the value).
+            out.extend_from_slice(if ttl_ms.is_some() { b"*5\r\n" } else { b"*3\r\n" });
             push_bulk(b"SET", out);
             push_bulk(key, out);
             push_bulk_header(value_len, out);
@@ -111,11 +101,19 @@ pub fn set_prefix_ttl(wire: Wire, key: &[u8], value_len: usize, ttl_ms: u32, out
             out.extend_from_slice(b"set ");
             out.extend_from_slice(key);
             out.extend_from_slice(b" 0 ");
-            push_unsigned(u64::from(ttl_ms.div_ceil(1000)), out);
+            push_unsigned(u64::from(ttl_ms.map_or(0, |ms| ms.div_ceil(1000))), out);
             out.push(b' ');
             push_unsigned(value_len as u64, out);
             out.extend_from_slice(b"\r\n");
         }
+    }
+}
+
+/// What follows the value in a store request.
+pub fn set_suffix(wire: Wire) -> &'static [u8] {
+    match wire {
+        Wire::Line => b"\n",
+        Wire::Resp | Wire::Memcache => b"\r\n",
     }
 }
 
@@ -125,14 +123,6 @@ pub fn set_suffix_ttl(wire: Wire, ttl_ms: u32, out: &mut Vec<u8>) {
     if wire == Wire::Resp {
         push_bulk(b"PX", out);
         push_bulk(ttl_ms.to_string().as_bytes(), out);
-    }
-}
-
-/// What follows the value in a store request.
-pub fn set_suffix(wire: Wire) -> &'static [u8] {
-    match wire {
-        Wire::Line => b"\n",
-        Wire::Resp | Wire::Memcache => b"\r\n",
     }
 }
 
