@@ -35,7 +35,7 @@ trap 'stop_processes; rm -rf "$work"' EXIT
 start() {
     local name=$1 port=
     shift
-    "$bin" --bind 127.0.0.1 --port 0 --metrics-port 0 --max-memory 256mb "$@" \
+    "$bin" --bind 127.0.0.1 --port 0 --metrics-port 0 --redis-port 0 --max-memory 256mb "$@" \
         2>"$work/$name.log" >/dev/null &
     pids+=($!)
     for _ in $(seq 100); do
