@@ -15,6 +15,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::strings::StringsError;
+
 /// A request-level error. The connection stays usable after every variant
 /// except [`CommandError::Protocol`], which closes a RESP connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,6 +120,9 @@ pub enum CommandError {
     /// An ACL subcommand's error, rendered after `ERR ` (`Unknown category
     /// 'x'`, `User 'x' not found`, an ACL LOAD failure ...).
     Acl(Box<[u8]>),
+    /// A string command's error (GETRANGE ... BITPOS), texts in
+    /// [`StringsError`].
+    Strings(StringsError),
 }
 
 /// Why a RESP stream cannot be framed. Each is answered with
@@ -270,6 +275,7 @@ impl CommandError {
             CommandError::NoPermCommand { .. } => "ERROR no permission to run this command",
             CommandError::NoPermKey => "ERROR no permission to access this key",
             CommandError::Acl(_) => "ERROR acl error",
+            CommandError::Strings(e) => e.line_text(),
         }
     }
 
@@ -327,6 +333,7 @@ impl CommandError {
                 out.push(b'\'');
                 return;
             }
+            CommandError::Strings(e) => e.resp_text(),
             CommandError::Syntax => "ERR syntax error",
             CommandError::NotAnInteger => "ERR value is not an integer or out of range",
             CommandError::Overflow => "ERR increment or decrement would overflow",
