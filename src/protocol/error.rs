@@ -84,7 +84,7 @@ pub enum CommandError {
     /// A value longer than the configured maximum (capkv-specific).
     ValueTooLarge,
     /// APPEND would grow a value past the maximum size (executor):
-    /// `string exceeds maximum allowed size`.
+    /// `string exceeds maximum allowed size (proto-max-bulk-len)`.
     StringTooLong,
     /// A line-protocol request line longer than
     /// [`crate::protocol::Limits::max_line`].
@@ -358,7 +358,9 @@ impl CommandError {
             CommandError::OutOfMemory => "OOM command not allowed when used memory > 'maxmemory'.",
             CommandError::KeyTooLong => "ERR key too long",
             CommandError::ValueTooLarge => "ERR value too large",
-            CommandError::StringTooLong => "ERR string exceeds maximum allowed size",
+            CommandError::StringTooLong => {
+                "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+            }
             CommandError::LineTooLong => "ERR line too long",
             CommandError::ValueHasNewline => "ERR value contains a newline",
             CommandError::NoAuth => "NOAUTH Authentication required.",
@@ -543,7 +545,7 @@ mod tests {
             (CommandError::ValueTooLarge, b"-ERR value too large\r\n", "ERROR value too large"),
             (
                 CommandError::StringTooLong,
-                b"-ERR string exceeds maximum allowed size\r\n",
+                b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n",
                 "ERROR string too long",
             ),
             (CommandError::LineTooLong, b"-ERR line too long\r\n", "ERROR line too long"),
