@@ -8,9 +8,10 @@
 //!
 //! Numbers are `significand * 2^exp` with big integers for the exact steps
 //! (INCRBYFLOAT is rare; correctness beats speed here). Limits against
-//! real x87 hardware: denormals are not modelled (a result below
-//! 2^-16382 keeps full precision instead of losing bits), and hexadecimal
-//! float syntax (`0x1p3`), which `strtold` accepts, is refused.
+//! real x87 hardware: denormals are not modelled (a value below 2^-16382
+//! keeps 64 bits of precision instead of losing some; `strtold`'s
+//! underflow to zero, which Redis refuses, is), and NaN payload syntax
+//! (`nan(...)`) is refused like every NaN.
 
 use num_bigint::{BigInt, BigUint, Sign};
 
@@ -58,6 +59,9 @@ impl Ext {
         };
         if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
             return Some(Ext { negative, value: Magnitude::Infinite });
+        }
+        if body.len() > 2 && body[0] == b'0' && matches!(body[1], b'x' | b'X') {
+            return parse_hex(negative, &body[2..]);
         }
         let mut digits = BigUint::default();
         let mut any = false;
@@ -122,14 +126,7 @@ impl Ext {
             let sticky = (&quotient * &divisor) != numerator;
             round(quotient, -(shift as i64), sticky)
         };
-        let (significand, exp) = rounded;
-        if exp + BITS as i64 > MAX_EXP {
-            return None;
-        }
-        if exp + (BITS as i64) < MIN_EXP {
-            return None;
-        }
-        Some(Ext { negative, value: Magnitude::Finite { significand, exp } })
+        finite(negative, rounded)
     }
 
     /// True for a finite value.
@@ -170,7 +167,7 @@ impl Ext {
             // x + (-x) is +0 when rounding to nearest.
             return Some(Ext { negative: false, value: Magnitude::Finite { significand, exp: 0 } });
         }
-        if exp + BITS as i64 > MAX_EXP {
+        if top_bit(significand, exp) >= MAX_EXP {
             return Some(Ext { negative, value: Magnitude::Infinite });
         }
         Some(Ext { negative, value: Magnitude::Finite { significand, exp } })
@@ -214,6 +211,75 @@ impl Ext {
         }
         if text == "-0" { "0".into() } else { text }
     }
+}
+
+/// Position of the highest set bit of `significand * 2^exp` (non-zero).
+fn top_bit(significand: u64, exp: i64) -> i64 {
+    exp + i64::from(63 - significand.leading_zeros())
+}
+
+/// A parsed, rounded, non-zero value, or `None` where `strtold` reports a
+/// range error Redis refuses: an overflow, or an underflow to zero (below
+/// half the smallest denormal).
+fn finite(negative: bool, (significand, exp): (u64, i64)) -> Option<Ext> {
+    let top = top_bit(significand, exp);
+    if !(MIN_EXP - 1..MAX_EXP).contains(&top)
+        || (top == MIN_EXP - 1 && significand.is_power_of_two())
+    {
+        return None;
+    }
+    Some(Ext { negative, value: Magnitude::Finite { significand, exp } })
+}
+
+/// `strtold`'s hexadecimal floats, after the `0x`: hex digits with an
+/// optional point, then an optional binary exponent `p[+-]digits`.
+fn parse_hex(negative: bool, s: &[u8]) -> Option<Ext> {
+    let mut digits = BigUint::default();
+    let mut any = false;
+    let mut exp: i64 = 0;
+    let mut seen_point = false;
+    let mut at = 0;
+    while at < s.len() {
+        match s[at] {
+            b'.' if !seen_point => seen_point = true,
+            d if d.is_ascii_hexdigit() => {
+                let v = (d as char).to_digit(16).unwrap_or(0);
+                digits = (digits << 4u32) + v;
+                any = true;
+                if seen_point {
+                    exp -= 4;
+                }
+            }
+            _ => break,
+        }
+        at += 1;
+    }
+    if !any {
+        return None;
+    }
+    if at < s.len() {
+        if !matches!(s[at], b'p' | b'P') {
+            return None;
+        }
+        let e = &s[at + 1..];
+        let (e_negative, e_digits) = match e.first() {
+            Some(b'-') => (true, &e[1..]),
+            Some(b'+') => (false, &e[1..]),
+            _ => (false, e),
+        };
+        if e_digits.is_empty() || !e_digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut p: i64 = 0;
+        for d in e_digits {
+            p = (p * 10 + i64::from(d - b'0')).min(1_000_000);
+        }
+        exp += if e_negative { -p } else { p };
+    }
+    if digits.bits() == 0 {
+        return Some(Ext { negative, value: Magnitude::Finite { significand: 0, exp: 0 } });
+    }
+    finite(negative, round(digits, exp, false))
 }
 
 /// Rounds `n * 2^exp` (plus a sticky bit for anything below `n`) to a
@@ -284,9 +350,10 @@ mod tests {
 
     #[test]
     fn parsing_follows_string2ld() {
-        for bad in
-            ["", " 1", "1 ", " 11 ", "abc", "1e", "1e+", "nan", "-nan", "1\x002", ".", "0x10"]
-        {
+        for bad in [
+            "", " 1", "1 ", " 11 ", "abc", "1e", "1e+", "nan", "-nan", "1\x002", ".", "0x", "0x1p",
+            "0xg",
+        ] {
             assert_eq!(Ext::parse(bad.as_bytes()), None, "{bad:?}");
         }
         for good in ["1", "+1", "-1", ".5", "5.", "1e3", "1E-3", "inf", "-Infinity", "0"] {
@@ -294,6 +361,24 @@ mod tests {
         }
         assert_eq!(Ext::parse(b"1e5000"), None, "overflow");
         assert_eq!(Ext::parse(b"1e-5000"), None, "underflow");
+        assert!(Ext::parse(b"1e-4950").is_some(), "a denormal");
+        assert_eq!(Ext::parse(b"0x1p-16446"), None, "rounds to zero");
+        assert_eq!(Ext::parse(b"0x1p16384"), None, "overflow");
+        assert!(Ext::parse(b"0x1p16383").is_some());
+        // Hexadecimal floats, as redis-server 7.0.15 reads them.
+        for (hex, want) in [
+            ("0x10", "16"),
+            ("0x1p3", "8"),
+            ("0x1.8p1", "3"),
+            ("0X1P-2", "0.25"),
+            ("0x.8", "0.5"),
+            ("-0x10", "-16"),
+            ("+0x1.fffffffffffffffffp0", "2"),
+            ("0x1.8", "1.5"),
+        ] {
+            assert_eq!(incr("0", hex).as_deref(), Some(want), "{hex}");
+        }
+        assert_eq!(Ext::parse(b"0x1p"), None);
     }
 
     #[test]
