@@ -113,3 +113,119 @@ fn write_all_if_absent(
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::store::{Clock, StoreConfig};
+
+    fn store(quota: usize) -> Store {
+        Store::new(&StoreConfig {
+            shards: 8,
+            segment_size: 4096,
+            segment_quota: quota,
+            index_partitions: 4,
+            max_value_size: 1024,
+            retain_fraction: 0.5,
+            clock: Clock::Manual(Arc::new(AtomicU64::new(1_000_000))),
+        })
+    }
+
+    fn get(store: &Store, key: &[u8]) -> Option<Vec<u8>> {
+        store.get(key, <[u8]>::to_vec)
+    }
+
+    #[test]
+    fn edit_keeps_or_writes_and_keeps_the_deadline() {
+        let s = store(64);
+        let kept: Result<usize, ()> =
+            s.edit(b"k", |old| Ok(Edit::Keep(old.map_or(0, <[u8]>::len)))).unwrap();
+        assert_eq!(kept, Ok(0));
+        assert_eq!(get(&s, b"k"), None, "Keep creates nothing");
+        s.set(
+            b"k",
+            b"ab",
+            crate::store::WriteExpiry::At(2_000_000),
+            crate::store::WriteCondition::Always,
+            None,
+        )
+        .unwrap();
+        let wrote: Result<(), ()> = s
+            .edit(b"k", |old| {
+                let mut v = old.unwrap_or_default().to_vec();
+                v.push(b'c');
+                Ok(Edit::Write(v, ()))
+            })
+            .unwrap();
+        assert_eq!(wrote, Ok(()));
+        assert_eq!(get(&s, b"k"), Some(b"abc".to_vec()));
+        assert_eq!(s.ttl(b"k"), crate::store::Ttl::At(2_000_000));
+        let refused: Result<(), &str> = s.edit(b"k", |_| Err("no")).unwrap();
+        assert_eq!(refused, Err("no"));
+        assert_eq!(get(&s, b"k"), Some(b"abc".to_vec()));
+    }
+
+    #[test]
+    fn set_all_if_absent_is_all_or_nothing() {
+        let s = store(64);
+        let pairs: Vec<(&[u8], &[u8])> = vec![(b"a", b"1"), (b"b", b"2"), (b"c", b"3")];
+        assert_eq!(s.set_all_if_absent(&pairs), Ok(true));
+        assert_eq!(get(&s, b"b"), Some(b"2".to_vec()));
+        let pairs: Vec<(&[u8], &[u8])> = vec![(b"x", b"1"), (b"c", b"9"), (b"y", b"2")];
+        assert_eq!(s.set_all_if_absent(&pairs), Ok(false));
+        assert_eq!(
+            (get(&s, b"x"), get(&s, b"y"), get(&s, b"c")),
+            (None, None, Some(b"3".to_vec()))
+        );
+        let twice: Vec<(&[u8], &[u8])> = vec![(b"d", b"1"), (b"d", b"2")];
+        assert_eq!(s.set_all_if_absent(&twice), Ok(true));
+        assert_eq!(get(&s, b"d"), Some(b"2".to_vec()));
+    }
+
+    #[test]
+    fn a_failed_write_is_rolled_back() {
+        // The last item can never fit a segment: the writes before it,
+        // on several shards, are undone.
+        let s = store(64);
+        let keys: Vec<Vec<u8>> = (0..8u32).map(|i| format!("k{i}").into_bytes()).collect();
+        let huge = vec![b'x'; 5000];
+        let mut pairs: Vec<(&[u8], &[u8])> =
+            keys.iter().map(|k| (k.as_slice(), &b"v"[..])).collect();
+        pairs.push((b"huge", &huge));
+        assert_eq!(s.set_all_if_absent(&pairs), Err(StoreError::ItemTooLarge));
+        for key in &keys {
+            assert_eq!(get(&s, key), None, "{key:?} was undone");
+        }
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn concurrent_calls_in_opposite_orders_do_not_deadlock() {
+        let s = Arc::new(store(256));
+        let keys: Vec<Vec<u8>> = (0..16u32).map(|i| format!("key{i}").into_bytes()).collect();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (s, keys) = (s.clone(), keys.clone());
+                std::thread::spawn(move || {
+                    for round in 0..2000u32 {
+                        let mut pairs: Vec<(&[u8], &[u8])> =
+                            keys.iter().map(|k| (k.as_slice(), &b"v"[..])).collect();
+                        if (t + round) % 2 == 1 {
+                            pairs.reverse();
+                        }
+                        let _ = s.set_all_if_absent(&pairs);
+                        if round % 7 == 0 {
+                            s.delete(&keys[(round as usize + t as usize) % keys.len()]);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+}
