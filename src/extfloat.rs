@@ -381,6 +381,30 @@ mod tests {
         assert_eq!(Ext::parse(b"0x1p"), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_without_panicking(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            if let Some(x) = Ext::parse(&bytes) {
+                let _ = x.add(&x).map(|y| y.to_human());
+            }
+        }
+
+        #[test]
+        fn integers_add_exactly(a in -(1i64 << 53)..(1i64 << 53), b in -(1i64 << 53)..(1i64 << 53)) {
+            let got = incr(&a.to_string(), &b.to_string());
+            proptest::prop_assert_eq!(got, Some((a + b).to_string()));
+        }
+
+        #[test]
+        fn printing_then_parsing_is_stable(a in -1e12f64..1e12, b in -1e12f64..1e12) {
+            // What INCRBYFLOAT stores parses back to a value that prints
+            // the same (Redis reads its own replies back on the next call).
+            let once = incr(&a.to_string(), &b.to_string()).unwrap();
+            let again = incr(&once, "0").unwrap();
+            proptest::prop_assert_eq!(once, again);
+        }
+    }
+
     #[test]
     fn infinities() {
         let inf = Ext::parse(b"+inf").unwrap();
