@@ -624,8 +624,11 @@ fn bitpos() {
     assert_eq!(ask_text(&mut c, &["BITPOS", "str", "0"]), int(24));
     assert_eq!(ask_text(&mut c, &["BITPOS", "str", "0", "0"]), int(24));
     assert_eq!(ask_text(&mut c, &["BITPOS", "str", "0", "0", "-1"]), int(-1));
-    // Empty ranges.
+    // Empty ranges; two negative indexes out of range both clamp to 0
+    // (BITCOUNT and GETRANGE answer empty instead).
     assert_eq!(ask_text(&mut c, &["BITPOS", "str", "0", "2", "1"]), int(-1));
+    assert_eq!(ask_text(&mut c, &["BITPOS", "str", "1", "-13", "-32"]), int(0));
+    assert_eq!(ask_text(&mut c, &["BITCOUNT", "str", "-13", "-32"]), int(0));
     ask_text(&mut c, &["SET", "empty", ""]);
     assert_eq!(ask_text(&mut c, &["BITPOS", "empty", "0"]), int(-1));
     // Errors: the bit first (even on a missing key), then the range.

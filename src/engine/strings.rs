@@ -33,10 +33,16 @@ const SMALL: usize = 32;
 /// from the end) over `len` items: the inclusive range, or `None` when
 /// empty.
 pub fn clamp(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
     if start < 0 && end < 0 && start > end {
         return None;
     }
+    clamp_both(start, end, len)
+}
+
+/// [`clamp`] without its first rule (both negative and `start > end`:
+/// empty), which BITPOS does not have: there both clamp to 0.
+fn clamp_both(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
     let start = if start < 0 { (len + start).max(0) } else { start };
     let mut end = if end < 0 { (len + end).max(0) } else { end };
     if end >= len {
@@ -114,7 +120,8 @@ fn bit_span(range: BitRange, len: usize, bitpos: bool) -> Option<(u64, u64)> {
             let units = if bits { len * 8 } else { len };
             // BITPOS without an end: to the end of the value.
             let end = end.unwrap_or(if bitpos { -1 } else { 0 });
-            let (s, e) = clamp(start, end, units)?;
+            let (s, e) =
+                if bitpos { clamp_both(start, end, units)? } else { clamp(start, end, units)? };
             if bits { Some((s as u64, e as u64)) } else { Some((s as u64 * 8, e as u64 * 8 + 7)) }
         }
     }
@@ -537,6 +544,9 @@ mod tests {
         assert_eq!(bitpos_of(b"\xff\xff\xff", false, span(0, Some(-1), false)), -1);
         assert_eq!(bitpos_of(b"", false, BitRange::Whole), -1);
         assert_eq!(bitpos_of(b"\xff", false, span(5, Some(2), false)), -1);
+        // No empty rule for two negative indexes: both clamp to 0.
+        assert_eq!(bitpos_of(b"\xff\x00", true, span(-13, Some(-32), false)), 0);
+        assert_eq!(bitpos_of(b"\x00\xff", false, span(-20, Some(-25), true)), 0);
     }
 
     #[test]
