@@ -103,3 +103,37 @@ pub struct LcsOptions {
     /// `WITHMATCHLEN`: each range with its length.
     pub with_match_len: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::CommandError;
+    use super::*;
+
+    #[test]
+    fn texts_are_redis_7s() {
+        // As redis-server 7.0.15 sends them.
+        let cases: &[(StringsError, &[u8])] = &[
+            (StringsError::OffsetOutOfRange, b"-ERR offset is out of range\r\n"),
+            (StringsError::BitOffset, b"-ERR bit offset is not an integer or out of range\r\n"),
+            (StringsError::BitValue, b"-ERR bit is not an integer or out of range\r\n"),
+            (StringsError::BitArgument, b"-ERR The bit argument must be 1 or 0.\r\n"),
+            (StringsError::NotAFloat, b"-ERR value is not a valid float\r\n"),
+            (StringsError::NanOrInfinity, b"-ERR increment would produce NaN or Infinity\r\n"),
+            (
+                StringsError::LcsLenAndIdx,
+                b"-ERR If you want both the length and indexes, please just use IDX.\r\n",
+            ),
+            (
+                StringsError::LcsTooLarge,
+                b"-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n",
+            ),
+        ];
+        for &(error, want) in cases {
+            let mut out = Vec::new();
+            CommandError::Strings(error).write_resp(&mut out);
+            assert_eq!(out, want, "{error:?}");
+            assert!(CommandError::Strings(error).line_text().starts_with("ERROR "));
+            assert!(!CommandError::Strings(error).closes_connection());
+        }
+    }
+}
