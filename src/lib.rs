@@ -23,6 +23,8 @@
 //!   later).
 //! - [`decimal`]: Redis's decimal integer rules, shared by protocol and
 //!   store.
+//! - [`extfloat`]: x87 `long double` arithmetic and printing, for
+//!   INCRBYFLOAT's Redis-exact results.
 //! - [`units`]: byte sizes and durations, read from flags and written for
 //!   people.
 
@@ -32,6 +34,7 @@ pub mod acl;
 pub mod config;
 pub mod decimal;
 pub mod engine;
+pub mod extfloat;
 pub mod glob;
 pub mod memory;
 pub mod metrics;

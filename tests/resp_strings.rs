@@ -308,7 +308,7 @@ fn append_strlen() {
     assert_eq!(run(&mut con, &[b"APPEND", b"big", &big]), Ok(Value::Int(1000)));
     assert_eq!(
         run(&mut con, &[b"APPEND", b"big", &big]),
-        Err("ERR string exceeds maximum allowed size".into())
+        Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)".into())
     );
     assert_eq!(run(&mut con, &[b"STRLEN", b"big"]), Ok(Value::Int(1000)));
 }

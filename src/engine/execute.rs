@@ -17,6 +17,7 @@ use crate::store::{ExpireWhen, SetOutcome, StoreError, Ttl, WriteCondition, Writ
 use super::acl;
 use super::info;
 use super::output::{Output, Replies};
+use super::strings;
 use super::{Engine, Flow, Session};
 
 /// Sends `reply`, or asks for room for it.
@@ -195,6 +196,23 @@ fn run<O: Output + ?Sized>(
             finish(out, &Reply::Int(len as i64))
         }
         Command::StrLen { key } => finish(out, &Reply::Int(store.strlen(key) as i64)),
+        // String commands (GETRANGE ... BITPOS), in `super::strings`.
+        Command::GetRange { key, start, end } => strings::getrange(key, start, end, ctx),
+        Command::SetRange { key, offset, value } => {
+            return strings::setrange(key, offset, value, ctx);
+        }
+        Command::GetSet { key, value } => {
+            return set(key, value, SetOptions { get: true, ..SetOptions::default() }, ctx);
+        }
+        Command::MSetNx { pairs } => return strings::msetnx(pairs, ctx),
+        Command::IncrByFloat { key, increment } => {
+            return strings::incrbyfloat(key, increment, ctx);
+        }
+        Command::Lcs { key1, key2, options } => return strings::lcs(key1, key2, options, ctx),
+        Command::SetBit { key, offset, bit } => return strings::setbit(key, offset, bit, ctx),
+        Command::GetBit { key, offset } => strings::getbit(key, offset, ctx),
+        Command::BitCount { key, range } => return strings::bitcount(key, range, ctx),
+        Command::BitPos { key, bit, range } => return strings::bitpos(key, bit, range, ctx),
         Command::DbSize => finish(out, &Reply::Int(store.len() as i64)),
         Command::FlushAll => {
             store.flush();

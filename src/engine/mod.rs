@@ -12,6 +12,7 @@
 //! - [`info`]: INFO/STATS sections and CONFIG GET, from one
 //!   [`Snapshot`].
 //! - [`output`]: the seam replies go through.
+//! - `strings`: the string commands GETRANGE ... BITPOS.
 //! - `acl`: AUTH, HELLO's AUTH and the ACL subcommands. Whether a command
 //!   may run at all is decided once, before its arm, by
 //!   [`Access::authorize`] (see [`crate::acl`]).
@@ -26,6 +27,7 @@ mod acl;
 pub mod execute;
 pub mod info;
 pub mod output;
+mod strings;
 
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@
 
 use super::CommandError;
 use super::registry::{Flags, Spec, commands};
+use super::strings::{BitRange, BitRangeError, LcsOptions};
 
 commands! {
     /// `GET key` (line and RESP).
@@ -108,6 +109,86 @@ commands! {
         /// The key.
         key: &'a [u8],
     } => ("strlen", 2, [READ, FAST]),
+    // String commands (GETRANGE ... BITPOS).
+    /// `GETRANGE key start end` / `SUBSTR key start end`: Redis's flags
+    /// (`@read`, not `@fast`).
+    GetRange {
+        /// The key.
+        key: &'a [u8],
+        /// First byte, negative from the end.
+        start: i64,
+        /// Last byte (inclusive), negative from the end.
+        end: i64,
+    } => ("getrange", 4, [READ], ["substr"]),
+    /// `SETRANGE key offset value`.
+    SetRange {
+        /// The key.
+        key: &'a [u8],
+        /// Where `value` goes (already checked non-negative).
+        offset: u64,
+        /// Bytes to write there.
+        value: &'a [u8],
+    } => ("setrange", 4, [WRITE]),
+    /// `GETSET key value`: `SET key value GET` (the TTL is cleared).
+    GetSet {
+        /// The key.
+        key: &'a [u8],
+        /// The new value.
+        value: &'a [u8],
+    } => ("getset", 3, [WRITE, FAST]),
+    /// `MSETNX key value [key value ...]`: all or nothing.
+    MSetNx {
+        /// Alternating keys and values (count already checked even).
+        pairs: Args<'a>,
+    } => ("msetnx", -3, [WRITE]),
+    /// `INCRBYFLOAT key increment`.
+    IncrByFloat {
+        /// The key.
+        key: &'a [u8],
+        /// The increment as sent (already checked to be a float).
+        increment: &'a [u8],
+    } => ("incrbyfloat", 3, [WRITE, FAST]),
+    /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`.
+    Lcs {
+        /// The first string's key.
+        key1: &'a [u8],
+        /// The second string's key.
+        key2: &'a [u8],
+        /// Options.
+        options: LcsOptions,
+    } => ("lcs", -3, [READ]),
+    /// `SETBIT key offset 0|1`.
+    SetBit {
+        /// The key.
+        key: &'a [u8],
+        /// Bit offset (already checked against the largest value).
+        offset: u64,
+        /// The new bit.
+        bit: bool,
+    } => ("setbit", 4, [WRITE]),
+    /// `GETBIT key offset`.
+    GetBit {
+        /// The key.
+        key: &'a [u8],
+        /// Bit offset (already checked against the largest value).
+        offset: u64,
+    } => ("getbit", 3, [READ, FAST]),
+    /// `BITCOUNT key [start end [BYTE|BIT]]`.
+    BitCount {
+        /// The key.
+        key: &'a [u8],
+        /// The range, or the error to answer if the key exists.
+        range: Result<BitRange, BitRangeError>,
+    } => ("bitcount", -2, [READ]),
+    /// `BITPOS key bit [start [end [BYTE|BIT]]]`.
+    BitPos {
+        /// The key.
+        key: &'a [u8],
+        /// The bit looked for.
+        bit: bool,
+        /// The range, or the error to answer if the key exists.
+        range: Result<BitRange, BitRangeError>,
+    } => ("bitpos", -3, [READ]),
     /// `DBSIZE`.
     DbSize => ("dbsize", 1, [READ, KEYSPACE, FAST]),
     /// `FLUSHALL` / `FLUSHDB` (any ASYNC/SYNC flag accepted).
@@ -226,11 +307,20 @@ impl<'a> Command<'a> {
             | Command::Ttl { key, .. }
             | Command::IncrBy { key, .. }
             | Command::Append { key, .. }
-            | Command::StrLen { key } => KeysRepr::One(Some(key)),
+            | Command::StrLen { key }
+            | Command::GetRange { key, .. }
+            | Command::SetRange { key, .. }
+            | Command::GetSet { key, .. }
+            | Command::IncrByFloat { key, .. }
+            | Command::SetBit { key, .. }
+            | Command::GetBit { key, .. }
+            | Command::BitCount { key, .. }
+            | Command::BitPos { key, .. } => KeysRepr::One(Some(key)),
+            Command::Lcs { key1, key2, .. } => KeysRepr::Two(Some(key1), Some(key2)),
             Command::Del { keys } | Command::Exists { keys } | Command::MGet { keys } => {
                 KeysRepr::All(keys.iter())
             }
-            Command::MSet { pairs } => KeysRepr::Even(pairs.iter()),
+            Command::MSet { pairs } | Command::MSetNx { pairs } => KeysRepr::Even(pairs.iter()),
             Command::DbSize
             | Command::FlushAll
             | Command::Ping { .. }
@@ -262,6 +352,8 @@ enum KeysRepr<'a> {
     All(ArgsIter<'a>),
     /// Every other argument, from the first (MSET's keys).
     Even(ArgsIter<'a>),
+    /// Two keys (LCS).
+    Two(Option<&'a [u8]>, Option<&'a [u8]>),
 }
 
 impl<'a> Iterator for Keys<'a> {
@@ -276,6 +368,7 @@ impl<'a> Iterator for Keys<'a> {
                 iter.next();
                 key
             }
+            KeysRepr::Two(first, second) => first.take().or_else(|| second.take()),
         }
     }
 }

@@ -15,6 +15,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::strings::StringsError;
+
 /// A request-level error. The connection stays usable after every variant
 /// except [`CommandError::Protocol`], which closes a RESP connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +84,7 @@ pub enum CommandError {
     /// A value longer than the configured maximum (capkv-specific).
     ValueTooLarge,
     /// APPEND would grow a value past the maximum size (executor):
-    /// `string exceeds maximum allowed size`.
+    /// `string exceeds maximum allowed size (proto-max-bulk-len)`.
     StringTooLong,
     /// A line-protocol request line longer than
     /// [`crate::protocol::Limits::max_line`].
@@ -118,6 +120,9 @@ pub enum CommandError {
     /// An ACL subcommand's error, rendered after `ERR ` (`Unknown category
     /// 'x'`, `User 'x' not found`, an ACL LOAD failure ...).
     Acl(Box<[u8]>),
+    /// A string command's error (GETRANGE ... BITPOS), texts in
+    /// [`StringsError`].
+    Strings(StringsError),
 }
 
 /// Why a RESP stream cannot be framed. Each is answered with
@@ -270,6 +275,7 @@ impl CommandError {
             CommandError::NoPermCommand { .. } => "ERROR no permission to run this command",
             CommandError::NoPermKey => "ERROR no permission to access this key",
             CommandError::Acl(_) => "ERROR acl error",
+            CommandError::Strings(e) => e.line_text(),
         }
     }
 
@@ -327,6 +333,7 @@ impl CommandError {
                 out.push(b'\'');
                 return;
             }
+            CommandError::Strings(e) => e.resp_text(),
             CommandError::Syntax => "ERR syntax error",
             CommandError::NotAnInteger => "ERR value is not an integer or out of range",
             CommandError::Overflow => "ERR increment or decrement would overflow",
@@ -351,7 +358,9 @@ impl CommandError {
             CommandError::OutOfMemory => "OOM command not allowed when used memory > 'maxmemory'.",
             CommandError::KeyTooLong => "ERR key too long",
             CommandError::ValueTooLarge => "ERR value too large",
-            CommandError::StringTooLong => "ERR string exceeds maximum allowed size",
+            CommandError::StringTooLong => {
+                "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+            }
             CommandError::LineTooLong => "ERR line too long",
             CommandError::ValueHasNewline => "ERR value contains a newline",
             CommandError::NoAuth => "NOAUTH Authentication required.",
@@ -536,7 +545,7 @@ mod tests {
             (CommandError::ValueTooLarge, b"-ERR value too large\r\n", "ERROR value too large"),
             (
                 CommandError::StringTooLong,
-                b"-ERR string exceeds maximum allowed size\r\n",
+                b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n",
                 "ERROR string too long",
             ),
             (CommandError::LineTooLong, b"-ERR line too long\r\n", "ERROR line too long"),

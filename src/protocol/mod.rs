@@ -34,6 +34,7 @@ mod frame;
 mod inline;
 mod reply;
 mod request;
+mod strings;
 mod table;
 
 pub use command::{
@@ -44,6 +45,7 @@ pub use error::{CommandError, MAX_CLIENT_NAME, ProtocolError};
 pub use registry::{Flags, Spec};
 pub use reply::{InfoSection, Reply, encode_reply};
 pub use request::encode_command;
+pub use strings::{BitRange, BitRangeError, LcsOptions, StringsError};
 
 /// Which protocol a connection speaks: chosen by its first byte (line or
 /// RESP2), and for RESP by `HELLO` (2 or 3). Requests are framed the same

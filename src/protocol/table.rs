@@ -14,6 +14,7 @@ use super::{
     AclSubcommand, Args, ClientSubcommand, Command, CommandError, CommandId, CommandSubcommand,
     ConfigSubcommand, ExpireCondition, Expiry, Limits, SetCondition, SetOptions, TtlUnit,
 };
+use super::{BitRange, BitRangeError, LcsOptions, StringsError};
 use crate::decimal::parse_i64;
 
 /// Longest command or subcommand name in the table, rounded up. Longer
@@ -178,6 +179,64 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
         b"strlen" => {
             family(argc, CommandId::StrLen)?;
             Command::StrLen { key: key(f.arg(1), limits)? }
+        }
+        // String commands (GETRANGE ... BITPOS): parsers at the end of the file.
+        b"getrange" | b"substr" => getrange(f, limits, name.len() == 6)?,
+        b"setrange" => setrange(f, limits)?,
+        b"getset" => {
+            family(argc, CommandId::GetSet)?;
+            Command::GetSet { key: key(f.arg(1), limits)?, value: value(f.arg(2), limits)? }
+        }
+        b"msetnx" => {
+            family(argc, CommandId::MSetNx)?;
+            if argc % 2 == 0 {
+                return Err(CommandError::WrongArity { command: "msetnx" });
+            }
+            let pairs = f.tail(1);
+            for (i, arg) in pairs.iter().enumerate() {
+                if i % 2 == 0 {
+                    key(arg, limits)?;
+                } else {
+                    value(arg, limits)?;
+                }
+            }
+            Command::MSetNx { pairs }
+        }
+        b"incrbyfloat" => {
+            family(argc, CommandId::IncrByFloat)?;
+            if crate::extfloat::Ext::parse(f.arg(2)).is_none() {
+                return Err(CommandError::Strings(StringsError::NotAFloat));
+            }
+            Command::IncrByFloat { key: key(f.arg(1), limits)?, increment: f.arg(2) }
+        }
+        b"lcs" => lcs(f, limits)?,
+        b"setbit" => {
+            family(argc, CommandId::SetBit)?;
+            let offset = bit_offset(f.arg(2), limits)?;
+            let bit = match parse_i64(f.arg(3)) {
+                Some(0) => false,
+                Some(1) => true,
+                _ => return Err(CommandError::Strings(StringsError::BitValue)),
+            };
+            Command::SetBit { key: key(f.arg(1), limits)?, offset, bit }
+        }
+        b"getbit" => {
+            family(argc, CommandId::GetBit)?;
+            let offset = bit_offset(f.arg(2), limits)?;
+            Command::GetBit { key: key(f.arg(1), limits)?, offset }
+        }
+        b"bitcount" => {
+            family(argc, CommandId::BitCount)?;
+            Command::BitCount { key: key(f.arg(1), limits)?, range: bitcount_range(f.tail(2)) }
+        }
+        b"bitpos" => {
+            family(argc, CommandId::BitPos)?;
+            let bit = match integer(f.arg(2))? {
+                0 => false,
+                1 => true,
+                _ => return Err(CommandError::Strings(StringsError::BitArgument)),
+            };
+            Command::BitPos { key: key(f.arg(1), limits)?, bit, range: bitpos_range(f.tail(3)) }
         }
         b"ping" => match argc {
             1 => Command::Ping { message: None },
@@ -579,4 +638,116 @@ fn client<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
     };
     arity(argc, subcommand.arity(), subcommand.full_name())?;
     Ok(Command::Client { subcommand, args: f.tail(2) })
+}
+
+// String commands (GETRANGE ... BITPOS).
+
+/// `GETRANGE`/`SUBSTR`: both numbers are parsed before the key is looked
+/// up, so their errors come first.
+fn getrange<'a>(f: &Frame<'a>, limits: &Limits, substr: bool) -> Result<Command<'a>, CommandError> {
+    arity(f.argc(), 4, if substr { "substr" } else { "getrange" })?;
+    let start = integer(f.arg(2))?;
+    let end = integer(f.arg(3))?;
+    Ok(Command::GetRange { key: key(f.arg(1), limits)?, start, end })
+}
+
+/// `SETRANGE`: the offset must be an integer, then non-negative; the size
+/// check needs the value's length and is the executor's.
+fn setrange<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    family(f.argc(), CommandId::SetRange)?;
+    let offset = integer(f.arg(2))?;
+    let offset =
+        u64::try_from(offset).map_err(|_| CommandError::Strings(StringsError::OffsetOutOfRange))?;
+    Ok(Command::SetRange { key: key(f.arg(1), limits)?, offset, value: f.arg(3) })
+}
+
+/// Redis's `getBitOffsetFromArgument`: an integer, not negative, whose
+/// byte is inside the largest value.
+fn bit_offset(arg: &[u8], limits: &Limits) -> Result<u64, CommandError> {
+    parse_i64(arg)
+        .and_then(|n| u64::try_from(n).ok())
+        .filter(|&n| n >> 3 < limits.max_value_size as u64)
+        .ok_or(CommandError::Strings(StringsError::BitOffset))
+}
+
+fn range_integer(arg: &[u8]) -> Result<i64, BitRangeError> {
+    parse_i64(arg).ok_or(BitRangeError::NotAnInteger)
+}
+
+/// `BYTE` or `BIT` (case-insensitive): true for `BIT`.
+fn bit_unit(arg: &[u8]) -> Result<bool, BitRangeError> {
+    if arg.eq_ignore_ascii_case(b"bit") {
+        Ok(true)
+    } else if arg.eq_ignore_ascii_case(b"byte") {
+        Ok(false)
+    } else {
+        Err(BitRangeError::Syntax)
+    }
+}
+
+/// BITCOUNT's `[start end [BYTE|BIT]]`, in Redis's order: start, end, the
+/// both-negative empty range, then the unit.
+fn bitcount_range(args: Args<'_>) -> Result<BitRange, BitRangeError> {
+    let mut it = args.iter();
+    match args.len() {
+        0 => Ok(BitRange::Whole),
+        2 | 3 => {
+            let start = range_integer(it.next().unwrap_or_default())?;
+            let end = range_integer(it.next().unwrap_or_default())?;
+            if start < 0 && end < 0 && start > end {
+                return Ok(BitRange::Empty);
+            }
+            let bits = match it.next() {
+                Some(unit) => bit_unit(unit)?,
+                None => false,
+            };
+            Ok(BitRange::Span { start, end: Some(end), bits })
+        }
+        _ => Err(BitRangeError::Syntax),
+    }
+}
+
+/// BITPOS's `[start [end [BYTE|BIT]]]`, in Redis's order: start, the unit,
+/// then end.
+fn bitpos_range(args: Args<'_>) -> Result<BitRange, BitRangeError> {
+    let mut it = args.iter();
+    match args.len() {
+        0 => Ok(BitRange::Whole),
+        1..=3 => {
+            let start = range_integer(it.next().unwrap_or_default())?;
+            let end_arg = it.next();
+            let bits = match it.next() {
+                Some(unit) => bit_unit(unit)?,
+                None => false,
+            };
+            let end = end_arg.map(range_integer).transpose()?;
+            Ok(BitRange::Span { start, end, bits })
+        }
+        _ => Err(BitRangeError::Syntax),
+    }
+}
+
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`, options in
+/// any order, repeats allowed.
+fn lcs<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    family(f.argc(), CommandId::Lcs)?;
+    let mut options = LcsOptions::default();
+    let mut it = f.tail(3).iter();
+    while let Some(opt) = it.next() {
+        let mut buf = [0u8; NAME_MAX];
+        match lower(opt, &mut buf) {
+            b"idx" => options.idx = true,
+            b"len" => options.len = true,
+            b"withmatchlen" => options.with_match_len = true,
+            b"minmatchlen" if it.len() > 0 => {
+                let n = integer(it.next().unwrap_or_default())?;
+                options.min_match_len = n.max(0) as u64;
+            }
+            _ => return Err(CommandError::Syntax),
+        }
+    }
+    if options.len && options.idx {
+        return Err(CommandError::Strings(StringsError::LcsLenAndIdx));
+    }
+    Ok(Command::Lcs { key1: key(f.arg(1), limits)?, key2: key(f.arg(2), limits)?, options })
 }

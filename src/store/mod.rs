@@ -10,6 +10,8 @@
 //! - [`shard`]: one lock's worth of keys: segments + index, all operations.
 //! - [`expiry`]: active expiry, a thread that unlinks expired items
 //!   without waiting for a read, segment by segment.
+//! - [`strings`]: the string commands' primitives (an edit that may
+//!   decline to write, MSETNX's all-or-nothing write across shards).
 //! - [`eviction`]: which segment is reclaimed next (the most dead space
 //!   for its age, by log-structured cleaning's cost-benefit rule) and which
 //!   items survive it.
@@ -56,6 +58,7 @@ pub mod index;
 pub mod item;
 pub mod segment;
 pub mod shard;
+pub mod strings;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,6 +70,7 @@ use index::{KeyHash, Partitioner};
 use segment::SegmentPool;
 pub use shard::{ExpireWhen, OnOld, SetOutcome, ShardCounters, Ttl, WriteCondition, WriteExpiry};
 use shard::{Shard, Write};
+pub use strings::Edit;
 
 /// Why a store operation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
