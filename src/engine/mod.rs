@@ -25,6 +25,7 @@
 mod acl;
 pub mod execute;
 pub mod info;
+mod keyspace;
 pub mod output;
 
 #[cfg(test)]

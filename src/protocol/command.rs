@@ -108,6 +108,67 @@ commands! {
         /// The key.
         key: &'a [u8],
     } => ("strlen", 2, [READ, FAST]),
+    // Keyspace commands (TYPE ... MEMORY).
+    /// `TYPE key`: `string` or `none`.
+    Type {
+        /// The key.
+        key: &'a [u8],
+    } => ("type", 2, [READ, KEYSPACE, FAST]),
+    /// `TOUCH key [key ...]`: counts existing keys, each a use for eviction.
+    Touch {
+        /// Keys to touch.
+        keys: Args<'a>,
+    } => ("touch", -2, [READ, KEYSPACE, FAST]),
+    /// `EXPIRETIME key` / `PEXPIRETIME key`: the absolute deadline.
+    ExpireTime {
+        /// The key.
+        key: &'a [u8],
+        /// Seconds (`EXPIRETIME`) or milliseconds (`PEXPIRETIME`).
+        unit: TtlUnit,
+    } => ("expiretime", 2, [READ, KEYSPACE, FAST], ["pexpiretime"]),
+    /// `TIME`: `[seconds, microseconds]`.
+    Time => ("time", 1, [FAST]),
+    /// `RANDOMKEY`: a live key, or nil.
+    RandomKey => ("randomkey", 1, [READ, KEYSPACE]),
+    /// `RENAME key newkey`.
+    Rename {
+        /// The key renamed.
+        key: &'a [u8],
+        /// Its new name.
+        new_key: &'a [u8],
+    } => ("rename", 3, [WRITE, KEYSPACE]),
+    /// `RENAMENX key newkey`: only when `newkey` does not exist.
+    RenameNx {
+        /// The key renamed.
+        key: &'a [u8],
+        /// Its new name.
+        new_key: &'a [u8],
+    } => ("renamenx", 3, [WRITE, KEYSPACE, FAST]),
+    /// `COPY source destination [DB 0] [REPLACE]`.
+    Copy {
+        /// The key copied.
+        source: &'a [u8],
+        /// Where to.
+        destination: &'a [u8],
+        /// REPLACE: overwrite an existing destination.
+        replace: bool,
+    } => ("copy", -3, [WRITE, KEYSPACE]),
+    /// `KEYS pattern`.
+    Keys {
+        /// Glob pattern.
+        pattern: &'a [u8],
+    } => ("keys", 2, [READ, KEYSPACE, DANGEROUS]),
+    /// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`.
+    Scan {
+        /// Where the previous call stopped (0: the start).
+        cursor: u64,
+        /// MATCH.
+        pattern: Option<&'a [u8]>,
+        /// COUNT (at least 1; 10 by default).
+        count: usize,
+        /// TYPE, if given: only `string` matches anything.
+        kind: Option<&'a [u8]>,
+    } => ("scan", -2, [READ, KEYSPACE]),
     /// `DBSIZE`.
     DbSize => ("dbsize", 1, [READ, KEYSPACE, FAST]),
     /// `FLUSHALL` / `FLUSHDB` (any ASYNC/SYNC flag accepted).
@@ -230,6 +291,17 @@ impl<'a> Command<'a> {
             Command::Del { keys } | Command::Exists { keys } | Command::MGet { keys } => {
                 KeysRepr::All(keys.iter())
             }
+            Command::Type { key } | Command::ExpireTime { key, .. } => KeysRepr::One(Some(key)),
+            Command::Touch { keys } => KeysRepr::All(keys.iter()),
+            Command::Rename { key, new_key } | Command::RenameNx { key, new_key } => {
+                KeysRepr::Pair(Some(key), Some(new_key))
+            }
+            Command::Copy { source, destination, .. } => {
+                KeysRepr::Pair(Some(source), Some(destination))
+            }
+            Command::Time | Command::RandomKey | Command::Keys { .. } | Command::Scan { .. } => {
+                KeysRepr::One(None)
+            }
             Command::MSet { pairs } => KeysRepr::Even(pairs.iter()),
             Command::DbSize
             | Command::FlushAll
@@ -262,6 +334,8 @@ enum KeysRepr<'a> {
     All(ArgsIter<'a>),
     /// Every other argument, from the first (MSET's keys).
     Even(ArgsIter<'a>),
+    /// Two keys (RENAME, COPY).
+    Pair(Option<&'a [u8]>, Option<&'a [u8]>),
 }
 
 impl<'a> Iterator for Keys<'a> {
@@ -276,6 +350,7 @@ impl<'a> Iterator for Keys<'a> {
                 iter.next();
                 key
             }
+            KeysRepr::Pair(first, second) => first.take().or_else(|| second.take()),
         }
     }
 }

@@ -140,6 +140,32 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
         Command::Auth { username: None, password } => words(&[b"AUTH", password]),
         Command::Auth { username: Some(user), password } => words(&[b"AUTH", user, password]),
         Command::Acl { .. } => words(&[b"ACL", b"WHOAMI"]),
+        Command::Type { key } => words(&[b"TYPE", key]),
+        Command::Touch { keys } => with(words(&[b"TOUCH"]), *keys),
+        Command::ExpireTime { key, unit: TtlUnit::Seconds } => words(&[b"EXPIRETIME", key]),
+        Command::ExpireTime { key, unit: TtlUnit::Millis } => words(&[b"PEXPIRETIME", key]),
+        Command::Time => words(&[b"TIME"]),
+        Command::RandomKey => words(&[b"RANDOMKEY"]),
+        Command::Rename { key, new_key } => words(&[b"RENAME", key, new_key]),
+        Command::RenameNx { key, new_key } => words(&[b"RENAMENX", key, new_key]),
+        Command::Copy { source, destination, replace: false } => {
+            words(&[b"COPY", source, destination])
+        }
+        Command::Copy { source, destination, replace: true } => {
+            words(&[b"COPY", source, destination, b"REPLACE"])
+        }
+        Command::Keys { pattern } => words(&[b"KEYS", pattern]),
+        Command::Scan { cursor, pattern, count, kind } => {
+            let mut out = vec![b"SCAN".to_vec(), num(cursor)];
+            if let Some(p) = pattern {
+                out.extend([b"MATCH".to_vec(), p.to_vec()]);
+            }
+            out.extend([b"COUNT".to_vec(), num(count)]);
+            if let Some(k) = kind {
+                out.extend([b"TYPE".to_vec(), k.to_vec()]);
+            }
+            out
+        }
     }
 }
 
@@ -202,6 +228,32 @@ fn canonical() -> impl Strategy<Value = Vec<Vec<u8>>> {
     let getex = (key(), prop_oneof![Just(vec![]), Just(words(&[b"PERSIST"])), expiry()])
         .prop_map(|(k, e)| cat(vec![vec![b"GETEX".to_vec(), k], e]));
     let named = |name: &'static [u8]| move |rest: Vec<Vec<u8>>| cat(vec![words(&[name]), rest]);
+    let keyspace = prop_oneof![
+        key().prop_map(|k| vec![b"TYPE".to_vec(), k]),
+        keys().prop_map(named(b"TOUCH")),
+        key().prop_map(|k| vec![b"EXPIRETIME".to_vec(), k]),
+        key().prop_map(|k| vec![b"PEXPIRETIME".to_vec(), k]),
+        Just(words(&[b"TIME"])),
+        Just(words(&[b"RANDOMKEY"])),
+        (key(), key()).prop_map(|(a, b)| vec![b"RENAME".to_vec(), a, b]),
+        (key(), key()).prop_map(|(a, b)| vec![b"RENAMENX".to_vec(), a, b]),
+        (key(), key(), any::<bool>()).prop_map(|(a, b, r)| {
+            let mut out = vec![b"COPY".to_vec(), a, b];
+            if r {
+                out.push(b"REPLACE".to_vec());
+            }
+            out
+        }),
+        value().prop_map(|p| vec![b"KEYS".to_vec(), p]),
+        (any::<u64>(), proptest::option::of(value()), 1..=1000usize).prop_map(|(c, p, n)| {
+            let mut out = vec![b"SCAN".to_vec(), num(c)];
+            if let Some(p) = p {
+                out.extend([b"MATCH".to_vec(), p]);
+            }
+            out.extend([b"COUNT".to_vec(), num(n)]);
+            out
+        }),
+    ];
     prop_oneof![
         key().prop_map(|k| vec![b"GET".to_vec(), k]),
         set,
@@ -237,6 +289,7 @@ fn canonical() -> impl Strategy<Value = Vec<Vec<u8>>> {
         Just(words(&[b"HELLO"])),
         Just(words(&[b"HELLO", b"2"])),
         Just(words(&[b"HELLO", b"3"])),
+        keyspace,
     ]
 }
 

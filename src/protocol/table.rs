@@ -188,6 +188,45 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             family(argc, CommandId::Echo)?;
             Command::Echo { message: f.arg(1) }
         }
+        // Keyspace commands (TYPE ... MEMORY).
+        b"type" => {
+            family(argc, CommandId::Type)?;
+            Command::Type { key: key(f.arg(1), limits)? }
+        }
+        b"touch" => {
+            family(argc, CommandId::Touch)?;
+            Command::Touch { keys: keys(f.tail(1), limits)? }
+        }
+        b"expiretime" => {
+            family(argc, CommandId::ExpireTime)?;
+            Command::ExpireTime { key: key(f.arg(1), limits)?, unit: TtlUnit::Seconds }
+        }
+        b"pexpiretime" => {
+            arity(argc, 2, "pexpiretime")?;
+            Command::ExpireTime { key: key(f.arg(1), limits)?, unit: TtlUnit::Millis }
+        }
+        b"time" => {
+            family(argc, CommandId::Time)?;
+            Command::Time
+        }
+        b"randomkey" => {
+            family(argc, CommandId::RandomKey)?;
+            Command::RandomKey
+        }
+        b"rename" => {
+            family(argc, CommandId::Rename)?;
+            Command::Rename { key: key(f.arg(1), limits)?, new_key: key(f.arg(2), limits)? }
+        }
+        b"renamenx" => {
+            family(argc, CommandId::RenameNx)?;
+            Command::RenameNx { key: key(f.arg(1), limits)?, new_key: key(f.arg(2), limits)? }
+        }
+        b"copy" => copy(f, limits)?,
+        b"keys" => {
+            family(argc, CommandId::Keys)?;
+            Command::Keys { pattern: f.arg(1) }
+        }
+        b"scan" => scan(f)?,
         b"dbsize" => {
             family(argc, CommandId::DbSize)?;
             Command::DbSize
@@ -579,4 +618,73 @@ fn client<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
     };
     arity(argc, subcommand.arity(), subcommand.full_name())?;
     Ok(Command::Client { subcommand, args: f.tail(2) })
+}
+
+/// Redis 7.0's `copyCommand` options, in its order: each `REPLACE` or
+/// `DB <index>` in turn, the DB index checked as it is met (only 0 exists;
+/// Redis casts the index to an `int` before checking it).
+fn copy<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    family(f.argc(), CommandId::Copy)?;
+    let mut replace = false;
+    let mut iter = f.tail(3).iter();
+    while let Some(opt) = iter.next() {
+        if opt.eq_ignore_ascii_case(b"replace") {
+            replace = true;
+        } else if opt.eq_ignore_ascii_case(b"db") && iter.len() > 0 {
+            let index = integer(iter.next().unwrap_or_default())?;
+            if index as i32 != 0 {
+                return Err(CommandError::DbIndexOutOfRange);
+            }
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok(Command::Copy {
+        source: key(f.arg(1), limits)?,
+        destination: key(f.arg(2), limits)?,
+        replace,
+    })
+}
+
+/// Redis's `parseScanCursorOrReply` (a `strtoul` that must consume the
+/// whole argument: an empty cursor is 0), then `scanGenericCommand`'s
+/// options; every option needs its argument, COUNT at least 1.
+fn scan<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
+    family(f.argc(), CommandId::Scan)?;
+    let raw = f.arg(1);
+    let digits = raw.strip_prefix(b"+").unwrap_or(raw);
+    let mut cursor = 0u64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Err(CommandError::InvalidCursor);
+        }
+        cursor = cursor
+            .checked_mul(10)
+            .and_then(|c| c.checked_add(u64::from(d - b'0')))
+            .ok_or(CommandError::InvalidCursor)?;
+    }
+    if raw.len() == 1 && digits.is_empty() {
+        return Err(CommandError::InvalidCursor);
+    }
+    let (mut pattern, mut count, mut kind) = (None, 10usize, None);
+    let mut iter = f.tail(2).iter();
+    while let Some(opt) = iter.next() {
+        let Some(arg) = (iter.len() > 0).then(|| iter.next()).flatten() else {
+            return Err(CommandError::Syntax);
+        };
+        if opt.eq_ignore_ascii_case(b"count") {
+            let n = integer(arg)?;
+            if n < 1 {
+                return Err(CommandError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if opt.eq_ignore_ascii_case(b"match") {
+            pattern = Some(arg);
+        } else if opt.eq_ignore_ascii_case(b"type") {
+            kind = Some(arg);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok(Command::Scan { cursor, pattern, count, kind })
 }

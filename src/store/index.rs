@@ -438,6 +438,92 @@ impl Index {
         *self = Index::new(count);
     }
 
+    /// Number of partitions (fixed for the index's life: [`Index::clear`]
+    /// keeps it).
+    pub fn partition_count(&self) -> usize {
+        self.partitions.len()
+    }
+
+    /// The entries of partition `p` whose tag is at least `from`, in the
+    /// order SCAN's cursor walks them: by tag. At most about `count` of
+    /// them (all those sharing the last tag returned come along, so a tag
+    /// is never split between two calls), with the tag to go on from
+    /// (`None`: the partition is done).
+    ///
+    /// Where an entry sits in its partition (which bucket, which slot)
+    /// changes with cuckoo displacement and with every resize, but its
+    /// partition and tag are bits of its key's hash and never change, so
+    /// "tag >= from" names the same entries whatever happened to the
+    /// table in between. Walks the whole partition: partitions are sized
+    /// to hold a few thousand entries.
+    pub fn scan_partition(
+        &self,
+        p: usize,
+        from: u32,
+        count: usize,
+        out: &mut Vec<(u32, Location)>,
+    ) -> Option<u32> {
+        let start = out.len();
+        for bucket in self.partitions[p].buckets.iter() {
+            for &slot in bucket.0.iter().filter(|&&s| s != 0 && tag_of(s) >= from) {
+                out.push((tag_of(slot), location_of(slot)));
+            }
+        }
+        let found = &mut out[start..];
+        let count = count.max(1);
+        if found.len() <= count {
+            return None;
+        }
+        found.select_nth_unstable_by_key(count - 1, |&(tag, _)| tag);
+        let last = found[count - 1].0;
+        let mut keep = start;
+        for i in start..out.len() {
+            if out[i].0 <= last {
+                out.swap(keep, i);
+                keep += 1;
+            }
+        }
+        out.truncate(keep);
+        (last < TAG_MASK as u32).then_some(last + 1)
+    }
+
+    /// The first occupied slot at or after position `start` (taken modulo
+    /// the slots of the index), walking partitions and their buckets in
+    /// order and wrapping around; `None` when the index is empty.
+    pub fn occupied_from(&self, start: u64) -> Option<(SlotRef, Location)> {
+        if self.len == 0 {
+            return None;
+        }
+        let parts = self.partitions.len();
+        let first = (start % parts as u64) as usize;
+        for k in 0..=parts {
+            let p = (first + k) % parts;
+            let part = &self.partitions[p];
+            let n = part.buckets.len() * SLOTS;
+            // In the first partition visited, start at a random slot; the
+            // wrap-around visit (k == parts) covers the slots before it.
+            let (from, to) = if k == 0 { ((start >> 16) as usize % n, n) } else { (0, n) };
+            for i in from..to {
+                let slot = part.buckets[i / SLOTS].0[i % SLOTS];
+                if slot != 0 {
+                    let r = SlotRef {
+                        partition: p as u32,
+                        bucket: (i / SLOTS) as u32,
+                        slot: (i % SLOTS) as u8,
+                    };
+                    return Some((r, location_of(slot)));
+                }
+            }
+        }
+        None
+    }
+
+    /// The slot holding exactly `location`, if any (a scan found the
+    /// entry by location; this names it for removal).
+    pub fn slot_at(&self, partition: usize, tag: u32, location: Location) -> Option<SlotRef> {
+        self.find(KeyHash { tag, partition: partition as u32 }, |l| l == location)
+    }
+
     /// Calls `f` on every entry (for tests and consistency checks).
     pub fn for_each(&self, mut f: impl FnMut(Entry)) {
         for part in self.partitions.iter() {

@@ -1,0 +1,173 @@
+//! The keyspace commands (TYPE, TOUCH, EXPIRETIME, TIME, RANDOMKEY,
+//! RENAME, COPY, KEYS, SCAN), with Redis 7.0's replies.
+//!
+//! KEYS and SCAN copy the keys they found out of the store (a shard at a
+//! time, so no shard lock is held while the reply is written) and make
+//! room for the whole reply before writing any of it. KEYS checks the room
+//! after every shard: a reply that cannot fit stops the walk there and
+//! asks for [`Flow::NeedRoom`] with what it has counted so far, so at most
+//! one shard's worth of keys is buffered beyond what the output could
+//! hold, and a reply larger than `--max-client-buffer` fails the way every
+//! oversized reply does.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::glob;
+use crate::protocol::{Args, CommandError, Reply, TtlUnit};
+use crate::store::{MoveOutcome, Ttl};
+
+use super::Flow;
+use super::execute::{Ctx, finish, store_error};
+use super::output::Output;
+
+/// Bytes of framing a bulk string may need beyond its payload.
+const BULK_FRAMING: usize = 32;
+
+/// `TYPE key`.
+pub(super) fn key_type<O: Output + ?Sized>(key: &[u8], ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+    let kind = if ctx.engine.store.exists(key) { "string" } else { "none" };
+    finish(&mut ctx.out, &Reply::Status(kind))
+}
+
+/// `TOUCH key [key ...]`.
+pub(super) fn touch<O: Output + ?Sized>(keys: Args<'_>, ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+    let store = &*ctx.engine.store;
+    let n = keys.iter().filter(|k| store.touch(k)).count();
+    finish(&mut ctx.out, &Reply::Int(n as i64))
+}
+
+/// `EXPIRETIME` / `PEXPIRETIME`: Redis rounds seconds to the nearest.
+pub(super) fn expire_time<O: Output + ?Sized>(
+    key: &[u8],
+    unit: TtlUnit,
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Flow {
+    let n = match ctx.engine.store.deadline(key) {
+        Ttl::Missing => -2,
+        Ttl::Forever => -1,
+        Ttl::At(at) => {
+            let at = at.min(i64::MAX as u64) as i64;
+            match unit {
+                TtlUnit::Seconds => (at + 500) / 1000,
+                TtlUnit::Millis => at,
+            }
+        }
+    };
+    finish(&mut ctx.out, &Reply::Int(n))
+}
+
+/// `TIME`: `[seconds, microseconds]` as bulk strings, from the system
+/// clock (Redis's too).
+pub(super) fn time<O: Output + ?Sized>(ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (secs, micros) = (now.as_secs().to_string(), now.subsec_micros().to_string());
+    let out = &mut ctx.out;
+    if !out.try_room(3 * BULK_FRAMING + secs.len() + micros.len()) {
+        return Flow::NeedRoom(3 * BULK_FRAMING + secs.len() + micros.len());
+    }
+    out.push(&Reply::Array(2));
+    out.push(&Reply::Bulk(secs.as_bytes()));
+    out.push(&Reply::Bulk(micros.as_bytes()));
+    Flow::Continue
+}
+
+/// `RANDOMKEY`.
+pub(super) fn random_key<O: Output + ?Sized>(ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+    match ctx.engine.store.random_key() {
+        Some(key) => finish(&mut ctx.out, &Reply::Bulk(&key)),
+        None => finish(&mut ctx.out, &Reply::Nil),
+    }
+}
+
+/// `RENAME` (`nx` false) and `RENAMENX`.
+pub(super) fn rename<O: Output + ?Sized>(
+    key: &[u8],
+    new_key: &[u8],
+    nx: bool,
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Result<Flow, CommandError> {
+    // Room for the reply first, so a refused reply never follows a rename.
+    if !ctx.out.try_room(BULK_FRAMING) {
+        return Ok(Flow::NeedRoom(BULK_FRAMING));
+    }
+    let outcome = ctx.engine.store.rename(key, new_key, nx).map_err(store_error)?;
+    let reply = match (outcome, nx) {
+        (MoveOutcome::NoSource, _) => return Err(CommandError::NoSuchKey),
+        (MoveOutcome::Done, false) => Reply::Ok,
+        (MoveOutcome::Done, true) => Reply::Int(1),
+        (MoveOutcome::DestinationExists, _) => Reply::Int(0),
+    };
+    Ok(finish(&mut ctx.out, &reply))
+}
+
+/// `COPY source destination [DB 0] [REPLACE]`.
+pub(super) fn copy<O: Output + ?Sized>(
+    source: &[u8],
+    destination: &[u8],
+    replace: bool,
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Result<Flow, CommandError> {
+    if source == destination {
+        return Err(CommandError::SameObject);
+    }
+    if !ctx.out.try_room(BULK_FRAMING) {
+        return Ok(Flow::NeedRoom(BULK_FRAMING));
+    }
+    let outcome = ctx.engine.store.copy(source, destination, replace).map_err(store_error)?;
+    Ok(finish(&mut ctx.out, &Reply::Int(i64::from(outcome == MoveOutcome::Done))))
+}
+
+/// `KEYS pattern`, shard by shard (see the module docs for the room).
+pub(super) fn keys<O: Output + ?Sized>(pattern: &[u8], ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+    let store = &*ctx.engine.store;
+    let out = &mut ctx.out;
+    let every = pattern == b"*";
+    let mut found: Vec<Box<[u8]>> = Vec::new();
+    let mut bound = BULK_FRAMING;
+    for shard in 0..store.shard_count() {
+        let keys = store.shard_keys(shard, |key| every || glob::matches(pattern, key, false));
+        bound += keys.iter().map(|k| k.len() + BULK_FRAMING).sum::<usize>();
+        if !out.try_room(bound) {
+            return Flow::NeedRoom(bound);
+        }
+        found.extend(keys);
+    }
+    out.push(&Reply::Array(found.len()));
+    for key in &found {
+        out.push(&Reply::Bulk(key));
+    }
+    Flow::Continue
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]` (the cursor's
+/// design is in [`crate::store::keyspace`]).
+pub(super) fn scan<O: Output + ?Sized>(
+    cursor: u64,
+    pattern: Option<&[u8]>,
+    count: usize,
+    kind: Option<&[u8]>,
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Flow {
+    let store = &*ctx.engine.store;
+    // Every value is a string: any other TYPE filters out every key.
+    let any_type = kind.is_none_or(|k| k.eq_ignore_ascii_case(b"string"));
+    let pattern = pattern.filter(|p| *p != b"*");
+    let page = store.scan(cursor, count, |key| {
+        any_type && pattern.is_none_or(|p| glob::matches(p, key, false))
+    });
+    let next = page.cursor.to_string();
+    let bound = 3 * BULK_FRAMING
+        + next.len()
+        + page.keys.iter().map(|k| k.len() + BULK_FRAMING).sum::<usize>();
+    let out = &mut ctx.out;
+    if !out.try_room(bound) {
+        return Flow::NeedRoom(bound);
+    }
+    out.push(&Reply::Array(2));
+    out.push(&Reply::Bulk(next.as_bytes()));
+    out.push(&Reply::Array(page.keys.len()));
+    for key in &page.keys {
+        out.push(&Reply::Bulk(key));
+    }
+    Flow::Continue
+}
