@@ -206,9 +206,9 @@ fn run<O: Output + ?Sized>(
         Command::Copy { source, destination, replace } => {
             return keyspace::copy(source, destination, replace, ctx);
         }
-        Command::Keys { pattern } => keyspace::keys(pattern, ctx),
+        Command::Keys { pattern } => return keyspace::keys(pattern, ctx),
         Command::Scan { cursor, pattern, count, kind } => {
-            keyspace::scan(cursor, pattern, count, kind, ctx)
+            return keyspace::scan(cursor, pattern, count, kind, ctx);
         }
         Command::DbSize => finish(out, &Reply::Int(store.len() as i64)),
         Command::FlushAll => {

@@ -7,8 +7,9 @@
 //! after every shard: a reply that cannot fit stops the walk there and
 //! asks for [`Flow::NeedRoom`] with what it has counted so far, so at most
 //! one shard's worth of keys is buffered beyond what the output could
-//! hold, and a reply larger than `--max-client-buffer` fails the way every
-//! oversized reply does.
+//! hold. A reply that would pass `--max-client-buffer` is refused with an
+//! error instead (the connection stays open): Redis has no cap on a
+//! normal client's replies, capkv does.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,6 +20,10 @@ use crate::store::{MoveOutcome, Ttl};
 use super::Flow;
 use super::execute::{Ctx, finish, store_error};
 use super::output::Output;
+
+/// KEYS or SCAN found more than `--max-client-buffer` can hold (Redis
+/// has no such limit for normal clients; this is capkv's).
+const TOO_LARGE: &str = "ERR reply would exceed --max-client-buffer; use SCAN with a smaller COUNT";
 
 /// Bytes of framing a bulk string may need beyond its payload.
 const BULK_FRAMING: usize = 32;
@@ -118,8 +123,12 @@ pub(super) fn copy<O: Output + ?Sized>(
 }
 
 /// `KEYS pattern`, shard by shard (see the module docs for the room).
-pub(super) fn keys<O: Output + ?Sized>(pattern: &[u8], ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+pub(super) fn keys<O: Output + ?Sized>(
+    pattern: &[u8],
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Result<Flow, CommandError> {
     let store = &*ctx.engine.store;
+    let cap = ctx.engine.settings.max_client_buffer;
     let out = &mut ctx.out;
     let every = pattern == b"*";
     let mut found: Vec<Box<[u8]>> = Vec::new();
@@ -127,8 +136,11 @@ pub(super) fn keys<O: Output + ?Sized>(pattern: &[u8], ctx: &mut Ctx<'_, '_, '_,
     for shard in 0..store.shard_count() {
         let keys = store.shard_keys(shard, |key| every || glob::matches(pattern, key, false));
         bound += keys.iter().map(|k| k.len() + BULK_FRAMING).sum::<usize>();
+        if bound > cap {
+            return Err(CommandError::Fixed(TOO_LARGE));
+        }
         if !out.try_room(bound) {
-            return Flow::NeedRoom(bound);
+            return Ok(Flow::NeedRoom(bound));
         }
         found.extend(keys);
     }
@@ -136,7 +148,7 @@ pub(super) fn keys<O: Output + ?Sized>(pattern: &[u8], ctx: &mut Ctx<'_, '_, '_,
     for key in &found {
         out.push(&Reply::Bulk(key));
     }
-    Flow::Continue
+    Ok(Flow::Continue)
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]` (the cursor's
@@ -147,7 +159,7 @@ pub(super) fn scan<O: Output + ?Sized>(
     count: usize,
     kind: Option<&[u8]>,
     ctx: &mut Ctx<'_, '_, '_, O>,
-) -> Flow {
+) -> Result<Flow, CommandError> {
     let store = &*ctx.engine.store;
     // Every value is a string: any other TYPE filters out every key.
     let any_type = kind.is_none_or(|k| k.eq_ignore_ascii_case(b"string"));
@@ -159,9 +171,12 @@ pub(super) fn scan<O: Output + ?Sized>(
     let bound = 3 * BULK_FRAMING
         + next.len()
         + page.keys.iter().map(|k| k.len() + BULK_FRAMING).sum::<usize>();
+    if bound > ctx.engine.settings.max_client_buffer {
+        return Err(CommandError::Fixed(TOO_LARGE));
+    }
     let out = &mut ctx.out;
     if !out.try_room(bound) {
-        return Flow::NeedRoom(bound);
+        return Ok(Flow::NeedRoom(bound));
     }
     out.push(&Reply::Array(2));
     out.push(&Reply::Bulk(next.as_bytes()));
@@ -169,5 +184,5 @@ pub(super) fn scan<O: Output + ?Sized>(
     for key in &page.keys {
         out.push(&Reply::Bulk(key));
     }
-    Flow::Continue
+    Ok(Flow::Continue)
 }

@@ -444,6 +444,11 @@ impl Index {
         self.partitions.len()
     }
 
+    /// Entries in partition `p`.
+    pub fn partition_len(&self, p: usize) -> usize {
+        self.partitions[p].len
+    }
+
     /// The entries of partition `p` whose tag is at least `from`, in the
     /// order SCAN's cursor walks them: by tag. At most about `count` of
     /// them (all those sharing the last tag returned come along, so a tag
@@ -487,41 +492,29 @@ impl Index {
         (last < TAG_MASK as u32).then_some(last + 1)
     }
 
-    /// The first occupied slot at or after position `start` (taken modulo
-    /// the slots of the index), walking partitions and their buckets in
-    /// order and wrapping around; `None` when the index is empty.
-    pub fn occupied_from(&self, start: u64) -> Option<(SlotRef, Location)> {
+    /// An entry picked by `start`: the first non-empty partition at or
+    /// after `start % partitions`, then, within it, its entry number
+    /// `(start >> 16) % entries` (so every entry of a partition is equally
+    /// likely). `None` when the index is empty. Walks one partition.
+    pub fn pick(&self, start: u64) -> Option<(SlotRef, Location)> {
         if self.len == 0 {
             return None;
         }
         let parts = self.partitions.len();
         let first = (start % parts as u64) as usize;
-        for k in 0..=parts {
-            let p = (first + k) % parts;
-            let part = &self.partitions[p];
-            let n = part.buckets.len() * SLOTS;
-            // In the first partition visited, start at a random slot; the
-            // wrap-around visit (k == parts) covers the slots before it.
-            let (from, to) = if k == 0 { ((start >> 16) as usize % n, n) } else { (0, n) };
-            for i in from..to {
-                let slot = part.buckets[i / SLOTS].0[i % SLOTS];
-                if slot != 0 {
-                    let r = SlotRef {
-                        partition: p as u32,
-                        bucket: (i / SLOTS) as u32,
-                        slot: (i % SLOTS) as u8,
-                    };
+        let p = (0..parts).map(|k| (first + k) % parts).find(|&p| self.partitions[p].len > 0)?;
+        let part = &self.partitions[p];
+        let mut nth = ((start >> 16) % part.len as u64) as usize;
+        for (b, bucket) in part.buckets.iter().enumerate() {
+            for (i, &slot) in bucket.0.iter().enumerate().filter(|(_, s)| **s != 0) {
+                if nth == 0 {
+                    let r = SlotRef { partition: p as u32, bucket: b as u32, slot: i as u8 };
                     return Some((r, location_of(slot)));
                 }
+                nth -= 1;
             }
         }
         None
-    }
-
-    /// The slot holding exactly `location`, if any (a scan found the
-    /// entry by location; this names it for removal).
-    pub fn slot_at(&self, partition: usize, tag: u32, location: Location) -> Option<SlotRef> {
-        self.find(KeyHash { tag, partition: partition as u32 }, |l| l == location)
     }
 
     /// Calls `f` on every entry (for tests and consistency checks).

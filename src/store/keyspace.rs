@@ -167,7 +167,7 @@ impl Store {
         while empty_shards < shards && expired < MAX_EXPIRED {
             let now = self.clock.now_ms();
             let mut shard = self.lock(pick);
-            let Some((slot, location)) = shard.index.occupied_from(seed >> 8) else {
+            let Some((slot, location)) = shard.index.pick(seed >> 8) else {
                 drop(shard);
                 empty_shards += 1;
                 pick = (pick + 1) % shards;
@@ -218,17 +218,19 @@ impl Store {
         let mut keys = Vec::new();
         let mut entries = Vec::new();
         let mut visited = 0;
-        // Empty partitions cost little: like Redis's ten empty buckets per
-        // COUNT, ten of them count as one entry.
-        let mut empty = 0;
-        while position < end && visited < count && empty < count.saturating_mul(10) {
+        while position < end && visited < count {
             let (s, p) = ((position as usize) / parts, (position as usize) % parts);
             let now = self.clock.now_ms();
             let shard = self.lock(s);
             entries.clear();
-            let next = shard.index.scan_partition(p, tag, count - visited, &mut entries);
+            // An empty partition is skipped without walking it (its count
+            // is kept), so a sparse store is scanned in few calls.
+            let next = if shard.index.partition_len(p) == 0 {
+                None
+            } else {
+                shard.index.scan_partition(p, tag, count - visited, &mut entries)
+            };
             visited += entries.len();
-            empty += usize::from(entries.is_empty());
             for &(_, location) in &entries {
                 let (key, live) = key_at(&shard, location, now);
                 if live && keep(key) {
