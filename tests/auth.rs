@@ -344,6 +344,8 @@ fn sample(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
         "copy" => (&["COPY", "k1", "k2"], &["k1", "k2"]),
         "keys" => (&["KEYS", "*"], &[]),
         "scan" => (&["SCAN", "0"], &[]),
+        "object" => (&["OBJECT", "ENCODING", "k1"], &["k1"]),
+        "memory" => (&["MEMORY", "USAGE", "k1"], &["k1"]),
         other => panic!("no sample request for '{other}': add one to tests/auth.rs"),
     }
 }

@@ -544,3 +544,112 @@ fn scan_guarantees_under_write_load() {
     }
     assert_eq!(run(&mut con, &[b"GET", b"old:7"]), Ok(bulk("v")));
 }
+
+#[test]
+fn object_encoding_freq_idletime_refcount_help() {
+    let server = TestServer::start(&[]);
+    let mut c = raw(&server);
+    let long44 = "a".repeat(44);
+    let long45 = "a".repeat(45);
+    for (value, want) in [
+        ("12345", "int"),
+        ("-9223372036854775808", "int"),
+        ("9223372036854775808", "embstr"),
+        ("012", "embstr"),
+        ("+1", "embstr"),
+        ("", "embstr"),
+        ("hello", "embstr"),
+        (long44.as_str(), "embstr"),
+        (long45.as_str(), "raw"),
+    ] {
+        assert_eq!(ask(&mut c, &["SET", "foo", value]), "+OK\r\n");
+        let got = ask(&mut c, &["OBJECT", "ENCODING", "foo"]);
+        assert_eq!(got, format!("${}\r\n{want}\r\n", want.len()), "value {value:?}");
+    }
+    assert_eq!(ask(&mut c, &["OBJECT", "ENCODING", "missing"]), "$-1\r\n");
+    assert_eq!(ask(&mut c, &["OBJECT", "FREQ", "missing"]), "$-1\r\n");
+    assert_eq!(ask(&mut c, &["OBJECT", "REFCOUNT", "missing"]), "$-1\r\n");
+    assert_eq!(ask(&mut c, &["OBJECT", "IDLETIME", "missing"]), "$-1\r\n");
+    if is_capkv(&server) {
+        // FREQ is the index's use counter (0 to 3); OBJECT itself does not
+        // count as a use.
+        assert_eq!(ask(&mut c, &["SET", "f", "v"]), "+OK\r\n");
+        assert_eq!(ask(&mut c, &["OBJECT", "FREQ", "f"]), ":0\r\n");
+        assert_eq!(ask(&mut c, &["OBJECT", "FREQ", "f"]), ":0\r\n");
+        assert_eq!(ask(&mut c, &["GET", "f"]), "$1\r\nv\r\n");
+        assert_eq!(ask(&mut c, &["OBJECT", "FREQ", "f"]), ":1\r\n");
+        assert_eq!(ask(&mut c, &["TOUCH", "f"]), ":1\r\n");
+        assert_eq!(ask(&mut c, &["OBJECT", "FREQ", "f"]), ":2\r\n");
+        for _ in 0..5 {
+            ask(&mut c, &["GET", "f"]);
+        }
+        assert_eq!(ask(&mut c, &["OBJECT", "FREQ", "f"]), ":3\r\n");
+        assert_eq!(
+            ask(&mut c, &["OBJECT", "IDLETIME", "f"]),
+            "-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that \
+             when switching between policies at runtime LRU and LFU data will take some time to \
+             adjust.\r\n"
+        );
+        assert_eq!(ask(&mut c, &["OBJECT", "REFCOUNT", "f"]), ":1\r\n");
+    }
+    let help = ask(&mut c, &["OBJECT", "HELP"]);
+    assert!(
+        help.starts_with(
+            "*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n\
+             +ENCODING <key>\r\n"
+        ),
+        "{help}"
+    );
+    assert!(help.ends_with("+HELP\r\n+    Prints this help.\r\n"), "{help}");
+    assert_eq!(ask(&mut c, &["OBJECT"]), arity("object"));
+    assert_eq!(ask(&mut c, &["OBJECT", "ENCODING"]), arity("object|encoding"));
+    assert_eq!(ask(&mut c, &["OBJECT", "FREQ", "a", "b"]), arity("object|freq"));
+    assert_eq!(ask(&mut c, &["OBJECT", "HELP", "x"]), arity("object|help"));
+    assert_eq!(
+        ask(&mut c, &["object", "foo", "k"]),
+        "-ERR unknown subcommand 'foo'. Try OBJECT HELP.\r\n"
+    );
+}
+
+#[test]
+fn memory_usage_and_help() {
+    let server = TestServer::start(&[]);
+    let mut c = raw(&server);
+    assert_eq!(ask(&mut c, &["MEMORY", "USAGE", "k"]), "$-1\r\n");
+    assert_eq!(ask(&mut c, &["SET", "k", "v"]), "+OK\r\n");
+    if is_capkv(&server) {
+        // The item (2-byte header, key, value) plus its 8-byte index slot.
+        assert_eq!(ask(&mut c, &["MEMORY", "USAGE", "k"]), ":12\r\n");
+        assert_eq!(ask(&mut c, &["MEMORY", "USAGE", "k", "SAMPLES", "0"]), ":12\r\n");
+        // A deadline adds its 6 bytes.
+        assert_eq!(ask(&mut c, &["EXPIRE", "k", "100"]), ":1\r\n");
+        assert_eq!(ask(&mut c, &["MEMORY", "USAGE", "k"]), ":18\r\n");
+        // A 200-byte value: a 2-byte length.
+        let value = "x".repeat(200);
+        assert_eq!(ask(&mut c, &["SET", "k", &value]), "+OK\r\n");
+        assert_eq!(ask(&mut c, &["MEMORY", "USAGE", "k"]), ":212\r\n");
+    }
+    let syntax = "-ERR syntax error\r\n";
+    assert_eq!(ask(&mut c, &["MEMORY", "USAGE", "k", "SAMPLES"]), syntax);
+    assert_eq!(ask(&mut c, &["MEMORY", "USAGE", "k", "SAMPLES", "-1"]), syntax);
+    assert_eq!(ask(&mut c, &["MEMORY", "USAGE", "k", "FOO", "1"]), syntax);
+    assert_eq!(
+        ask(&mut c, &["MEMORY", "USAGE", "missing", "SAMPLES", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(ask(&mut c, &["MEMORY"]), arity("memory"));
+    assert_eq!(ask(&mut c, &["MEMORY", "USAGE"]), arity("memory|usage"));
+    assert_eq!(ask(&mut c, &["MEMORY", "HELP", "x"]), arity("memory|help"));
+    let help = ask(&mut c, &["MEMORY", "HELP"]);
+    assert!(
+        help.starts_with(
+            "*14\r\n+MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n\
+             +DOCTOR\r\n"
+        ),
+        "{help}"
+    );
+    assert!(
+        help.contains("+    sampled up to <count> times (default: 5, 0 means sample all).\r\n")
+    );
+    assert!(help.ends_with("+HELP\r\n+    Prints this help.\r\n"), "{help}");
+}

@@ -210,6 +210,8 @@ fn run<O: Output + ?Sized>(
         Command::Scan { cursor, pattern, count, kind } => {
             return keyspace::scan(cursor, pattern, count, kind, ctx);
         }
+        Command::Object { subcommand, key } => return keyspace::object(subcommand, key, ctx),
+        Command::Memory { key } => keyspace::memory(key, ctx),
         Command::DbSize => finish(out, &Reply::Int(store.len() as i64)),
         Command::FlushAll => {
             store.flush();

@@ -1,5 +1,11 @@
 //! The keyspace commands (TYPE, TOUCH, EXPIRETIME, TIME, RANDOMKEY,
-//! RENAME, COPY, KEYS, SCAN), with Redis 7.0's replies.
+//! RENAME, COPY, KEYS, SCAN, OBJECT, MEMORY), with Redis 7.0's replies.
+//!
+//! OBJECT answers as Redis does under an LFU policy, because what capkv
+//! keeps per key is a use counter (the index's `freq`, 0 to 3, which
+//! eviction reads): FREQ returns it, IDLETIME is Redis's "LFU policy
+//! selected" error. MEMORY USAGE is the key's real cost: its item in the
+//! segment plus its 8-byte index slot.
 //!
 //! KEYS and SCAN copy the keys they found out of the store (a shard at a
 //! time, so no shard lock is held while the reply is written) and make
@@ -14,7 +20,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::glob;
-use crate::protocol::{Args, CommandError, Reply, TtlUnit};
+use crate::protocol::{Args, CommandError, ObjectSubcommand, Reply, TtlUnit};
 use crate::store::{MoveOutcome, Ttl};
 
 use super::Flow;
@@ -185,4 +191,103 @@ pub(super) fn scan<O: Output + ?Sized>(
         out.push(&Reply::Bulk(key));
     }
     Ok(Flow::Continue)
+}
+
+/// Redis 7.0's OBJECT HELP lines (`addReplyHelp` adds the header and the
+/// HELP lines around them).
+const OBJECT_HELP: &[&str] = &[
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+];
+
+/// Redis 7.0's MEMORY HELP lines.
+const MEMORY_HELP: &[&str] = &[
+    "DOCTOR",
+    "    Return memory problems reports.",
+    "MALLOC-STATS",
+    "    Return internal statistics report from the memory allocator.",
+    "PURGE",
+    "    Attempt to purge dirty pages for reclamation by the allocator.",
+    "STATS",
+    "    Return information about the memory usage of the server.",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value. Nested values are",
+    "    sampled up to <count> times (default: 5, 0 means sample all).",
+];
+
+/// capkv's use counter is what eviction keeps, so it answers FREQ as
+/// Redis does under an LFU policy, and IDLETIME with Redis's error for
+/// that policy (no access time is kept).
+const IDLETIME_UNDER_LFU: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. \
+     Please note that when switching between policies at runtime LRU and LFU data will take \
+     some time to adjust.";
+
+/// Redis's `addReplyHelp`.
+fn help<O: Output + ?Sized>(container: &str, lines: &[&str], ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+    let header = format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    let footer = ["HELP", "    Prints this help."];
+    let bound = BULK_FRAMING * (lines.len() + 4)
+        + header.len()
+        + lines.iter().chain(&footer).map(|l| l.len()).sum::<usize>();
+    let out = &mut ctx.out;
+    if !out.try_room(bound) {
+        return Flow::NeedRoom(bound);
+    }
+    out.push(&Reply::Array(lines.len() + 3));
+    out.push(&Reply::Status(&header));
+    for line in lines.iter().chain(&footer) {
+        out.push(&Reply::Status(line));
+    }
+    Flow::Continue
+}
+
+/// How Redis 7.0 would encode a string value set with SET
+/// (`tryObjectEncoding`): `int` for a canonical decimal `long` of at most
+/// 20 characters, `embstr` up to 44 bytes, `raw` beyond.
+fn encoding(value: &[u8]) -> &'static str {
+    if value.len() <= 20 && crate::decimal::parse_i64(value).is_some() {
+        "int"
+    } else if value.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
+}
+
+/// `OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key`, `OBJECT HELP`.
+pub(super) fn object<O: Output + ?Sized>(
+    subcommand: ObjectSubcommand,
+    key: Option<&[u8]>,
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Result<Flow, CommandError> {
+    let Some(key) = key else { return Ok(help("OBJECT", OBJECT_HELP, ctx)) };
+    let found = ctx.engine.store.inspect(key, |value, freq, _| (encoding(value), freq));
+    let Some((encoding, freq)) = found else { return Ok(finish(&mut ctx.out, &Reply::Nil)) };
+    let reply = match subcommand {
+        ObjectSubcommand::Encoding => Reply::Bulk(encoding.as_bytes()),
+        ObjectSubcommand::Freq => Reply::Int(i64::from(freq)),
+        ObjectSubcommand::IdleTime => return Err(CommandError::Fixed(IDLETIME_UNDER_LFU)),
+        ObjectSubcommand::RefCount => Reply::Int(1),
+        ObjectSubcommand::Help => unreachable!("HELP carries no key"),
+    };
+    Ok(finish(&mut ctx.out, &reply))
+}
+
+/// `MEMORY USAGE key [SAMPLES n]`, `MEMORY HELP`.
+pub(super) fn memory<O: Output + ?Sized>(key: Option<&[u8]>, ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+    let Some(key) = key else { return help("MEMORY", MEMORY_HELP, ctx) };
+    match ctx.engine.store.inspect(key, |_, _, bytes| bytes) {
+        Some(bytes) => finish(&mut ctx.out, &Reply::Int(bytes as i64)),
+        None => finish(&mut ctx.out, &Reply::Nil),
+    }
 }

@@ -169,6 +169,18 @@ commands! {
         /// TYPE, if given: only `string` matches anything.
         kind: Option<&'a [u8]>,
     } => ("scan", -2, [READ, KEYSPACE]),
+    /// `OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key`, `OBJECT HELP`.
+    Object {
+        /// Which one.
+        subcommand: ObjectSubcommand,
+        /// The key (`None` for HELP).
+        key: Option<&'a [u8]>,
+    } => ("object", -2, [READ, KEYSPACE]),
+    /// `MEMORY USAGE key [SAMPLES n]` (`Some(key)`), `MEMORY HELP` (`None`).
+    Memory {
+        /// The key USAGE measures.
+        key: Option<&'a [u8]>,
+    } => ("memory", -2, [READ]),
     /// `DBSIZE`.
     DbSize => ("dbsize", 1, [READ, KEYSPACE, FAST]),
     /// `FLUSHALL` / `FLUSHDB` (any ASYNC/SYNC flag accepted).
@@ -302,6 +314,7 @@ impl<'a> Command<'a> {
             Command::Time | Command::RandomKey | Command::Keys { .. } | Command::Scan { .. } => {
                 KeysRepr::One(None)
             }
+            Command::Object { key, .. } | Command::Memory { key } => KeysRepr::One(key),
             Command::MSet { pairs } => KeysRepr::Even(pairs.iter()),
             Command::DbSize
             | Command::FlushAll
@@ -353,6 +366,21 @@ impl<'a> Iterator for Keys<'a> {
             KeysRepr::Pair(first, second) => first.take().or_else(|| second.take()),
         }
     }
+}
+
+/// `OBJECT` subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectSubcommand {
+    /// `OBJECT ENCODING key`: `int`, `embstr` or `raw`.
+    Encoding,
+    /// `OBJECT FREQ key`: the index's use counter.
+    Freq,
+    /// `OBJECT IDLETIME key`: not tracked (Redis's LFU-policy error).
+    IdleTime,
+    /// `OBJECT REFCOUNT key`: always 1 (values are never shared).
+    RefCount,
+    /// `OBJECT HELP`.
+    Help,
 }
 
 /// `CONFIG` subcommands.

@@ -36,6 +36,7 @@ mod reply;
 mod request;
 mod table;
 
+pub use command::ObjectSubcommand;
 pub use command::{
     AclSubcommand, Args, ArgsIter, ClientSubcommand, Command, CommandId, CommandSubcommand,
     ConfigSubcommand, ExpireCondition, Expiry, Keys, REGISTRY, SetCondition, SetOptions, TtlUnit,

@@ -6,6 +6,7 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 
+use super::ObjectSubcommand;
 use super::{
     Args, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect, ExpireCondition,
     Expiry, Limits, Parsed, Reply, SetCondition, Skip, TtlUnit, encode_command, encode_reply, line,
@@ -155,6 +156,20 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
             words(&[b"COPY", source, destination, b"REPLACE"])
         }
         Command::Keys { pattern } => words(&[b"KEYS", pattern]),
+        Command::Object { subcommand, key } => {
+            let name: &[u8] = match subcommand {
+                ObjectSubcommand::Encoding => b"ENCODING",
+                ObjectSubcommand::Freq => b"FREQ",
+                ObjectSubcommand::IdleTime => b"IDLETIME",
+                ObjectSubcommand::RefCount => b"REFCOUNT",
+                ObjectSubcommand::Help => b"HELP",
+            };
+            let mut out = words(&[b"OBJECT", name]);
+            out.extend(key.map(<[u8]>::to_vec));
+            out
+        }
+        Command::Memory { key: Some(key) } => words(&[b"MEMORY", b"USAGE", key]),
+        Command::Memory { key: None } => words(&[b"MEMORY", b"HELP"]),
         Command::Scan { cursor, pattern, count, kind } => {
             let mut out = vec![b"SCAN".to_vec(), num(cursor)];
             if let Some(p) = pattern {
@@ -245,6 +260,11 @@ fn canonical() -> impl Strategy<Value = Vec<Vec<u8>>> {
             out
         }),
         value().prop_map(|p| vec![b"KEYS".to_vec(), p]),
+        (key(), prop_oneof![Just(&b"ENCODING"[..]), Just(&b"FREQ"[..]), Just(&b"REFCOUNT"[..])])
+            .prop_map(|(k, sub)| vec![b"OBJECT".to_vec(), sub.to_vec(), k]),
+        Just(words(&[b"OBJECT", b"HELP"])),
+        key().prop_map(|k| vec![b"MEMORY".to_vec(), b"USAGE".to_vec(), k]),
+        Just(words(&[b"MEMORY", b"HELP"])),
         (any::<u64>(), proptest::option::of(value()), 1..=1000usize).prop_map(|(c, p, n)| {
             let mut out = vec![b"SCAN".to_vec(), num(c)];
             if let Some(p) = p {

@@ -9,6 +9,7 @@
 //! Arity follows Redis's convention: `n > 0` means exactly `n` arguments
 //! (command name included), `-n` means at least `n`.
 
+use super::ObjectSubcommand;
 use super::frame::Frame;
 use super::{
     AclSubcommand, Args, ClientSubcommand, Command, CommandError, CommandId, CommandSubcommand,
@@ -227,6 +228,8 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             Command::Keys { pattern: f.arg(1) }
         }
         b"scan" => scan(f)?,
+        b"object" => object(f, limits)?,
+        b"memory" => memory(f, limits)?,
         b"dbsize" => {
             family(argc, CommandId::DbSize)?;
             Command::DbSize
@@ -687,4 +690,55 @@ fn scan<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
         }
     }
     Ok(Command::Scan { cursor, pattern, count, kind })
+}
+
+/// Redis 7.0's OBJECT container: the subcommand first (unknown: `Try
+/// OBJECT HELP.`), then its own arity.
+fn object<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    family(argc, CommandId::Object)?;
+    let mut buf = [0u8; NAME_MAX];
+    let (subcommand, name) = match lower(f.arg(1), &mut buf) {
+        b"encoding" => (ObjectSubcommand::Encoding, "object|encoding"),
+        b"freq" => (ObjectSubcommand::Freq, "object|freq"),
+        b"idletime" => (ObjectSubcommand::IdleTime, "object|idletime"),
+        b"refcount" => (ObjectSubcommand::RefCount, "object|refcount"),
+        b"help" => {
+            arity(argc, 2, "object|help")?;
+            return Ok(Command::Object { subcommand: ObjectSubcommand::Help, key: None });
+        }
+        _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
+    };
+    arity(argc, 3, name)?;
+    Ok(Command::Object { subcommand, key: Some(key(f.arg(2), limits)?) })
+}
+
+/// Redis 7.0's MEMORY container, USAGE and HELP only (DOCTOR, STATS,
+/// MALLOC-STATS and PURGE are unknown subcommands here). USAGE's options
+/// as `memoryCommand` reads them: `SAMPLES n` with `n >= 0`, checked
+/// before the key is looked up; capkv's values have nothing to sample.
+fn memory<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    family(argc, CommandId::Memory)?;
+    let mut buf = [0u8; NAME_MAX];
+    match lower(f.arg(1), &mut buf) {
+        b"usage" => {
+            arity(argc, -3, "memory|usage")?;
+            let mut iter = f.tail(3).iter();
+            while let Some(opt) = iter.next() {
+                if !(opt.eq_ignore_ascii_case(b"samples") && iter.len() > 0) {
+                    return Err(CommandError::Syntax);
+                }
+                if integer(iter.next().unwrap_or_default())? < 0 {
+                    return Err(CommandError::Syntax);
+                }
+            }
+            Ok(Command::Memory { key: Some(key(f.arg(2), limits)?) })
+        }
+        b"help" => {
+            arity(argc, 2, "memory|help")?;
+            Ok(Command::Memory { key: None })
+        }
+        _ => Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
+    }
 }

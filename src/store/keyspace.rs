@@ -250,6 +250,20 @@ impl Store {
         ScanPage { cursor, keys }
     }
 
+    /// Calls `inspect` with the live value of `key`, its index use counter
+    /// and the bytes it takes (the item in its segment plus its 8-byte
+    /// index slot), without counting a use (`OBJECT`, `MEMORY USAGE`);
+    /// `None` if the key is missing or expired. `inspect` runs under the
+    /// shard lock: see [the rules for callbacks](super#callbacks).
+    pub fn inspect<R>(&self, key: &[u8], inspect: impl FnOnce(&[u8], u8, usize) -> R) -> Option<R> {
+        self.with_key(key, |s, h, now| {
+            let found = s.find_live(h, key, now)?;
+            let freq = s.index.entry(found.slot).freq;
+            let bytes = found.header.item_len() + std::mem::size_of::<u64>();
+            Some(inspect(s.value(&found), freq, bytes))
+        })
+    }
+
     /// The absolute deadline of `key` (`EXPIRETIME`): as [`Store::ttl`].
     pub fn deadline(&self, key: &[u8]) -> Ttl {
         self.ttl(key)
