@@ -140,17 +140,27 @@ impl Store {
         };
         let (src, dst) =
             if src_shard < dst_shard { (&mut low, &mut high) } else { (&mut high, &mut low) };
-        let Some(item) = copy_live(src, src_hash, from, now) else {
-            return Ok(MoveOutcome::NoSource);
-        };
-        if overwrite == Overwrite::Never && dst.find_live(dst_hash, to, now).is_some() {
-            return Ok(MoveOutcome::DestinationExists);
-        }
-        dst.put(dst_hash, to, &item.value, item.deadline, now)?;
-        if remove_source {
-            src.delete(src_hash, from, now);
-        }
-        Ok(MoveOutcome::Done)
+        let outcome = (|| -> Result<MoveOutcome, StoreError> {
+            let Some(item) = copy_live(src, src_hash, from, now) else {
+                return Ok(MoveOutcome::NoSource);
+            };
+            if overwrite == Overwrite::Never && dst.find_live(dst_hash, to, now).is_some() {
+                return Ok(MoveOutcome::DestinationExists);
+            }
+            dst.put(dst_hash, to, &item.value, item.deadline, now)?;
+            if remove_source {
+                src.delete(src_hash, from, now);
+            }
+            Ok(MoveOutcome::Done)
+        })();
+        // Each guard frees what its shard gave up once its own mutex is
+        // released, but the other one would still be held: take both
+        // shards' buffers and free them after both locks.
+        let freed = (low.freed.take(), high.freed.take());
+        drop(high);
+        drop(low);
+        drop(freed);
+        outcome
     }
 
     /// A live key chosen at random (`RANDOMKEY`), `None` when there is
@@ -462,6 +472,35 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         assert!(observer.join().unwrap() > 0);
         assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn renames_that_evict_free_segments_after_both_locks() {
+        // Small segments and a pool over quota: the destination's write
+        // hands segments back, and they must be freed with no lock held
+        // (the test build's watch panics otherwise).
+        let store = Store::new(&StoreConfig {
+            shards: 4,
+            segment_size: 4096,
+            segment_quota: 32,
+            index_partitions: 2,
+            max_value_size: 1 << 20,
+            retain_fraction: 0.5,
+            clock: Clock::Manual(Arc::new(AtomicU64::new(1_000_000))),
+        });
+        for i in 0..2_000u32 {
+            store.put(format!("k{i}").as_bytes(), &[1u8; 40]).unwrap();
+        }
+        let before = store.stats().segments;
+        store.pool.set_quota(8);
+        let freed = super::super::segment::watch::freed();
+        for i in 0..2_000u32 {
+            let _ = store.copy(format!("k{i}").as_bytes(), format!("n{i}").as_bytes(), true);
+            let _ = store.rename(format!("n{i}").as_bytes(), format!("m{i}").as_bytes(), false);
+        }
+        assert!(store.stats().segments < before);
+        assert!(super::super::segment::watch::freed() > freed, "segments were freed");
+        check(&store);
     }
 
     #[test]
