@@ -9,18 +9,20 @@
 //!
 //! KEYS and SCAN copy the keys they found out of the store (a shard at a
 //! time, so no shard lock is held while the reply is written) and make
-//! room for the whole reply before writing any of it. KEYS checks the room
-//! after every shard: a reply that cannot fit stops the walk there and
-//! asks for [`Flow::NeedRoom`] with what it has counted so far, so at most
-//! one shard's worth of keys is buffered beyond what the output could
-//! hold. A reply that would pass `--max-client-buffer` is refused with an
-//! error instead (the connection stays open): Redis has no cap on a
-//! normal client's replies, capkv does.
+//! room for the whole reply before writing any of it. Neither buffers
+//! more than `--max-client-buffer`: KEYS stops copying as soon as its
+//! reply would pass the cap and answers an error (the connection stays
+//! open; Redis has no cap on a normal client's replies, capkv does), and
+//! a SCAN page ends early, at a valid cursor, when its keys reach half the
+//! cap. KEYS checks the room after every shard: a reply that cannot fit
+//! now stops the walk there and asks for [`Flow::NeedRoom`] with what it
+//! has counted so far.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::glob;
 use crate::protocol::{Args, CommandError, ObjectSubcommand, Reply, TtlUnit};
+use crate::store::keyspace::KEY_OVERHEAD;
 use crate::store::{MoveOutcome, Ttl};
 
 use super::Flow;
@@ -29,7 +31,7 @@ use super::output::Output;
 
 /// KEYS or SCAN found more than `--max-client-buffer` can hold (Redis
 /// has no such limit for normal clients; this is capkv's).
-const TOO_LARGE: &str = "ERR reply would exceed --max-client-buffer; use SCAN with a smaller COUNT";
+const TOO_LARGE: &str = "ERR reply would exceed --max-client-buffer; use SCAN";
 
 /// Bytes of framing a bulk string may need beyond its payload.
 const BULK_FRAMING: usize = 32;
@@ -140,11 +142,13 @@ pub(super) fn keys<O: Output + ?Sized>(
     let mut found: Vec<Box<[u8]>> = Vec::new();
     let mut bound = BULK_FRAMING;
     for shard in 0..store.shard_count() {
-        let keys = store.shard_keys(shard, |key| every || glob::matches(pattern, key, false));
-        bound += keys.iter().map(|k| k.len() + BULK_FRAMING).sum::<usize>();
-        if bound > cap {
+        let room = cap.saturating_sub(bound);
+        let Some(keys) =
+            store.shard_keys(shard, room, |key| every || glob::matches(pattern, key, false))
+        else {
             return Err(CommandError::Fixed(TOO_LARGE));
-        }
+        };
+        bound += keys.iter().map(|k| k.len() + KEY_OVERHEAD).sum::<usize>();
         if !out.try_room(bound) {
             return Ok(Flow::NeedRoom(bound));
         }
@@ -170,13 +174,16 @@ pub(super) fn scan<O: Output + ?Sized>(
     // Every value is a string: any other TYPE filters out every key.
     let any_type = kind.is_none_or(|k| k.eq_ignore_ascii_case(b"string"));
     let pattern = pattern.filter(|p| *p != b"*");
-    let page = store.scan(cursor, count, |key| {
+    // A page stops short of the client buffer's cap (half of it: room
+    // for the framing and whatever else is queued).
+    let max_bytes = ctx.engine.settings.max_client_buffer / 2;
+    let page = store.scan(cursor, count, max_bytes, |key| {
         any_type && pattern.is_none_or(|p| glob::matches(p, key, false))
     });
     let next = page.cursor.to_string();
     let bound = 3 * BULK_FRAMING
         + next.len()
-        + page.keys.iter().map(|k| k.len() + BULK_FRAMING).sum::<usize>();
+        + page.keys.iter().map(|k| k.len() + KEY_OVERHEAD).sum::<usize>();
     if bound > ctx.engine.settings.max_client_buffer {
         return Err(CommandError::Fixed(TOO_LARGE));
     }

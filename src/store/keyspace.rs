@@ -30,6 +30,10 @@ use super::index::{self, Location, TAG_BITS};
 use super::shard::Shard;
 use super::{StoreError, Ttl};
 
+/// Bytes [`Store::shard_keys`] and [`Store::scan`] count for each key on
+/// top of its length: room for its framing in a reply.
+pub const KEY_OVERHEAD: usize = 32;
+
 /// What RENAME, RENAMENX and COPY did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MoveOutcome {
@@ -200,26 +204,48 @@ impl Store {
 
     /// The keys of shard `shard` that are live and for which `keep` is
     /// true, copied out (`KEYS`, one shard at a time so the caller can
-    /// stop between shards). `keep` runs under the shard lock: see [the
-    /// rules for callbacks](super#callbacks).
-    pub fn shard_keys(&self, shard: usize, mut keep: impl FnMut(&[u8]) -> bool) -> Vec<Box<[u8]>> {
+    /// stop between shards); `None` as soon as they would take more than
+    /// `max_bytes`, counting each key's length plus [`KEY_OVERHEAD`].
+    /// `keep` runs under the shard lock: see [the rules for
+    /// callbacks](super#callbacks).
+    pub fn shard_keys(
+        &self,
+        shard: usize,
+        max_bytes: usize,
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> Option<Vec<Box<[u8]>>> {
         let now = self.clock.now_ms();
         let locked = self.lock(shard);
         let mut keys = Vec::new();
+        let mut bytes = 0;
+        let mut over = false;
         locked.index.for_each(|entry| {
+            if over {
+                return;
+            }
             let (key, live) = key_at(&locked, entry.location, now);
             if live && keep(key) {
+                bytes += key.len() + KEY_OVERHEAD;
+                over = bytes > max_bytes;
                 keys.push(key.into());
             }
         });
-        keys
+        (!over).then_some(keys)
     }
 
     /// One step of a SCAN from `cursor` (see the module docs for why the
     /// cursor survives index growth): about `count` index entries'
-    /// worth of live keys for which `keep` is true. `keep` runs under the
+    /// worth of live keys for which `keep` is true, fewer if they reach
+    /// `max_bytes` (each key's length plus [`KEY_OVERHEAD`]) first: the
+    /// page then ends early, at a valid cursor. `keep` runs under the
     /// shard lock (see [the rules for callbacks](super#callbacks)).
-    pub fn scan(&self, cursor: u64, count: usize, mut keep: impl FnMut(&[u8]) -> bool) -> ScanPage {
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        max_bytes: usize,
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> ScanPage {
         let parts =
             self.shards[0].lock().unwrap_or_else(|e| e.into_inner()).index.partition_count();
         let end = (self.shards.len() * parts) as u64;
@@ -227,8 +253,8 @@ impl Store {
         let mut tag = (cursor & ((1 << TAG_BITS) - 1)) as u32;
         let mut keys = Vec::new();
         let mut entries = Vec::new();
-        let mut visited = 0;
-        while position < end && visited < count {
+        let (mut visited, mut bytes) = (0, 0);
+        while position < end && visited < count && bytes < max_bytes {
             let (s, p) = ((position as usize) / parts, (position as usize) % parts);
             let now = self.clock.now_ms();
             let shard = self.lock(s);
@@ -244,6 +270,7 @@ impl Store {
             for &(_, location) in &entries {
                 let (key, live) = key_at(&shard, location, now);
                 if live && keep(key) {
+                    bytes += key.len() + KEY_OVERHEAD;
                     keys.push(key.into());
                 }
             }
@@ -559,9 +586,12 @@ mod tests {
             )
             .unwrap();
         clock.fetch_add(1, Ordering::Relaxed);
-        let all: Vec<_> = (0..4).flat_map(|s| store.shard_keys(s, |_| true)).collect();
+        let all: Vec<_> =
+            (0..4).flat_map(|s| store.shard_keys(s, usize::MAX, |_| true).unwrap()).collect();
         assert_eq!(all.len(), 100);
-        let ones: usize = (0..4).map(|s| store.shard_keys(s, |k| k.ends_with(b"1")).len()).sum();
+        let ones: usize = (0..4)
+            .map(|s| store.shard_keys(s, usize::MAX, |k| k.ends_with(b"1")).unwrap().len())
+            .sum();
         assert_eq!(ones, 10);
     }
 
@@ -569,7 +599,7 @@ mod tests {
         let mut cursor = 0;
         let mut keys = Vec::new();
         loop {
-            let page = store.scan(cursor, count, |_| true);
+            let page = store.scan(cursor, count, usize::MAX, |_| true);
             keys.extend(page.keys.into_iter().map(Vec::from));
             if page.cursor == 0 {
                 return keys;
@@ -613,7 +643,7 @@ mod tests {
         let mut cursor = 0;
         let (mut added, mut pages) = (0u32, 0);
         loop {
-            let page = store.scan(cursor, 10, |_| true);
+            let page = store.scan(cursor, 10, usize::MAX, |_| true);
             for k in page.keys {
                 *seen.entry(k.into()).or_default() += 1;
             }
