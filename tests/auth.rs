@@ -344,6 +344,18 @@ fn sample(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
         "hello" => (&["HELLO", "2"], &[]),
         "auth" => (&["AUTH", "r", "pw"], &[]),
         "acl" => (&["ACL", "WHOAMI"], &[]),
+        "type" => (&["TYPE", "k1"], &["k1"]),
+        "touch" => (&["TOUCH", "k1", "k2"], &["k1", "k2"]),
+        "expiretime" => (&["EXPIRETIME", "k1"], &["k1"]),
+        "time" => (&["TIME"], &[]),
+        "randomkey" => (&["RANDOMKEY"], &[]),
+        "rename" => (&["RENAME", "k1", "k2"], &["k1", "k2"]),
+        "renamenx" => (&["RENAMENX", "k1", "k2"], &["k1", "k2"]),
+        "copy" => (&["COPY", "k1", "k2"], &["k1", "k2"]),
+        "keys" => (&["KEYS", "*"], &[]),
+        "scan" => (&["SCAN", "0"], &[]),
+        "object" => (&["OBJECT", "ENCODING", "k1"], &["k1"]),
+        "memory" => (&["MEMORY", "USAGE", "k1"], &["k1"]),
         other => panic!("no sample request for '{other}': add one to tests/auth.rs"),
     }
 }

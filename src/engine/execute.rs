@@ -16,6 +16,7 @@ use crate::store::{ExpireWhen, SetOutcome, StoreError, Ttl, WriteCondition, Writ
 
 use super::acl;
 use super::info;
+use super::keyspace;
 use super::output::{Output, Replies};
 use super::strings;
 use super::{Engine, Flow, Session};
@@ -25,7 +26,7 @@ pub(super) fn finish<O: Output + ?Sized>(out: &mut Replies<'_, O>, reply: &Reply
     if out.send(reply) { Flow::Continue } else { Flow::NeedRoom(reply.size_bound()) }
 }
 
-fn store_error(error: StoreError) -> CommandError {
+pub(super) fn store_error(error: StoreError) -> CommandError {
     match error {
         StoreError::ItemTooLarge | StoreError::OutOfMemory => CommandError::OutOfMemory,
         StoreError::NotInteger => CommandError::NotAnInteger,
@@ -213,6 +214,22 @@ fn run<O: Output + ?Sized>(
         Command::GetBit { key, offset } => strings::getbit(key, offset, ctx),
         Command::BitCount { key, range } => return strings::bitcount(key, range, ctx),
         Command::BitPos { key, bit, range } => return strings::bitpos(key, bit, range, ctx),
+        Command::Type { key } => keyspace::key_type(key, ctx),
+        Command::Touch { keys } => keyspace::touch(keys, ctx),
+        Command::ExpireTime { key, unit } => keyspace::expire_time(key, unit, ctx),
+        Command::Time => keyspace::time(ctx),
+        Command::RandomKey => keyspace::random_key(ctx),
+        Command::Rename { key, new_key } => return keyspace::rename(key, new_key, false, ctx),
+        Command::RenameNx { key, new_key } => return keyspace::rename(key, new_key, true, ctx),
+        Command::Copy { source, destination, replace } => {
+            return keyspace::copy(source, destination, replace, ctx);
+        }
+        Command::Keys { pattern } => return keyspace::keys(pattern, ctx),
+        Command::Scan { cursor, pattern, count, kind } => {
+            return keyspace::scan(cursor, pattern, count, kind, ctx);
+        }
+        Command::Object { subcommand, key } => return keyspace::object(subcommand, key, ctx),
+        Command::Memory { key } => keyspace::memory(key, ctx),
         Command::DbSize => finish(out, &Reply::Int(store.len() as i64)),
         Command::FlushAll => {
             store.flush();

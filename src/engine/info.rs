@@ -49,6 +49,8 @@ pub struct Settings {
     pub workers: usize,
     /// The memory budget.
     pub budget: u64,
+    /// `--max-client-buffer`: the largest reply KEYS and SCAN build.
+    pub max_client_buffer: usize,
 }
 
 impl Settings {

@@ -26,6 +26,7 @@
 mod acl;
 pub mod execute;
 pub mod info;
+mod keyspace;
 pub mod output;
 mod strings;
 

@@ -32,6 +32,7 @@ fn engine() -> (Engine, Arc<AtomicU64>) {
         hard_limit: None,
         workers: 1,
         budget: 64 << 20,
+        max_client_buffer: 1 << 20,
     };
     (Engine::new(budget, settings), clock)
 }

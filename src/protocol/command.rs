@@ -189,6 +189,79 @@ commands! {
         /// The range, or the error to answer if the key exists.
         range: Result<BitRange, BitRangeError>,
     } => ("bitpos", -3, [READ]),
+    // Keyspace commands (TYPE ... MEMORY).
+    /// `TYPE key`: `string` or `none`.
+    Type {
+        /// The key.
+        key: &'a [u8],
+    } => ("type", 2, [READ, KEYSPACE, FAST]),
+    /// `TOUCH key [key ...]`: counts existing keys, each a use for eviction.
+    Touch {
+        /// Keys to touch.
+        keys: Args<'a>,
+    } => ("touch", -2, [READ, KEYSPACE, FAST]),
+    /// `EXPIRETIME key` / `PEXPIRETIME key`: the absolute deadline.
+    ExpireTime {
+        /// The key.
+        key: &'a [u8],
+        /// Seconds (`EXPIRETIME`) or milliseconds (`PEXPIRETIME`).
+        unit: TtlUnit,
+    } => ("expiretime", 2, [READ, KEYSPACE, FAST], ["pexpiretime"]),
+    /// `TIME`: `[seconds, microseconds]`.
+    Time => ("time", 1, [FAST]),
+    /// `RANDOMKEY`: a live key, or nil.
+    RandomKey => ("randomkey", 1, [READ, KEYSPACE]),
+    /// `RENAME key newkey`.
+    Rename {
+        /// The key renamed.
+        key: &'a [u8],
+        /// Its new name.
+        new_key: &'a [u8],
+    } => ("rename", 3, [WRITE, KEYSPACE]),
+    /// `RENAMENX key newkey`: only when `newkey` does not exist.
+    RenameNx {
+        /// The key renamed.
+        key: &'a [u8],
+        /// Its new name.
+        new_key: &'a [u8],
+    } => ("renamenx", 3, [WRITE, KEYSPACE, FAST]),
+    /// `COPY source destination [DB 0] [REPLACE]`.
+    Copy {
+        /// The key copied.
+        source: &'a [u8],
+        /// Where to.
+        destination: &'a [u8],
+        /// REPLACE: overwrite an existing destination.
+        replace: bool,
+    } => ("copy", -3, [WRITE, KEYSPACE]),
+    /// `KEYS pattern`.
+    Keys {
+        /// Glob pattern.
+        pattern: &'a [u8],
+    } => ("keys", 2, [READ, KEYSPACE, DANGEROUS]),
+    /// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`.
+    Scan {
+        /// Where the previous call stopped (0: the start).
+        cursor: u64,
+        /// MATCH.
+        pattern: Option<&'a [u8]>,
+        /// COUNT (at least 1; 10 by default).
+        count: usize,
+        /// TYPE, if given: only `string` matches anything.
+        kind: Option<&'a [u8]>,
+    } => ("scan", -2, [READ, KEYSPACE]),
+    /// `OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key`, `OBJECT HELP`.
+    Object {
+        /// Which one.
+        subcommand: ObjectSubcommand,
+        /// The key (`None` for HELP).
+        key: Option<&'a [u8]>,
+    } => ("object", -2, [READ, KEYSPACE]),
+    /// `MEMORY USAGE key [SAMPLES n]` (`Some(key)`), `MEMORY HELP` (`None`).
+    Memory {
+        /// The key USAGE measures.
+        key: Option<&'a [u8]>,
+    } => ("memory", -2, [READ]),
     /// `DBSIZE`.
     DbSize => ("dbsize", 1, [READ, KEYSPACE, FAST]),
     /// `FLUSHALL` / `FLUSHDB` (any ASYNC/SYNC flag accepted).
@@ -316,11 +389,23 @@ impl<'a> Command<'a> {
             | Command::GetBit { key, .. }
             | Command::BitCount { key, .. }
             | Command::BitPos { key, .. } => KeysRepr::One(Some(key)),
-            Command::Lcs { key1, key2, .. } => KeysRepr::Two(Some(key1), Some(key2)),
+            Command::Lcs { key1, key2, .. } => KeysRepr::Pair(Some(key1), Some(key2)),
             Command::Del { keys } | Command::Exists { keys } | Command::MGet { keys } => {
                 KeysRepr::All(keys.iter())
             }
             Command::MSet { pairs } | Command::MSetNx { pairs } => KeysRepr::Even(pairs.iter()),
+            Command::Type { key } | Command::ExpireTime { key, .. } => KeysRepr::One(Some(key)),
+            Command::Touch { keys } => KeysRepr::All(keys.iter()),
+            Command::Rename { key, new_key } | Command::RenameNx { key, new_key } => {
+                KeysRepr::Pair(Some(key), Some(new_key))
+            }
+            Command::Copy { source, destination, .. } => {
+                KeysRepr::Pair(Some(source), Some(destination))
+            }
+            Command::Time | Command::RandomKey | Command::Keys { .. } | Command::Scan { .. } => {
+                KeysRepr::One(None)
+            }
+            Command::Object { key, .. } | Command::Memory { key } => KeysRepr::One(key),
             Command::DbSize
             | Command::FlushAll
             | Command::Ping { .. }
@@ -352,8 +437,8 @@ enum KeysRepr<'a> {
     All(ArgsIter<'a>),
     /// Every other argument, from the first (MSET's keys).
     Even(ArgsIter<'a>),
-    /// Two keys (LCS).
-    Two(Option<&'a [u8]>, Option<&'a [u8]>),
+    /// Two keys (LCS, RENAME, COPY).
+    Pair(Option<&'a [u8]>, Option<&'a [u8]>),
 }
 
 impl<'a> Iterator for Keys<'a> {
@@ -368,9 +453,24 @@ impl<'a> Iterator for Keys<'a> {
                 iter.next();
                 key
             }
-            KeysRepr::Two(first, second) => first.take().or_else(|| second.take()),
+            KeysRepr::Pair(first, second) => first.take().or_else(|| second.take()),
         }
     }
+}
+
+/// `OBJECT` subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectSubcommand {
+    /// `OBJECT ENCODING key`: `int`, `embstr` or `raw`.
+    Encoding,
+    /// `OBJECT FREQ key`: the index's use counter.
+    Freq,
+    /// `OBJECT IDLETIME key`: not tracked (Redis's LFU-policy error).
+    IdleTime,
+    /// `OBJECT REFCOUNT key`: always 1 (values are never shared).
+    RefCount,
+    /// `OBJECT HELP`.
+    Help,
 }
 
 /// `CONFIG` subcommands.

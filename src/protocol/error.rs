@@ -123,6 +123,15 @@ pub enum CommandError {
     /// A string command's error (GETRANGE ... BITPOS), texts in
     /// [`StringsError`].
     Strings(StringsError),
+    /// `no such key` (RENAME of a missing key, executor).
+    NoSuchKey,
+    /// `source and destination objects are the same` (COPY onto itself).
+    SameObject,
+    /// `invalid cursor` (SCAN).
+    InvalidCursor,
+    /// A keyspace error whose text is fixed: the whole RESP text (`ERR
+    /// ...`), as Redis sends it.
+    Fixed(&'static str),
 }
 
 /// Why a RESP stream cannot be framed. Each is answered with
@@ -276,6 +285,10 @@ impl CommandError {
             CommandError::NoPermKey => "ERROR no permission to access this key",
             CommandError::Acl(_) => "ERROR acl error",
             CommandError::Strings(e) => e.line_text(),
+            CommandError::NoSuchKey => "ERROR no such key",
+            CommandError::SameObject => "ERROR source and destination are the same",
+            CommandError::InvalidCursor => "ERROR invalid cursor",
+            CommandError::Fixed(_) => "ERROR command refused",
         }
     }
 
@@ -379,6 +392,10 @@ impl CommandError {
             CommandError::NoPermKey => {
                 "NOPERM this user has no permissions to access one of the keys used as arguments"
             }
+            CommandError::NoSuchKey => "ERR no such key",
+            CommandError::SameObject => "ERR source and destination objects are the same",
+            CommandError::InvalidCursor => "ERR invalid cursor",
+            CommandError::Fixed(text) => text,
             CommandError::Protocol(p) => match p {
                 ProtocolError::InvalidMultibulkLength => {
                     "ERR Protocol error: invalid multibulk length"

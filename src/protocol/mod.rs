@@ -37,6 +37,7 @@ mod request;
 mod strings;
 mod table;
 
+pub use command::ObjectSubcommand;
 pub use command::{
     AclSubcommand, Args, ArgsIter, ClientSubcommand, Command, CommandId, CommandSubcommand,
     ConfigSubcommand, ExpireCondition, Expiry, Keys, REGISTRY, SetCondition, SetOptions, TtlUnit,

@@ -6,6 +6,7 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 
+use super::ObjectSubcommand;
 use super::{
     Args, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect, ExpireCondition,
     Expiry, Limits, Parsed, Reply, SetCondition, Skip, TtlUnit, encode_command, encode_reply, line,
@@ -160,6 +161,46 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
         Command::BitPos { key, bit, .. } => {
             vec![b"BITPOS".to_vec(), key.to_vec(), num(u8::from(*bit))]
         }
+        Command::Type { key } => words(&[b"TYPE", key]),
+        Command::Touch { keys } => with(words(&[b"TOUCH"]), *keys),
+        Command::ExpireTime { key, unit: TtlUnit::Seconds } => words(&[b"EXPIRETIME", key]),
+        Command::ExpireTime { key, unit: TtlUnit::Millis } => words(&[b"PEXPIRETIME", key]),
+        Command::Time => words(&[b"TIME"]),
+        Command::RandomKey => words(&[b"RANDOMKEY"]),
+        Command::Rename { key, new_key } => words(&[b"RENAME", key, new_key]),
+        Command::RenameNx { key, new_key } => words(&[b"RENAMENX", key, new_key]),
+        Command::Copy { source, destination, replace: false } => {
+            words(&[b"COPY", source, destination])
+        }
+        Command::Copy { source, destination, replace: true } => {
+            words(&[b"COPY", source, destination, b"REPLACE"])
+        }
+        Command::Keys { pattern } => words(&[b"KEYS", pattern]),
+        Command::Object { subcommand, key } => {
+            let name: &[u8] = match subcommand {
+                ObjectSubcommand::Encoding => b"ENCODING",
+                ObjectSubcommand::Freq => b"FREQ",
+                ObjectSubcommand::IdleTime => b"IDLETIME",
+                ObjectSubcommand::RefCount => b"REFCOUNT",
+                ObjectSubcommand::Help => b"HELP",
+            };
+            let mut out = words(&[b"OBJECT", name]);
+            out.extend(key.map(<[u8]>::to_vec));
+            out
+        }
+        Command::Memory { key: Some(key) } => words(&[b"MEMORY", b"USAGE", key]),
+        Command::Memory { key: None } => words(&[b"MEMORY", b"HELP"]),
+        Command::Scan { cursor, pattern, count, kind } => {
+            let mut out = vec![b"SCAN".to_vec(), num(cursor)];
+            if let Some(p) = pattern {
+                out.extend([b"MATCH".to_vec(), p.to_vec()]);
+            }
+            out.extend([b"COUNT".to_vec(), num(count)]);
+            if let Some(k) = kind {
+                out.extend([b"TYPE".to_vec(), k.to_vec()]);
+            }
+            out
+        }
     }
 }
 
@@ -222,6 +263,37 @@ fn canonical() -> impl Strategy<Value = Vec<Vec<u8>>> {
     let getex = (key(), prop_oneof![Just(vec![]), Just(words(&[b"PERSIST"])), expiry()])
         .prop_map(|(k, e)| cat(vec![vec![b"GETEX".to_vec(), k], e]));
     let named = |name: &'static [u8]| move |rest: Vec<Vec<u8>>| cat(vec![words(&[name]), rest]);
+    let keyspace = prop_oneof![
+        key().prop_map(|k| vec![b"TYPE".to_vec(), k]),
+        keys().prop_map(named(b"TOUCH")),
+        key().prop_map(|k| vec![b"EXPIRETIME".to_vec(), k]),
+        key().prop_map(|k| vec![b"PEXPIRETIME".to_vec(), k]),
+        Just(words(&[b"TIME"])),
+        Just(words(&[b"RANDOMKEY"])),
+        (key(), key()).prop_map(|(a, b)| vec![b"RENAME".to_vec(), a, b]),
+        (key(), key()).prop_map(|(a, b)| vec![b"RENAMENX".to_vec(), a, b]),
+        (key(), key(), any::<bool>()).prop_map(|(a, b, r)| {
+            let mut out = vec![b"COPY".to_vec(), a, b];
+            if r {
+                out.push(b"REPLACE".to_vec());
+            }
+            out
+        }),
+        value().prop_map(|p| vec![b"KEYS".to_vec(), p]),
+        (key(), prop_oneof![Just(&b"ENCODING"[..]), Just(&b"FREQ"[..]), Just(&b"REFCOUNT"[..])])
+            .prop_map(|(k, sub)| vec![b"OBJECT".to_vec(), sub.to_vec(), k]),
+        Just(words(&[b"OBJECT", b"HELP"])),
+        key().prop_map(|k| vec![b"MEMORY".to_vec(), b"USAGE".to_vec(), k]),
+        Just(words(&[b"MEMORY", b"HELP"])),
+        (any::<u64>(), proptest::option::of(value()), 1..=1000usize).prop_map(|(c, p, n)| {
+            let mut out = vec![b"SCAN".to_vec(), num(c)];
+            if let Some(p) = p {
+                out.extend([b"MATCH".to_vec(), p]);
+            }
+            out.extend([b"COUNT".to_vec(), num(n)]);
+            out
+        }),
+    ];
     prop_oneof![
         key().prop_map(|k| vec![b"GET".to_vec(), k]),
         set,
@@ -257,6 +329,7 @@ fn canonical() -> impl Strategy<Value = Vec<Vec<u8>>> {
         Just(words(&[b"HELLO"])),
         Just(words(&[b"HELLO", b"2"])),
         Just(words(&[b"HELLO", b"3"])),
+        keyspace,
     ]
 }
 

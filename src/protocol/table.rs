@@ -9,6 +9,7 @@
 //! Arity follows Redis's convention: `n > 0` means exactly `n` arguments
 //! (command name included), `-n` means at least `n`.
 
+use super::ObjectSubcommand;
 use super::frame::Frame;
 use super::{
     AclSubcommand, Args, ClientSubcommand, Command, CommandError, CommandId, CommandSubcommand,
@@ -247,6 +248,47 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             family(argc, CommandId::Echo)?;
             Command::Echo { message: f.arg(1) }
         }
+        // Keyspace commands (TYPE ... MEMORY).
+        b"type" => {
+            family(argc, CommandId::Type)?;
+            Command::Type { key: key(f.arg(1), limits)? }
+        }
+        b"touch" => {
+            family(argc, CommandId::Touch)?;
+            Command::Touch { keys: keys(f.tail(1), limits)? }
+        }
+        b"expiretime" => {
+            family(argc, CommandId::ExpireTime)?;
+            Command::ExpireTime { key: key(f.arg(1), limits)?, unit: TtlUnit::Seconds }
+        }
+        b"pexpiretime" => {
+            arity(argc, 2, "pexpiretime")?;
+            Command::ExpireTime { key: key(f.arg(1), limits)?, unit: TtlUnit::Millis }
+        }
+        b"time" => {
+            family(argc, CommandId::Time)?;
+            Command::Time
+        }
+        b"randomkey" => {
+            family(argc, CommandId::RandomKey)?;
+            Command::RandomKey
+        }
+        b"rename" => {
+            family(argc, CommandId::Rename)?;
+            Command::Rename { key: key(f.arg(1), limits)?, new_key: key(f.arg(2), limits)? }
+        }
+        b"renamenx" => {
+            family(argc, CommandId::RenameNx)?;
+            Command::RenameNx { key: key(f.arg(1), limits)?, new_key: key(f.arg(2), limits)? }
+        }
+        b"copy" => copy(f, limits)?,
+        b"keys" => {
+            family(argc, CommandId::Keys)?;
+            Command::Keys { pattern: f.arg(1) }
+        }
+        b"scan" => scan(f)?,
+        b"object" => object(f, limits)?,
+        b"memory" => memory(f, limits)?,
         b"dbsize" => {
             family(argc, CommandId::DbSize)?;
             Command::DbSize
@@ -750,4 +792,124 @@ fn lcs<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> 
         return Err(CommandError::Strings(StringsError::LcsLenAndIdx));
     }
     Ok(Command::Lcs { key1: key(f.arg(1), limits)?, key2: key(f.arg(2), limits)?, options })
+}
+
+/// Redis 7.0's `copyCommand` options, in its order: each `REPLACE` or
+/// `DB <index>` in turn, the DB index checked as it is met (only 0 exists;
+/// Redis casts the index to an `int` before checking it).
+fn copy<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    family(f.argc(), CommandId::Copy)?;
+    let mut replace = false;
+    let mut iter = f.tail(3).iter();
+    while let Some(opt) = iter.next() {
+        if opt.eq_ignore_ascii_case(b"replace") {
+            replace = true;
+        } else if opt.eq_ignore_ascii_case(b"db") && iter.len() > 0 {
+            let index = integer(iter.next().unwrap_or_default())?;
+            if index as i32 != 0 {
+                return Err(CommandError::DbIndexOutOfRange);
+            }
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok(Command::Copy {
+        source: key(f.arg(1), limits)?,
+        destination: key(f.arg(2), limits)?,
+        replace,
+    })
+}
+
+/// Redis's `parseScanCursorOrReply` (a `strtoul` that must consume the
+/// whole argument: an empty cursor is 0), then `scanGenericCommand`'s
+/// options; every option needs its argument, COUNT at least 1.
+fn scan<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
+    family(f.argc(), CommandId::Scan)?;
+    let raw = f.arg(1);
+    let digits = raw.strip_prefix(b"+").unwrap_or(raw);
+    let mut cursor = 0u64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Err(CommandError::InvalidCursor);
+        }
+        cursor = cursor
+            .checked_mul(10)
+            .and_then(|c| c.checked_add(u64::from(d - b'0')))
+            .ok_or(CommandError::InvalidCursor)?;
+    }
+    if raw.len() == 1 && digits.is_empty() {
+        return Err(CommandError::InvalidCursor);
+    }
+    let (mut pattern, mut count, mut kind) = (None, 10usize, None);
+    let mut iter = f.tail(2).iter();
+    while let Some(opt) = iter.next() {
+        let Some(arg) = (iter.len() > 0).then(|| iter.next()).flatten() else {
+            return Err(CommandError::Syntax);
+        };
+        if opt.eq_ignore_ascii_case(b"count") {
+            let n = integer(arg)?;
+            if n < 1 {
+                return Err(CommandError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if opt.eq_ignore_ascii_case(b"match") {
+            pattern = Some(arg);
+        } else if opt.eq_ignore_ascii_case(b"type") {
+            kind = Some(arg);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok(Command::Scan { cursor, pattern, count, kind })
+}
+
+/// Redis 7.0's OBJECT container: the subcommand first (unknown: `Try
+/// OBJECT HELP.`), then its own arity.
+fn object<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    family(argc, CommandId::Object)?;
+    let mut buf = [0u8; NAME_MAX];
+    let (subcommand, name) = match lower(f.arg(1), &mut buf) {
+        b"encoding" => (ObjectSubcommand::Encoding, "object|encoding"),
+        b"freq" => (ObjectSubcommand::Freq, "object|freq"),
+        b"idletime" => (ObjectSubcommand::IdleTime, "object|idletime"),
+        b"refcount" => (ObjectSubcommand::RefCount, "object|refcount"),
+        b"help" => {
+            arity(argc, 2, "object|help")?;
+            return Ok(Command::Object { subcommand: ObjectSubcommand::Help, key: None });
+        }
+        _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
+    };
+    arity(argc, 3, name)?;
+    Ok(Command::Object { subcommand, key: Some(key(f.arg(2), limits)?) })
+}
+
+/// Redis 7.0's MEMORY container, USAGE and HELP only (DOCTOR, STATS,
+/// MALLOC-STATS and PURGE are unknown subcommands here). USAGE's options
+/// as `memoryCommand` reads them: `SAMPLES n` with `n >= 0`, checked
+/// before the key is looked up; capkv's values have nothing to sample.
+fn memory<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    family(argc, CommandId::Memory)?;
+    let mut buf = [0u8; NAME_MAX];
+    match lower(f.arg(1), &mut buf) {
+        b"usage" => {
+            arity(argc, -3, "memory|usage")?;
+            let mut iter = f.tail(3).iter();
+            while let Some(opt) = iter.next() {
+                if !(opt.eq_ignore_ascii_case(b"samples") && iter.len() > 0) {
+                    return Err(CommandError::Syntax);
+                }
+                if integer(iter.next().unwrap_or_default())? < 0 {
+                    return Err(CommandError::Syntax);
+                }
+            }
+            Ok(Command::Memory { key: Some(key(f.arg(2), limits)?) })
+        }
+        b"help" => {
+            arity(argc, 2, "memory|help")?;
+            Ok(Command::Memory { key: None })
+        }
+        _ => Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
+    }
 }

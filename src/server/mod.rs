@@ -157,6 +157,7 @@ impl Server {
             hard_limit: config.hard_limit,
             workers: config.workers,
             budget: config.budget,
+            max_client_buffer: config.max_client_buffer,
         };
         let shared = Arc::new(Shared {
             engine: Engine::new(budget, settings).with_access(config.access.clone()),

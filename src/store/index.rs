@@ -438,6 +438,85 @@ impl Index {
         *self = Index::new(count);
     }
 
+    /// Number of partitions (fixed for the index's life: [`Index::clear`]
+    /// keeps it).
+    pub fn partition_count(&self) -> usize {
+        self.partitions.len()
+    }
+
+    /// Entries in partition `p`.
+    pub fn partition_len(&self, p: usize) -> usize {
+        self.partitions[p].len
+    }
+
+    /// The entries of partition `p` whose tag is at least `from`, in the
+    /// order SCAN's cursor walks them: by tag. At most about `count` of
+    /// them (all those sharing the last tag returned come along, so a tag
+    /// is never split between two calls), with the tag to go on from
+    /// (`None`: the partition is done).
+    ///
+    /// Where an entry sits in its partition (which bucket, which slot)
+    /// changes with cuckoo displacement and with every resize, but its
+    /// partition and tag are bits of its key's hash and never change, so
+    /// "tag >= from" names the same entries whatever happened to the
+    /// table in between. Walks the whole partition: partitions are sized
+    /// to hold a few thousand entries.
+    pub fn scan_partition(
+        &self,
+        p: usize,
+        from: u32,
+        count: usize,
+        out: &mut Vec<(u32, Location)>,
+    ) -> Option<u32> {
+        let start = out.len();
+        for bucket in self.partitions[p].buckets.iter() {
+            for &slot in bucket.0.iter().filter(|&&s| s != 0 && tag_of(s) >= from) {
+                out.push((tag_of(slot), location_of(slot)));
+            }
+        }
+        let found = &mut out[start..];
+        let count = count.max(1);
+        if found.len() <= count {
+            return None;
+        }
+        found.select_nth_unstable_by_key(count - 1, |&(tag, _)| tag);
+        let last = found[count - 1].0;
+        let mut keep = start;
+        for i in start..out.len() {
+            if out[i].0 <= last {
+                out.swap(keep, i);
+                keep += 1;
+            }
+        }
+        out.truncate(keep);
+        (last < TAG_MASK as u32).then_some(last + 1)
+    }
+
+    /// An entry picked by `start`: the first non-empty partition at or
+    /// after `start % partitions`, then, within it, its entry number
+    /// `(start >> 16) % entries` (so every entry of a partition is equally
+    /// likely). `None` when the index is empty. Walks one partition.
+    pub fn pick(&self, start: u64) -> Option<(SlotRef, Location)> {
+        if self.len == 0 {
+            return None;
+        }
+        let parts = self.partitions.len();
+        let first = (start % parts as u64) as usize;
+        let p = (0..parts).map(|k| (first + k) % parts).find(|&p| self.partitions[p].len > 0)?;
+        let part = &self.partitions[p];
+        let mut nth = ((start >> 16) % part.len as u64) as usize;
+        for (b, bucket) in part.buckets.iter().enumerate() {
+            for (i, &slot) in bucket.0.iter().enumerate().filter(|(_, s)| **s != 0) {
+                if nth == 0 {
+                    let r = SlotRef { partition: p as u32, bucket: b as u32, slot: i as u8 };
+                    return Some((r, location_of(slot)));
+                }
+                nth -= 1;
+            }
+        }
+        None
+    }
+
     /// Calls `f` on every entry (for tests and consistency checks).
     pub fn for_each(&self, mut f: impl FnMut(Entry)) {
         for part in self.partitions.iter() {

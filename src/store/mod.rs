@@ -8,6 +8,8 @@
 //! - [`segment`]: fixed-size segments and the global pool with its quota.
 //! - [`index`]: key hash -> (segment, offset), 8 bytes per slot.
 //! - [`shard`]: one lock's worth of keys: segments + index, all operations.
+//! - [`keyspace`]: RENAME and COPY (two shards locked together), KEYS,
+//!   SCAN (a cursor that survives index growth), RANDOMKEY, TOUCH.
 //! - [`expiry`]: active expiry, a thread that unlinks expired items
 //!   without waiting for a read, segment by segment.
 //! - [`strings`]: the string commands' primitives (an edit that may
@@ -56,6 +58,7 @@ pub mod eviction;
 pub mod expiry;
 pub mod index;
 pub mod item;
+pub mod keyspace;
 pub mod segment;
 pub mod shard;
 pub mod strings;
@@ -67,6 +70,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use xxhash_rust::xxh3::xxh3_64;
 
 use index::{KeyHash, Partitioner};
+pub use keyspace::{MoveOutcome, ScanPage};
 use segment::SegmentPool;
 pub use shard::{ExpireWhen, OnOld, SetOutcome, ShardCounters, Ttl, WriteCondition, WriteExpiry};
 use shard::{Shard, Write};
