@@ -31,9 +31,12 @@ bin=$(capkv_binary "$repo") || exit 1
 work=$(mktemp -d "${TMPDIR:-/tmp}/capkv-auth-check.XXXXXX")
 trap 'stop_processes; rm -rf "$work"' EXIT
 
-# start NAME ARGS...: starts capkv, prints its port.
+# start NAME ARGS...: starts capkv and sets `port` to its port. Not in a
+# command substitution: its subshell would keep the pid from `pids`, and
+# the server would outlive the script.
 start() {
-    local name=$1 port=
+    local name=$1
+    port=
     shift
     "$bin" --bind 127.0.0.1 --port 0 --metrics-port 0 --redis-port 0 --max-memory 256mb "$@" \
         2>"$work/$name.log" >/dev/null &
@@ -44,7 +47,6 @@ start() {
         sleep 0.1
     done
     [[ -n $port ]] || fail "capkv ($name) did not start: $(cat "$work/$name.log")"
-    printf '%s\n' "$port"
 }
 
 # expect WHAT EXPECTED COMMAND...: runs COMMAND, compares its output.
@@ -57,7 +59,7 @@ expect() {
 }
 
 # --- --requirepass ------------------------------------------------------------
-port=$(start requirepass --requirepass 'pass word!')
+start requirepass --requirepass 'pass word!'
 cli=(redis-cli -h 127.0.0.1 -p "$port")
 expect "redis-cli without -a" "NOAUTH Authentication required." "${cli[@]}" GET k
 expect "redis-cli -a SET" "OK" "${cli[@]}" -a 'pass word!' --no-auth-warning SET k v
@@ -75,7 +77,7 @@ user default off
 user admin on >adminpw ~* +@all
 user reader on >readpw ~cache:* -@all +@read +@connection
 ACL
-port=$(start aclfile --aclfile "$work/users.acl")
+start aclfile --aclfile "$work/users.acl"
 cli=(redis-cli -h 127.0.0.1 -p "$port" --no-auth-warning)
 expect "redis-cli --user admin SET" "OK" "${cli[@]}" --user admin --pass adminpw SET cache:1 hit
 expect "redis-cli --user reader GET" "hit" "${cli[@]}" --user reader --pass readpw GET cache:1
