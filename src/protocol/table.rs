@@ -95,21 +95,7 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             family(argc, CommandId::MGet)?;
             Command::MGet { keys: keys(f.tail(1), limits)? }
         }
-        b"mset" => {
-            family(argc, CommandId::MSet)?;
-            if argc % 2 == 0 {
-                return Err(CommandError::WrongArity { command: "mset" });
-            }
-            let pairs = f.tail(1);
-            for (i, arg) in pairs.iter().enumerate() {
-                if i % 2 == 0 {
-                    key(arg, limits)?;
-                } else {
-                    value(arg, limits)?;
-                }
-            }
-            Command::MSet { pairs }
-        }
+        b"mset" => Command::MSet { pairs: key_value_pairs(f, limits, CommandId::MSet)? },
         b"exists" => {
             family(argc, CommandId::Exists)?;
             Command::Exists { keys: keys(f.tail(1), limits)? }
@@ -188,21 +174,7 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             family(argc, CommandId::GetSet)?;
             Command::GetSet { key: key(f.arg(1), limits)?, value: value(f.arg(2), limits)? }
         }
-        b"msetnx" => {
-            family(argc, CommandId::MSetNx)?;
-            if argc % 2 == 0 {
-                return Err(CommandError::WrongArity { command: "msetnx" });
-            }
-            let pairs = f.tail(1);
-            for (i, arg) in pairs.iter().enumerate() {
-                if i % 2 == 0 {
-                    key(arg, limits)?;
-                } else {
-                    value(arg, limits)?;
-                }
-            }
-            Command::MSetNx { pairs }
-        }
+        b"msetnx" => Command::MSetNx { pairs: key_value_pairs(f, limits, CommandId::MSetNx)? },
         b"incrbyfloat" => {
             family(argc, CommandId::IncrByFloat)?;
             if crate::extfloat::Ext::parse(f.arg(2)).is_none() {
@@ -680,6 +652,28 @@ fn client<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
     };
     arity(argc, subcommand.arity(), subcommand.full_name())?;
     Ok(Command::Client { subcommand, args: f.tail(2) })
+}
+
+/// MSET's and MSETNX's `key value [key value ...]`: an even count, each
+/// key and value within the limits.
+fn key_value_pairs<'a>(
+    f: &Frame<'a>,
+    limits: &Limits,
+    id: CommandId,
+) -> Result<Args<'a>, CommandError> {
+    family(f.argc(), id)?;
+    if f.argc() % 2 == 0 {
+        return Err(CommandError::WrongArity { command: id.name() });
+    }
+    let pairs = f.tail(1);
+    for (i, arg) in pairs.iter().enumerate() {
+        if i % 2 == 0 {
+            key(arg, limits)?;
+        } else {
+            value(arg, limits)?;
+        }
+    }
+    Ok(pairs)
 }
 
 // String commands (GETRANGE ... BITPOS).
