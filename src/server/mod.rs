@@ -289,10 +289,10 @@ impl Server {
                 drop((seat, permit, done));
             });
         }
-        // Closed first, then reported: whoever sees `/readyz` say draining
+        // Closed first (all of them), then reported: whoever sees `/readyz` say draining
         // knows a new connection is refused. Connections still in the
         // kernel's accept queue are reset with it, never half-served.
-        drop(listener);
+        drop((listener, redis, tls));
         shared.set_phase(Phase::Draining);
         tracing::info!(
             connections = shared.engine.stats.connections_current.load(Ordering::Relaxed),
