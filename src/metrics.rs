@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::memory::{Budget, Reading};
-use crate::protocol::{CommandId, REGISTRY};
+use crate::protocol::{CommandError, CommandId, ERROR_CODES, REGISTRY};
 use crate::store::StoreStats;
 
 /// Counter slots: one per command family in the registry, then one for
@@ -53,6 +53,8 @@ pub struct LocalCounters {
     pub bytes_in: u64,
     /// Bytes written to the client.
     pub bytes_out: u64,
+    /// Error replies, by [`ERROR_CODES`] index.
+    pub errors: [u64; ERROR_CODES.len()],
 }
 
 impl Default for LocalCounters {
@@ -68,6 +70,7 @@ impl Default for LocalCounters {
             rejected_writes: 0,
             bytes_in: 0,
             bytes_out: 0,
+            errors: [0; ERROR_CODES.len()],
         }
     }
 }
@@ -97,9 +100,15 @@ impl LocalCounters {
         self.timed_nanos[id.slot()] += nanos;
     }
 
-    /// Counts one request that did not parse.
-    pub fn invalid(&mut self) {
+    /// Counts one request that did not parse, answered with `error`.
+    pub fn invalid(&mut self, error: &CommandError) {
         self.failed[INVALID] += 1;
+        self.error_reply(error);
+    }
+
+    /// Counts one error reply (INFO errorstats).
+    pub fn error_reply(&mut self, error: &CommandError) {
+        self.errors[error.code()] += 1;
     }
 }
 
@@ -114,6 +123,7 @@ pub struct ServerStats {
     rejected_writes: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    errors: [AtomicU64; ERROR_CODES.len()],
     /// Open client connections.
     pub connections_current: AtomicU64,
     /// Connections accepted since start.
@@ -149,6 +159,7 @@ impl Default for ServerStats {
             rejected_writes: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
+            errors: std::array::from_fn(|_| AtomicU64::new(0)),
             connections_current: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
             connections_rejected: AtomicU64::new(0),
@@ -215,6 +226,8 @@ pub struct StatsSnapshot {
     pub bytes_in: u64,
     /// Bytes sent.
     pub bytes_out: u64,
+    /// Error replies by code, in [`ERROR_CODES`] order (INFO errorstats).
+    pub errors: [u64; ERROR_CODES.len()],
     /// Open connections.
     pub connections_current: u64,
     /// Connections accepted.
@@ -238,6 +251,11 @@ pub struct StatsSnapshot {
 }
 
 impl StatsSnapshot {
+    /// Error replies of every code (Redis's `total_error_replies`).
+    pub fn total_error_replies(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
     /// All commands processed, invalid requests included.
     pub fn total_commands(&self) -> u64 {
         self.invalid + self.commands.iter().map(|c| c.ok + c.failed).sum::<u64>()
@@ -257,6 +275,9 @@ impl ServerStats {
             self.timed[i].fetch_add(std::mem::take(n), Ordering::Relaxed);
             let nanos = std::mem::take(&mut local.timed_nanos[i]);
             self.timed_nanos[i].fetch_add(nanos, Ordering::Relaxed);
+        }
+        for (i, n) in local.errors.iter_mut().enumerate().filter(|(_, n)| **n > 0) {
+            self.errors[i].fetch_add(std::mem::take(n), Ordering::Relaxed);
         }
         for (shared, n) in [
             (&self.hits, &mut local.hits),
@@ -301,6 +322,7 @@ impl ServerStats {
             rejected_writes: load(&self.rejected_writes),
             bytes_in: load(&self.bytes_in),
             bytes_out: load(&self.bytes_out),
+            errors: std::array::from_fn(|i| load(&self.errors[i])),
             connections_current: load(&self.connections_current),
             connections_total: load(&self.connections_total),
             connections_rejected: load(&self.connections_rejected),

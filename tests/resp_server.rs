@@ -223,6 +223,49 @@ fn info_counts_keys_hits_clients_and_commands() {
     assert!(everything.iter().any(|(n, _)| n == "Commandstats"));
 }
 
+/// `unit/info.tcl`'s errorstats tests in small: every error reply is
+/// counted under its code, the first word of the error, whether the
+/// command ran (a non-integer INCR), was refused before running (an
+/// unknown command, a wrong arity) or was refused by authentication.
+#[test]
+fn info_errorstats_counts_error_replies_by_code() {
+    let server = TestServer::start(&["--requirepass", "sesame"]);
+    // Not `raw`: its PING would be refused (and counted) too.
+    let mut c = common::Client::connect(target(&server));
+    let count = |c: &mut _| -> (String, String) {
+        let text = ask_text(c, &["INFO", "errorstats"]);
+        let stats = ask_text(c, &["INFO", "stats"]);
+        let total = stats
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix("total_error_replies:"))
+            .expect("total_error_replies")
+            .to_string();
+        // `$<len>\r\n# Errorstats\r\n<lines>\r\n`: the lines.
+        let (_, body) = text.split_once("\r\n").expect("a bulk string");
+        let lines = body.strip_prefix("# Errorstats\r\n").expect("the section header");
+        (lines.strip_suffix("\r\n").expect("bulk end").to_string(), total)
+    };
+    assert!(ask_text(&mut c, &["GET", "k"]).starts_with("-NOAUTH "));
+    assert!(ask_text(&mut c, &["AUTH", "wrong"]).starts_with("-WRONGPASS "));
+    assert_eq!(ask_text(&mut c, &["AUTH", "sesame"]), "+OK\r\n");
+    // Right after authenticating: only what the two refusals counted.
+    let (text, total) = count(&mut c);
+    assert_eq!(text, "errorstat_NOAUTH:count=1\r\nerrorstat_WRONGPASS:count=1\r\n");
+    assert_eq!(total, "2");
+    assert_eq!(ask_text(&mut c, &["SET", "k", "v"]), "+OK\r\n");
+    assert!(ask_text(&mut c, &["INCR", "k"]).starts_with("-ERR value is not an integer"));
+    assert!(ask_text(&mut c, &["NOSUCHCOMMAND"]).starts_with("-ERR unknown command"));
+    assert!(ask_text(&mut c, &["GET"]).starts_with("-ERR wrong number of arguments"));
+    let (text, total) = count(&mut c);
+    assert_eq!(
+        text,
+        "errorstat_ERR:count=3\r\nerrorstat_NOAUTH:count=1\r\nerrorstat_WRONGPASS:count=1\r\n"
+    );
+    assert_eq!(total, "5");
+    // In INFO's default set, as in Redis.
+    assert!(ask_text(&mut c, &["INFO"]).contains("# Errorstats\r\nerrorstat_ERR:count=3\r\n"));
+}
+
 #[test]
 fn config_get() {
     let server = TestServer::start(&[]);

@@ -102,6 +102,7 @@ pub fn execute<O: Output + ?Sized>(
                 ctx.counters.rejected_writes += 1;
             }
             ctx.counters.command(id, false);
+            ctx.counters.error_reply(&error);
             // Drop anything half-written by the failed command.
             ctx.out.cut_back(mark);
             finish(&mut ctx.out, &Reply::Error(error))

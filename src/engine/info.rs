@@ -15,7 +15,7 @@
 
 use crate::glob;
 use crate::metrics::Snapshot;
-use crate::protocol::{Args, InfoSection};
+use crate::protocol::{Args, ERROR_CODES, InfoSection};
 
 /// The Redis version capkv reports (the command set it follows).
 pub const REDIS_VERSION: &str = "7.0.0";
@@ -205,6 +205,14 @@ fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, 
         ));
     }
     stats_section.push(kv("capkv_invalid_requests", stats.invalid.to_string()));
+    stats_section.push(kv("total_error_replies", stats.total_error_replies().to_string()));
+    // As Redis: one line per error code that was ever answered.
+    let errorstats = ERROR_CODES
+        .iter()
+        .zip(stats.errors)
+        .filter(|&(_, count)| count > 0)
+        .map(|(code, count)| kv(&format!("errorstat_{code}"), format!("count={count}")))
+        .collect();
     let keyspace = if store.items > 0 {
         vec![kv(
             "db0",
@@ -262,6 +270,7 @@ fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, 
         ("Replication", replication),
         ("CPU", cpu),
         ("Commandstats", commandstats),
+        ("Errorstats", errorstats),
         ("Cluster", vec![kv("cluster_enabled", "0".into())]),
         ("Keyspace", keyspace),
     ]

@@ -17,6 +17,10 @@ use std::fmt;
 
 use super::strings::StringsError;
 
+/// The error codes capkv answers with, as INFO errorstats names them
+/// (`errorstat_ERR:count=3`); [`CommandError::code`] indexes this.
+pub const ERROR_CODES: [&str; 6] = ["ERR", "OOM", "NOAUTH", "WRONGPASS", "NOPERM", "NOPROTO"];
+
 /// A request-level error. The connection stays usable after every variant
 /// except [`CommandError::Protocol`], which closes a RESP connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -292,6 +296,22 @@ impl CommandError {
         }
     }
 
+    /// The error's code, the first word of its RESP text (`ERR`, `OOM`,
+    /// `NOPERM`, ...), by which INFO errorstats counts errors as Redis does;
+    /// an index into [`ERROR_CODES`].
+    pub fn code(&self) -> usize {
+        let code = match self {
+            CommandError::OutOfMemory => "OOM",
+            CommandError::NoAuth | CommandError::HelloNoAuth => "NOAUTH",
+            CommandError::WrongPass => "WRONGPASS",
+            CommandError::NoPermCommand { .. } | CommandError::NoPermKey => "NOPERM",
+            CommandError::NoProto => "NOPROTO",
+            CommandError::Fixed(text) => text.split(' ').next().unwrap_or("ERR"),
+            _ => "ERR",
+        };
+        ERROR_CODES.iter().position(|&c| c == code).unwrap_or(0)
+    }
+
     /// Appends the whole RESP error reply: `-<text>\r\n`.
     pub fn write_resp(&self, out: &mut Vec<u8>) {
         out.push(b'-');
@@ -469,6 +489,30 @@ mod tests {
         let mut out = Vec::new();
         e.write_resp(&mut out);
         out
+    }
+
+    /// INFO errorstats' code is the first word of the text the client got.
+    #[test]
+    fn error_code_is_the_first_word_of_the_resp_text() {
+        let errors = [
+            CommandError::Syntax,
+            CommandError::OutOfMemory,
+            CommandError::NoAuth,
+            CommandError::HelloNoAuth,
+            CommandError::WrongPass,
+            CommandError::NoPermCommand { command: "get" },
+            CommandError::NoPermKey,
+            CommandError::NoProto,
+            CommandError::NoSuchKey,
+            CommandError::Fixed("ERR something"),
+            CommandError::Protocol(ProtocolError::InvalidBulkLength),
+            CommandError::unknown_command(b"foo", [&b"a"[..]]),
+        ];
+        for e in errors {
+            let text = resp(&e);
+            let word = text[1..].split(|&b| b == b' ').next().unwrap();
+            assert_eq!(ERROR_CODES[e.code()].as_bytes(), word, "{e:?}");
+        }
     }
 
     #[test]

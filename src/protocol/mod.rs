@@ -42,7 +42,7 @@ pub use command::{
     AclSubcommand, Args, ArgsIter, ClientSubcommand, Command, CommandId, CommandSubcommand,
     ConfigSubcommand, ExpireCondition, Expiry, Keys, REGISTRY, SetCondition, SetOptions, TtlUnit,
 };
-pub use error::{CommandError, MAX_CLIENT_NAME, ProtocolError};
+pub use error::{CommandError, ERROR_CODES, MAX_CLIENT_NAME, ProtocolError};
 pub use registry::{Flags, Spec};
 pub use reply::{InfoSection, Reply, encode_reply};
 pub use request::encode_command;

@@ -676,7 +676,9 @@ fn run_requests(
             Parsed::Invalid { error, consumed } => {
                 let reply = Reply::Error(error);
                 if Engine::send(ctx.session, sink, &reply) {
-                    ctx.counters.invalid();
+                    if let Reply::Error(error) = &reply {
+                        ctx.counters.invalid(error);
+                    }
                     done += consumed;
                     None
                 } else {
@@ -686,7 +688,9 @@ fn run_requests(
             Parsed::Oversized { error, skip } => {
                 let reply = Reply::Error(error);
                 if Engine::send(ctx.session, sink, &reply) {
-                    ctx.counters.invalid();
+                    if let Reply::Error(error) = &reply {
+                        ctx.counters.invalid(error);
+                    }
                     *ctx.skip = Skip::after_oversized(skip);
                     None
                 } else {
@@ -694,7 +698,7 @@ fn run_requests(
                 }
             }
             Parsed::Fatal { error } => {
-                ctx.counters.invalid();
+                ctx.counters.invalid(&error);
                 // Best effort: the connection closes either way.
                 Engine::send(ctx.session, sink, &Reply::Error(error));
                 return Ok((input.len(), Halt::Close));

@@ -31,6 +31,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::metrics::Snapshot;
+use crate::protocol::ERROR_CODES;
 use crate::store::ShardBytes;
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -195,6 +196,16 @@ impl Collector for Snapshot {
         for (reason, n) in [("command", s.acl_denied_command), ("key", s.acl_denied_key)] {
             ConstCounter::new(n).encode(denied.encode_family(&[("reason", reason)])?)?;
         }
+        // Every code, zero or not, so a rate() has a series from the start.
+        let mut errors = e.encode_descriptor(
+            "error_replies",
+            "Error replies, by error code (INFO errorstats).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (code, n) in ERROR_CODES.iter().zip(s.errors) {
+            ConstCounter::new(n).encode(errors.encode_family(&[("code", *code)])?)?;
+        }
         counter(e, "net_input", "Bytes read from clients.", Some(Unit::Bytes), s.bytes_in)?;
         counter(e, "net_output", "Bytes written to clients.", Some(Unit::Bytes), s.bytes_out)?;
 
@@ -329,6 +340,7 @@ mod tests {
             .map(|id| CommandCalls { name: id.name(), ok: 0, failed: 0, nanos: 0 })
             .collect();
         s.stats.commands[CommandId::Get.slot()].ok = 7;
+        s.stats.errors[4] = 2; // NOPERM
         s.stats.commands[CommandId::Get.slot()].nanos = 1_500_000_000;
         s.stats.hits = 5;
         s.store.segment_quota = 3;
@@ -367,6 +379,7 @@ mod tests {
             "# TYPE capkv_commands_total counter",
             "capkv_commands_total{command=\"get\",result=\"ok\"} 7",
             "capkv_commands_total{command=\"invalid\",result=\"error\"} 0",
+            "capkv_error_replies_total{code=\"NOPERM\"} 2",
             "# TYPE capkv_commands_duration_seconds_total counter",
             "capkv_commands_duration_seconds_total{command=\"get\"} 1.5",
             "capkv_commands_duration_seconds_total{command=\"set\"} 0.0",
