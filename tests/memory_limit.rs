@@ -224,6 +224,18 @@ fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
 /// connections and finish their requests afterwards.
 #[test]
 fn eviction_picks_the_biggest_holder() {
+    biggest_holder_against_seven_medium(false);
+}
+
+/// `CLIENT NO-EVICT on` exempts a connection, as in Redis: the 2 MiB MSET
+/// holder keeps its connection and completes its MSET, and the medium
+/// holders are evicted in its place.
+#[test]
+fn client_no_evict_keeps_the_biggest_holder() {
+    biggest_holder_against_seven_medium(true);
+}
+
+fn biggest_holder_against_seven_medium(no_evict: bool) {
     let server = BinaryServer::start(&["--max-memory", "32mb", "--write-timeout", "2s"]);
     fill_the_cache(server.addr);
     let buffers = || stat(server.addr, "capkv_buffer_bytes");
@@ -231,6 +243,12 @@ fn eviction_picks_the_biggest_holder() {
     // The big one first (and so also the stalest): 6 of 8 values of an
     // 8 x 250 KiB MSET.
     let mut big = TcpStream::connect(server.addr).unwrap();
+    if no_evict {
+        big.write_all(b"*3\r\n$6\r\nCLIENT\r\n$8\r\nNO-EVICT\r\n$2\r\non\r\n").unwrap();
+        let mut ok = [0u8; 5];
+        std::io::Read::read_exact(&mut big, &mut ok).unwrap();
+        assert_eq!(&ok, b"+OK\r\n");
+    }
     let value = vec![b'm'; 250 * 1024];
     big.write_all(b"*17\r\n$4\r\nMSET\r\n").unwrap();
     for i in 0..6 {
@@ -252,8 +270,23 @@ fn eviction_picks_the_biggest_holder() {
         buffers()
     );
     // A writer now needs more than is left: after the 2 s grace, the MSET
-    // goes, and the writer gets through.
+    // goes (or, exempt, medium holders go in its place), and the writer
+    // gets through.
     write_big_values(server.addr, "after", 5);
+    if no_evict {
+        assert!(stat(server.addr, "evicted_clients") >= 1, "nobody made room");
+        assert!(!closed_within(&mut big, Duration::from_secs(3)), "the exempt holder was evicted");
+        for i in 6..8 {
+            big.write_all(format!("$2\r\nm{i}\r\n${}\r\n", value.len()).as_bytes()).unwrap();
+            big.write_all(&value).unwrap();
+            big.write_all(b"\r\n").unwrap();
+        }
+        big.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut ok = [0u8; 5];
+        std::io::Read::read_exact(&mut big, &mut ok).unwrap();
+        assert_eq!(&ok, b"+OK\r\n", "the exempt holder's MSET");
+        return;
+    }
     assert!(closed_within(&mut big, Duration::from_secs(10)), "the biggest holder was not evicted");
     assert_eq!(stat(server.addr, "evicted_clients"), 1, "only the biggest holder goes");
     for (i, s) in medium.into_iter().enumerate() {

@@ -380,6 +380,48 @@ fn client_setname_setinfo() {
     assert_eq!(run(&mut con, &[b"PING"]), Ok(Value::SimpleString("PONG".into())));
 }
 
+/// `unit/introspection.tcl`'s CLIENT REPLY tests, pipelined so that a
+/// reply that should not exist would be read as the next one: OFF drops
+/// every reply (errors included) until ON answers OK; SKIP drops the next
+/// command's; ON clears a pending SKIP. Plus CLIENT NO-EVICT's replies
+/// (what it does is in tests/memory_limit.rs).
+#[test]
+fn client_reply_off_on_skip_and_no_evict() {
+    let server = TestServer::start(&[]);
+    let mut c = raw(&server);
+    let pipeline = |c: &mut common::Client, requests: &[&[&str]]| {
+        let mut bytes = Vec::new();
+        for r in requests {
+            let args: Vec<&[u8]> = r.iter().map(|a| a.as_bytes()).collect();
+            bytes.extend(resp_support::encode(&args));
+        }
+        c.send(&bytes);
+    };
+    pipeline(
+        &mut c,
+        &[
+            &["CLIENT", "REPLY", "OFF"],
+            &["PING", "pong"],
+            &["NOSUCHCOMMAND"],
+            &["SET", "k", "v"],
+            &["CLIENT", "REPLY", "ON"],
+            &["PING", "pong3"],
+        ],
+    );
+    assert_eq!(c.exact(5), b"+OK\r\n");
+    assert_eq!(c.exact(11), b"$5\r\npong3\r\n");
+    pipeline(&mut c, &[&["CLIENT", "REPLY", "SKIP"], &["PING", "pong"], &["PING", "pong2"]]);
+    assert_eq!(c.exact(11), b"$5\r\npong2\r\n");
+    pipeline(&mut c, &[&["CLIENT", "REPLY", "SKIP"], &["CLIENT", "REPLY", "ON"], &["PING"]]);
+    assert_eq!(c.exact(12), b"+OK\r\n+PONG\r\n");
+    // The write under OFF was applied.
+    assert_eq!(ask_text(&mut c, &["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(ask_text(&mut c, &["CLIENT", "REPLY", "MAYBE"]), "-ERR syntax error\r\n");
+    assert_eq!(ask_text(&mut c, &["CLIENT", "NO-EVICT", "on"]), "+OK\r\n");
+    assert_eq!(ask_text(&mut c, &["CLIENT", "NO-EVICT", "OFF"]), "+OK\r\n");
+    assert_eq!(ask_text(&mut c, &["CLIENT", "NO-EVICT", "maybe"]), "-ERR syntax error\r\n");
+}
+
 #[test]
 fn hello_describes_the_server() {
     let server = TestServer::start(&[]);

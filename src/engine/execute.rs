@@ -19,7 +19,7 @@ use super::info;
 use super::keyspace;
 use super::output::{Output, Replies};
 use super::strings;
-use super::{Engine, Flow, Session};
+use super::{Engine, Flow, ReplyMode, Session};
 
 /// Sends `reply`, or asks for room for it.
 pub(super) fn finish<O: Output + ?Sized>(out: &mut Replies<'_, O>, reply: &Reply<'_>) -> Flow {
@@ -108,8 +108,19 @@ pub fn execute<O: Output + ?Sized>(
             finish(&mut ctx.out, &Reply::Error(error))
         }
     };
-    if let Flow::NeedRoom(_) = flow {
-        ctx.out.cut_back(mark);
+    match flow {
+        Flow::NeedRoom(_) => ctx.out.cut_back(mark),
+        // CLIENT REPLY: a dropped reply is encoded and cut back, which
+        // keeps every command's reply logic in one place.
+        _ => match ctx.session.replies {
+            ReplyMode::On => {}
+            ReplyMode::Off => ctx.out.cut_back(mark),
+            ReplyMode::SkipNext => ctx.session.replies = ReplyMode::Skip,
+            ReplyMode::Skip => {
+                ctx.out.cut_back(mark);
+                ctx.session.replies = ReplyMode::On;
+            }
+        },
     }
     flow
 }
@@ -301,10 +312,36 @@ fn client<O: Output + ?Sized>(
             ctx.session.name = (!name.is_empty()).then(|| Box::new(name.into()));
             finish(out, &Reply::Ok)
         }
-        ClientSubcommand::SetInfo
-        | ClientSubcommand::Reply
-        | ClientSubcommand::NoEvict
-        | ClientSubcommand::NoTouch => finish(out, &Reply::Ok),
+        ClientSubcommand::SetInfo | ClientSubcommand::NoTouch => finish(out, &Reply::Ok),
+        ClientSubcommand::Reply => {
+            let mode = args.iter().next().unwrap_or_default();
+            let session = &mut *ctx.session;
+            if mode.eq_ignore_ascii_case(b"on") {
+                session.replies = ReplyMode::On;
+                finish(out, &Reply::Ok)
+            } else if mode.eq_ignore_ascii_case(b"off") {
+                session.replies = ReplyMode::Off;
+                Flow::Continue
+            } else if mode.eq_ignore_ascii_case(b"skip") {
+                if session.replies != ReplyMode::Off {
+                    session.replies = ReplyMode::SkipNext;
+                }
+                Flow::Continue
+            } else {
+                return Err(CommandError::Syntax);
+            }
+        }
+        ClientSubcommand::NoEvict => {
+            let mode = args.iter().next().unwrap_or_default();
+            ctx.session.no_evict = if mode.eq_ignore_ascii_case(b"on") {
+                true
+            } else if mode.eq_ignore_ascii_case(b"off") {
+                false
+            } else {
+                return Err(CommandError::Syntax);
+            };
+            finish(out, &Reply::Ok)
+        }
         ClientSubcommand::GetName => match ctx.session.name.as_deref() {
             Some(name) => finish(out, &Reply::Bulk(name)),
             None => finish(out, &Reply::Nil),

@@ -72,12 +72,36 @@ pub struct Session {
     /// consulted when no password or ACL is configured). Shared with the
     /// users table, so a session pays 8 bytes for it.
     pub user: Option<Arc<User>>,
+    /// Whether replies are sent (`CLIENT REPLY`).
+    pub replies: ReplyMode,
+    /// `CLIENT NO-EVICT on`: never closed for holding buffer memory that
+    /// other clients wait for (see `crate::server::holders`).
+    pub no_evict: bool,
+}
+
+/// `CLIENT REPLY ON|OFF|SKIP`, as Redis keeps it: OFF drops every reply
+/// until ON; SKIP drops the reply of the one command after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Replies are sent.
+    On,
+    /// No reply is sent, errors included, until `CLIENT REPLY ON`.
+    Off,
+    /// `CLIENT REPLY SKIP` just ran: the next command's reply is dropped.
+    SkipNext,
+    /// This command's reply is dropped.
+    Skip,
 }
 
 impl Session {
     /// A fresh session speaking `dialect`.
     pub fn new(id: u64, dialect: Dialect) -> Session {
-        Session { dialect, id, name: None, user: None }
+        Session { dialect, id, name: None, user: None, replies: ReplyMode::On, no_evict: false }
+    }
+
+    /// Whether a reply written now reaches the client (`CLIENT REPLY`).
+    pub fn replies_wanted(&self) -> bool {
+        matches!(self.replies, ReplyMode::On | ReplyMode::SkipNext)
     }
 }
 
@@ -128,7 +152,7 @@ impl Engine {
     /// Appends one reply outside any command (a parse error, a refusal)
     /// in the session's dialect; false if there is no room for it.
     pub fn send<O: Output + ?Sized>(session: &Session, out: &mut O, reply: &Reply<'_>) -> bool {
-        Replies::new(out, session.dialect).send(reply)
+        !session.replies_wanted() || Replies::new(out, session.dialect).send(reply)
     }
 
     /// Every number INFO and `/metrics` report, read now.

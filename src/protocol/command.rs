@@ -553,11 +553,12 @@ subcommands! {
         Info => "info", "client|info", 2;
         /// `CLIENT LIST`: not implemented yet (unknown subcommand).
         List => "list", "client|list", -2;
-        /// `CLIENT NO-EVICT on|off`: accepted, no effect.
+        /// `CLIENT NO-EVICT on|off`: whether the connection may be closed for
+        /// holding buffer memory others wait for.
         NoEvict => "no-evict", "client|no-evict", 3;
         /// `CLIENT NO-TOUCH on|off`: accepted, no effect.
         NoTouch => "no-touch", "client|no-touch", 3;
-        /// `CLIENT REPLY on|off|skip`: accepted, no effect.
+        /// `CLIENT REPLY on|off|skip`: whether replies are sent.
         Reply => "reply", "client|reply", 3;
     }
 }

@@ -309,7 +309,7 @@ impl Connection {
     /// idle timeout, and for a connection halfway through a request in a
     /// grown buffer, eviction when others wait for buffer memory.
     async fn wait_with_timers(&mut self, holding: bool) -> io::Result<Woken> {
-        let Connection { socket, shared, stop, stop_slot, input, .. } = self;
+        let Connection { socket, shared, stop, stop_slot, input, session, .. } = self;
         let client = wait_for_client(stop, stop_slot, socket);
         let client = async {
             match shared.idle_timeout {
@@ -319,7 +319,8 @@ impl Connection {
                 }),
             }
         };
-        if !holding {
+        // CLIENT NO-EVICT: such a connection keeps what it holds.
+        if !holding || session.no_evict {
             return client.await;
         }
         tokio::select! {
@@ -505,6 +506,7 @@ impl Connection {
             let room = if eof { ReadRoom::Full } else { self.read_room() };
             let held = self.output.capacity() + self.input.capacity();
             let (socket, shared) = (&self.socket, &self.shared);
+            let evictable = !self.session.no_evict;
             let budget = &shared.engine.budget;
             let wanted = match room {
                 ReadRoom::Budget(bytes) => bytes,
@@ -523,7 +525,7 @@ impl Connection {
                 _ = tokio::time::sleep_until(until) => {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
                 }
-                () = stalled(shared, Some(until - limit), STALL_GRACE.min(limit), held) => {
+                () = stalled(shared, Some(until - limit), STALL_GRACE.min(limit), held), if evictable => {
                     return Err(evicted("reading"));
                 }
             };
