@@ -11,7 +11,9 @@
 #      sharded overlay) in front of two capkv servers: the same benchmark
 #      through the proxy reaches BOTH servers (DBSIZE > 0 on each), and
 #      1,000 keys with distinct values written through the proxy read back
-#      through it exactly.
+#      through it exactly;
+#   4. redis-cli --pipe with 10,000 plain `SET k v` lines on the Redis port:
+#      "errors: 0, replies: 10000", and the keys are there.
 #
 # Installs redis-tools and nutcracker with apt when absent (apt-get update
 # first if the install fails), builds capkv (cargo build --release -p
@@ -62,10 +64,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_capkv NAME: starts capkv on a free port, sets $port.
+# start_capkv NAME [REDIS_PORT]: starts capkv on a free port, sets $port;
+# the Redis port is off unless REDIS_PORT is given.
 start_capkv() {
     local name=$1 log=$work/$1.log
-    "$bin" --bind 127.0.0.1 --port 0 --metrics-port 0 --redis-port 0 --max-memory 256mb \
+    "$bin" --bind 127.0.0.1 --port 0 --metrics-port 0 --redis-port "${2:-0}" --max-memory 256mb \
         --log-format text 2>"$log" >/dev/null &
     pids+=($!)
     port=
@@ -198,5 +201,22 @@ on_b=$(for i in $(seq 1000); do echo "EXISTS compat:$i"; done | cli "$shard_b" |
 ((on_a + on_b == 1000 && on_a > 0 && on_b > 0)) ||
     fail "the 1,000 keys are not split across the shards: $on_a + $on_b"
 echo "ok   1,000 SET/GET through the proxy ($on_a on shard a, $on_b on shard b)"
+
+# --- 4. redis-cli --pipe on the Redis port ---------------------------------------
+# Plain `SET k v` lines are Redis inline commands on the Redis port (on
+# 7171 they would be the seed's protocol); --pipe ends with a RESP ECHO and
+# waits for it, so both framings must work on one connection.
+step "redis-cli --pipe with inline SET lines on the Redis port"
+redis_port=$(free_port)
+start_capkv pipe "$redis_port"
+wait_port "$redis_port"
+for i in $(seq 10000); do printf 'SET pipe:%s value-%s\r\n' "$i" "$i"; done >"$work/pipe.txt"
+cli "$redis_port" --pipe <"$work/pipe.txt" >"$work/pipe.out" 2>&1 ||
+    fail "redis-cli --pipe exited with $?: $(tail -n 3 "$work/pipe.out")"
+grep -q '^errors: 0, replies: 10000$' "$work/pipe.out" ||
+    fail "redis-cli --pipe: $(tail -n 3 "$work/pipe.out")"
+expect "DBSIZE after --pipe" "$(cli "$redis_port" dbsize)" 10000
+expect "GET after --pipe" "$(cli "$redis_port" get pipe:4242)" value-4242
+echo "ok   redis-cli --pipe: 10,000 inline SETs, errors: 0"
 
 printf '\nredis-compat: all checks passed\n'
