@@ -420,6 +420,17 @@ fn client_reply_off_on_skip_and_no_evict() {
     assert_eq!(ask_text(&mut c, &["CLIENT", "NO-EVICT", "on"]), "+OK\r\n");
     assert_eq!(ask_text(&mut c, &["CLIENT", "NO-EVICT", "OFF"]), "+OK\r\n");
     assert_eq!(ask_text(&mut c, &["CLIENT", "NO-EVICT", "maybe"]), "-ERR syntax error\r\n");
+    let help = ask_text(&mut c, &["CLIENT", "HELP"]);
+    assert!(
+        help.starts_with(
+            "*13\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+        ),
+        "{help}"
+    );
+    assert!(
+        help.contains("+REPLY (ON|OFF|SKIP)\r\n")
+            && help.ends_with("+HELP\r\n+    Prints this help.\r\n")
+    );
 }
 
 #[test]

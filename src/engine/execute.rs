@@ -297,6 +297,20 @@ fn run<O: Output + ?Sized>(
     })
 }
 
+/// Redis 7.0's CLIENT HELP lines for the subcommands capkv has.
+const CLIENT_HELP: &[&str] = &[
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+];
+
 fn client<O: Output + ?Sized>(
     subcommand: ClientSubcommand,
     args: Args<'_>,
@@ -347,6 +361,7 @@ fn client<O: Output + ?Sized>(
             None => finish(out, &Reply::Nil),
         },
         ClientSubcommand::Id => finish(out, &Reply::Int(ctx.session.id as i64)),
+        ClientSubcommand::Help => keyspace::help("CLIENT", CLIENT_HELP, ctx),
         ClientSubcommand::Info | ClientSubcommand::List => {
             return Err(CommandError::unknown_subcommand(b"client", subcommand.name().as_bytes()));
         }

@@ -240,7 +240,11 @@ const IDLETIME_UNDER_LFU: &str = "ERR An LFU maxmemory policy is selected, idle 
      some time to adjust.";
 
 /// Redis's `addReplyHelp`.
-fn help<O: Output + ?Sized>(container: &str, lines: &[&str], ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
+pub(super) fn help<O: Output + ?Sized>(
+    container: &str,
+    lines: &[&str],
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Flow {
     let header = format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
     let footer = ["HELP", "    Prints this help."];
     let bound = BULK_FRAMING * (lines.len() + 4)

@@ -547,6 +547,8 @@ subcommands! {
         GetName => "getname", "client|getname", 2;
         /// `CLIENT ID`.
         Id => "id", "client|id", 2;
+        /// `CLIENT HELP`.
+        Help => "help", "client|help", 2;
         /// `CLIENT SETINFO attr value`: accepted, no effect.
         SetInfo => "setinfo", "client|setinfo", 4;
         /// `CLIENT INFO`: not implemented yet (unknown subcommand).
