@@ -57,9 +57,10 @@ run_file() {
     local file=$1 port=$2 out=$3 rc=0
     (cd "$src" && timeout "$per_file_timeout" ./runtest --host 127.0.0.1 --port "$port" \
         --singledb --durable --tags -needs:debug --timeout 60 \
-        --skipfile "$repo/tests/redis-suite/skiplist.txt" --single "$file") >"$out" 2>&1 || rc=$?
+        --skipfile "$repo/tests/redis-suite/skiplist.txt" --single "$file") >"$out.raw" 2>&1 || rc=$?
+    sed 's/\x1b\[[0-9;]*m//g' "$out.raw" >"$out"
     local ok err
-    ok=$(grep -c '^\[ok\]' "$out" || true)
+    ok=$(grep -c '^\[ok\]:' "$out" || true)
     err=$(grep -c '^\[err\]\|^\[exception\]' "$out" || true)
     grep -q 'All tests passed\|tests failed' "$out" || err=$((err + 1))
     [[ $rc -eq 124 ]] && err=$((err + 1))
