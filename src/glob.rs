@@ -19,6 +19,13 @@
 //! - in a class, `a-z` may be written backwards (`z-a`), a `\` escapes the
 //!   next byte (compared without folding case, as Redis does), and `]`
 //!   right after `[` closes an empty class.
+//! - a match that must pass more than [`MAX_STARS`] `*` (runs of `*`
+//!   count once; a trailing one does not count) fails, as Redis's
+//!   recursion gives up past that depth (`KEYS` with `*?` 50,000 times
+//!   matches nothing there, and here, in one pass over the pattern).
+
+/// How many `*` a match may pass: Redis's `nesting` limit.
+pub const MAX_STARS: usize = 1000;
 
 /// True when `text` matches the glob `pattern` (see the module docs).
 pub fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
@@ -29,6 +36,7 @@ pub fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
     // After the last `*` seen: where the rest of the pattern starts, and
     // the first text byte the `*` has not swallowed yet.
     let mut star: Option<(usize, usize)> = None;
+    let mut stars = 0;
     while t < text.len() {
         if pattern.get(p) == Some(&b'*') {
             while pattern.get(p) == Some(&b'*') {
@@ -36,6 +44,10 @@ pub fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
             }
             if p == pattern.len() {
                 return true;
+            }
+            stars += 1;
+            if stars > MAX_STARS {
+                return false;
             }
             star = Some((p, t));
             continue;
@@ -117,7 +129,24 @@ fn one(pattern: &[u8], mut p: usize, c: u8, nocase: bool) -> (bool, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{MAX_STARS, matches};
+
+    /// Redis's depth limit: 1,000 `*` may be passed, the 1,001st fails the
+    /// match; a trailing `*` and a run of `*` do not add to the count.
+    #[test]
+    fn more_than_a_thousand_stars_match_nothing_as_in_redis() {
+        let text = vec![b'a'; MAX_STARS + 1];
+        let pattern = |stars: usize| b"*a".repeat(stars);
+        assert!(matches(&pattern(MAX_STARS), &text[..MAX_STARS], false));
+        assert!(!matches(&pattern(MAX_STARS + 1), &text, false));
+        let mut trailing = pattern(MAX_STARS);
+        trailing.extend_from_slice(b"***");
+        assert!(matches(&trailing, &text, false));
+        assert!(matches(&b"**a".repeat(MAX_STARS), &text[..MAX_STARS], false));
+        // unit/keyspace.tcl: "Regression for pattern matching very long
+        // nested loops".
+        assert!(!matches(&b"*?".repeat(50_000), &vec![b'a'; 50_000], false));
+    }
 
     fn m(pattern: &str, text: &str) -> bool {
         matches(pattern.as_bytes(), text.as_bytes(), false)
