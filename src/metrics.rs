@@ -302,6 +302,34 @@ impl ServerStats {
         }
     }
 
+    /// `CONFIG RESETSTAT`: zeroes every counter, as Redis does; the open
+    /// connections and the uptime are states, not counters, and stay.
+    /// Counts other connections have not merged yet arrive afterwards.
+    pub fn reset(&self) {
+        let zero = |a: &AtomicU64| a.store(0, Ordering::Relaxed);
+        for counters in [&self.ok, &self.failed, &self.timed_nanos, &self.timed] {
+            counters.iter().for_each(zero);
+        }
+        self.errors.iter().for_each(zero);
+        for a in [
+            &self.hits,
+            &self.misses,
+            &self.rejected_writes,
+            &self.bytes_in,
+            &self.bytes_out,
+            &self.connections_total,
+            &self.connections_rejected,
+            &self.clients_evicted,
+            &self.tls_handshakes,
+            &self.tls_handshake_failures,
+            &self.auth_failures,
+            &self.acl_denied_command,
+            &self.acl_denied_key,
+        ] {
+            zero(a);
+        }
+    }
+
     /// Reads every counter.
     pub fn snapshot(&self) -> StatsSnapshot {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);

@@ -266,6 +266,55 @@ fn info_errorstats_counts_error_replies_by_code() {
     assert!(ask_text(&mut c, &["INFO"]).contains("# Errorstats\r\nerrorstat_ERR:count=3\r\n"));
 }
 
+/// CONFIG SET never answers OK to something it did not do: capkv's
+/// parameters are fixed by its start-up flags, so the current value is
+/// accepted (nothing to change) and any other is refused with Redis's
+/// texts, the whole command with it. CONFIG RESETSTAT zeroes the
+/// counters; CONFIG REWRITE has no file to write.
+#[test]
+fn config_set_refuses_what_it_cannot_do_and_resetstat_resets() {
+    let server = TestServer::start(&[]);
+    let mut c = raw(&server);
+    let ask = |c: &mut common::Client, args: &[&str]| ask_text(c, args);
+    let immutable = |name: &str| {
+        format!(
+            "-ERR CONFIG SET failed (possibly related to argument '{name}') - can't set \
+             immutable config (capkv takes it from its start-up flags)\r\n"
+        )
+    };
+    assert_eq!(ask(&mut c, &["CONFIG", "SET", "maxmemory", "100mb"]), immutable("maxmemory"));
+    assert_eq!(ask(&mut c, &["CONFIG", "SET", "Timeout", "5"]), immutable("Timeout"));
+    assert_eq!(
+        ask(&mut c, &["CONFIG", "SET", "foo", "bar"]),
+        "-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n"
+    );
+    // What already holds is accepted; a refused pair refuses the command.
+    assert_eq!(ask(&mut c, &["CONFIG", "SET", "appendonly", "no", "save", ""]), "+OK\r\n");
+    assert_eq!(
+        ask(&mut c, &["CONFIG", "SET", "appendonly", "NO", "maxclients", "1"]),
+        immutable("maxclients")
+    );
+    assert_eq!(
+        ask(&mut c, &["CONFIG", "SET", "appendonly", "no", "APPENDONLY", "no"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'APPENDONLY') - duplicate \
+         parameter\r\n"
+    );
+    assert_eq!(ask(&mut c, &["CONFIG", "GET", "timeout"]), "*2\r\n$7\r\ntimeout\r\n$1\r\n0\r\n");
+    assert_eq!(
+        ask(&mut c, &["CONFIG", "REWRITE"]),
+        "-ERR The server is running without a config file\r\n"
+    );
+    // RESETSTAT: hits, misses, commands and errors start again from zero.
+    assert_eq!(ask(&mut c, &["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(ask(&mut c, &["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(ask(&mut c, &["CONFIG", "RESETSTAT"]), "+OK\r\n");
+    let stats = ask(&mut c, &["INFO", "stats"]);
+    for zero in ["keyspace_hits:0\r\n", "total_error_replies:0\r\n"] {
+        assert!(stats.contains(zero), "{zero} after RESETSTAT: {stats}");
+    }
+    assert_eq!(ask(&mut c, &["INFO", "errorstats"]), "$14\r\n# Errorstats\r\n\r\n");
+}
+
 #[test]
 fn config_get() {
     let server = TestServer::start(&[]);

@@ -276,10 +276,19 @@ fn run<O: Output + ?Sized>(
             }
             Flow::Continue
         }
-        Command::Config {
-            subcommand:
-                ConfigSubcommand::Set | ConfigSubcommand::ResetStat | ConfigSubcommand::Rewrite,
-        } => finish(out, &Reply::Ok),
+        Command::Config { subcommand: ConfigSubcommand::Set { pairs } } => {
+            engine.settings.config_set(pairs)?;
+            finish(out, &Reply::Ok)
+        }
+        Command::Config { subcommand: ConfigSubcommand::ResetStat } => {
+            engine.stats.reset();
+            // This connection's own counts since its last merge go too.
+            *ctx.counters = LocalCounters::default();
+            finish(&mut ctx.out, &Reply::Ok)
+        }
+        Command::Config { subcommand: ConfigSubcommand::Rewrite } => {
+            return Err(CommandError::Fixed("ERR The server is running without a config file"));
+        }
         Command::CommandInfo { subcommand } => match subcommand {
             Some(CommandSubcommand::Count) => finish(out, &Reply::Int(REGISTRY.len() as i64)),
             Some(CommandSubcommand::Docs) => finish(out, &Reply::Map(0)),

@@ -15,7 +15,7 @@
 
 use crate::glob;
 use crate::metrics::Snapshot;
-use crate::protocol::{Args, ERROR_CODES, InfoSection};
+use crate::protocol::{Args, CommandError, ERROR_CODES, InfoSection};
 
 /// The Redis version capkv reports (the command set it follows).
 pub const REDIS_VERSION: &str = "7.0.0";
@@ -56,7 +56,57 @@ pub struct Settings {
 impl Settings {
     /// `CONFIG GET` pairs whose names match any of `patterns` (glob).
     pub fn config_get(&self, patterns: Args<'_>) -> Vec<(&'static str, String)> {
-        let all: [(&'static str, String); 11] = [
+        self.parameters()
+            .into_iter()
+            .filter(|(name, _)| patterns.iter().any(|p| glob::matches(p, name.as_bytes(), true)))
+            .collect()
+    }
+
+    /// `CONFIG SET`: every parameter capkv reports is fixed at start-up
+    /// (its flags), so a pair is accepted only when its value is the
+    /// current one (`appendonly no`, `save ""`: nothing to change) and the
+    /// whole command is refused otherwise, with Redis's error for the
+    /// first pair that cannot be applied. Nothing is ever half-applied,
+    /// and nothing answers OK without being true.
+    pub fn config_set(&self, pairs: Args<'_>) -> Result<(), CommandError> {
+        let all = self.parameters();
+        let mut seen: Vec<&str> = Vec::new();
+        let mut items = pairs.iter();
+        while let (Some(name), Some(value)) = (items.next(), items.next()) {
+            let refuse = |why: &str| {
+                let name = String::from_utf8_lossy(name);
+                CommandError::Config(
+                    format!("CONFIG SET failed (possibly related to argument '{name}') - {why}")
+                        .into_bytes()
+                        .into(),
+                )
+            };
+            let Some((known, current)) =
+                all.iter().find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(name))
+            else {
+                let name = String::from_utf8_lossy(name);
+                return Err(CommandError::Config(
+                    format!("Unknown option or number of arguments for CONFIG SET - '{name}'")
+                        .into_bytes()
+                        .into(),
+                ));
+            };
+            if seen.contains(known) {
+                return Err(refuse("duplicate parameter"));
+            }
+            seen.push(known);
+            if !current.as_bytes().eq_ignore_ascii_case(value) {
+                return Err(refuse(
+                    "can't set immutable config (capkv takes it from its start-up flags)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What CONFIG GET and CONFIG SET know, with the current values.
+    fn parameters(&self) -> [(&'static str, String); 11] {
+        [
             ("maxmemory", self.budget.to_string()),
             ("maxmemory-policy", MAXMEMORY_POLICY.into()),
             ("maxclients", self.max_connections.to_string()),
@@ -68,10 +118,7 @@ impl Settings {
             ("save", String::new()),
             ("appendonly", "no".into()),
             ("io-threads", self.workers.to_string()),
-        ];
-        all.into_iter()
-            .filter(|(name, _)| patterns.iter().any(|p| glob::matches(p, name.as_bytes(), true)))
-            .collect()
+        ]
     }
 }
 

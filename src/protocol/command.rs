@@ -481,11 +481,14 @@ pub enum ConfigSubcommand<'a> {
         /// Glob patterns.
         patterns: Args<'a>,
     },
-    /// `CONFIG SET name value [name value ...]`: accepted, no effect.
-    Set,
-    /// `CONFIG RESETSTAT`: accepted, no effect.
+    /// `CONFIG SET name value [name value ...]`.
+    Set {
+        /// The names and values, alternating (an even count, checked).
+        pairs: Args<'a>,
+    },
+    /// `CONFIG RESETSTAT`.
     ResetStat,
-    /// `CONFIG REWRITE`: accepted, no effect (capkv has no config file).
+    /// `CONFIG REWRITE` (refused: capkv has no config file).
     Rewrite,
 }
 

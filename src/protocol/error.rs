@@ -124,6 +124,9 @@ pub enum CommandError {
     /// An ACL subcommand's error, rendered after `ERR ` (`Unknown category
     /// 'x'`, `User 'x' not found`, an ACL LOAD failure ...).
     Acl(Box<[u8]>),
+    /// A CONFIG SET refusal, rendered after `ERR ` (`Unknown option or
+    /// number of arguments for CONFIG SET - 'foo'`, ...).
+    Config(Box<[u8]>),
     /// A string command's error (GETRANGE ... BITPOS), texts in
     /// [`StringsError`].
     Strings(StringsError),
@@ -288,6 +291,7 @@ impl CommandError {
             CommandError::NoPermCommand { .. } => "ERROR no permission to run this command",
             CommandError::NoPermKey => "ERROR no permission to access this key",
             CommandError::Acl(_) => "ERROR acl error",
+            CommandError::Config(_) => "ERROR config error",
             CommandError::Strings(e) => e.line_text(),
             CommandError::NoSuchKey => "ERROR no such key",
             CommandError::SameObject => "ERROR source and destination are the same",
@@ -331,7 +335,8 @@ impl CommandError {
             | CommandError::UnknownSubcommand(text)
             | CommandError::UnsupportedOption(text)
             | CommandError::HelloSyntax(text)
-            | CommandError::Acl(text) => {
+            | CommandError::Acl(text)
+            | CommandError::Config(text) => {
                 out.extend_from_slice(b"ERR ");
                 out.extend_from_slice(text);
                 return;

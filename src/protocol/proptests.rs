@@ -111,8 +111,8 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
         Command::Config { subcommand: ConfigSubcommand::Get { patterns } } => {
             with(words(&[b"CONFIG", b"GET"]), *patterns)
         }
-        Command::Config { subcommand: ConfigSubcommand::Set } => {
-            words(&[b"CONFIG", b"SET", b"a", b"b"])
+        Command::Config { subcommand: ConfigSubcommand::Set { pairs } } => {
+            with(words(&[b"CONFIG", b"SET"]), *pairs)
         }
         Command::Config { subcommand: ConfigSubcommand::ResetStat } => {
             words(&[b"CONFIG", b"RESETSTAT"])

@@ -607,7 +607,7 @@ fn config<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
             if argc % 2 != 0 {
                 return Err(CommandError::WrongArity { command: "config|set" });
             }
-            ConfigSubcommand::Set
+            ConfigSubcommand::Set { pairs: f.tail(2) }
         }
         b"resetstat" => {
             arity(argc, 2, "config|resetstat")?;

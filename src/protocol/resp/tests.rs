@@ -709,11 +709,13 @@ fn config_command() {
     assert_eq!(err(&["CONFIG", "GET"]), arity("config|get"));
     assert_eq!(
         run(&["CONFIG", "SET", "a", "b"]),
-        Ok(Command::Config { subcommand: ConfigSubcommand::Set })
+        Ok(Command::Config { subcommand: ConfigSubcommand::Set { pairs: args(&[b"a", b"b"]) } })
     );
     assert_eq!(
         run(&["CONFIG", "SET", "a", "b", "c", "d"]),
-        Ok(Command::Config { subcommand: ConfigSubcommand::Set })
+        Ok(Command::Config {
+            subcommand: ConfigSubcommand::Set { pairs: args(&[b"a", b"b", b"c", b"d"]) }
+        })
     );
     assert_eq!(err(&["CONFIG", "SET", "a"]), arity("config|set"));
     assert_eq!(err(&["CONFIG", "SET", "a", "b", "c"]), arity("config|set"));
