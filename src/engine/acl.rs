@@ -13,7 +13,7 @@ use crate::acl::{CATEGORIES, CommandSet, Source, User, category};
 use crate::protocol::{AclSubcommand, Command, CommandError, CommandId, Reply};
 
 use super::Flow;
-use super::execute::{Ctx, finish};
+use super::context::{Ctx, finish};
 use super::output::Output;
 
 /// Redis 7.0's `ACL HELP`, for the subcommands capkv implements.

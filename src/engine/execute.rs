@@ -12,28 +12,15 @@ use crate::protocol::{
     Args, ClientSubcommand, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect,
     ExpireCondition, Expiry, MAX_CLIENT_NAME, REGISTRY, Reply, SetCondition, SetOptions, TtlUnit,
 };
-use crate::store::{ExpireWhen, SetOutcome, StoreError, Ttl, WriteCondition, WriteExpiry};
+use crate::store::{ExpireWhen, SetOutcome, Ttl, WriteCondition, WriteExpiry};
 
 use super::acl;
+use super::context::{Ctx, finish, help, store_error};
 use super::info;
 use super::keyspace;
 use super::output::{Output, Replies};
 use super::strings;
 use super::{Engine, Flow, ReplyMode, Session};
-
-/// Sends `reply`, or asks for room for it.
-pub(super) fn finish<O: Output + ?Sized>(out: &mut Replies<'_, O>, reply: &Reply<'_>) -> Flow {
-    if out.send(reply) { Flow::Continue } else { Flow::NeedRoom(reply.size_bound()) }
-}
-
-pub(super) fn store_error(error: StoreError) -> CommandError {
-    match error {
-        StoreError::ItemTooLarge | StoreError::OutOfMemory => CommandError::OutOfMemory,
-        StoreError::NotInteger => CommandError::NotAnInteger,
-        StoreError::Overflow => CommandError::Overflow,
-        StoreError::ValueTooLarge => CommandError::StringTooLong,
-    }
-}
 
 /// Turns a SET/GETEX expiry into a deadline in Unix milliseconds.
 fn deadline(expiry: Expiry, now: u64, command: &'static str) -> Result<Option<u64>, CommandError> {
@@ -46,14 +33,6 @@ fn deadline(expiry: Expiry, now: u64, command: &'static str) -> Result<Option<u6
         Expiry::AtUnixMillis(at) => Ok(Some(at.max(0) as u64)),
         Expiry::Persist => Ok(None),
     }
-}
-
-/// Everything one command may touch.
-pub(super) struct Ctx<'e, 's, 'o, O: Output + ?Sized> {
-    pub(super) engine: &'e Engine,
-    pub(super) session: &'s mut Session,
-    pub(super) counters: &'s mut LocalCounters,
-    pub(super) out: Replies<'o, O>,
 }
 
 /// Runs `command` for `session`, appending its reply to `out`.
@@ -370,7 +349,7 @@ fn client<O: Output + ?Sized>(
             None => finish(out, &Reply::Nil),
         },
         ClientSubcommand::Id => finish(out, &Reply::Int(ctx.session.id as i64)),
-        ClientSubcommand::Help => keyspace::help("CLIENT", CLIENT_HELP, ctx),
+        ClientSubcommand::Help => help("CLIENT", CLIENT_HELP, ctx),
         ClientSubcommand::Info | ClientSubcommand::List => {
             return Err(CommandError::unknown_subcommand(b"client", subcommand.name().as_bytes()));
         }

@@ -26,15 +26,12 @@ use crate::store::keyspace::KEY_OVERHEAD;
 use crate::store::{MoveOutcome, Ttl};
 
 use super::Flow;
-use super::execute::{Ctx, finish, store_error};
+use super::context::{BULK_FRAMING, Ctx, finish, help, store_error};
 use super::output::Output;
 
 /// KEYS or SCAN found more than `--max-client-buffer` can hold (Redis
 /// has no such limit for normal clients; this is capkv's).
 const TOO_LARGE: &str = "ERR reply would exceed --max-client-buffer; use SCAN";
-
-/// Bytes of framing a bulk string may need beyond its payload.
-const BULK_FRAMING: usize = 32;
 
 /// `TYPE key`.
 pub(super) fn key_type<O: Output + ?Sized>(key: &[u8], ctx: &mut Ctx<'_, '_, '_, O>) -> Flow {
@@ -238,29 +235,6 @@ const MEMORY_HELP: &[&str] = &[
 const IDLETIME_UNDER_LFU: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. \
      Please note that when switching between policies at runtime LRU and LFU data will take \
      some time to adjust.";
-
-/// Redis's `addReplyHelp`.
-pub(super) fn help<O: Output + ?Sized>(
-    container: &str,
-    lines: &[&str],
-    ctx: &mut Ctx<'_, '_, '_, O>,
-) -> Flow {
-    let header = format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-    let footer = ["HELP", "    Prints this help."];
-    let bound = BULK_FRAMING * (lines.len() + 4)
-        + header.len()
-        + lines.iter().chain(&footer).map(|l| l.len()).sum::<usize>();
-    let out = &mut ctx.out;
-    if !out.try_room(bound) {
-        return Flow::NeedRoom(bound);
-    }
-    out.push(&Reply::Array(lines.len() + 3));
-    out.push(&Reply::Status(&header));
-    for line in lines.iter().chain(&footer) {
-        out.push(&Reply::Status(line));
-    }
-    Flow::Continue
-}
 
 /// How Redis 7.0 would encode a string value set with SET
 /// (`tryObjectEncoding`): `int` for a canonical decimal `long` of at most

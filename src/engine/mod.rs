@@ -24,6 +24,7 @@
 //! connection to flush, wait for memory, and run the command again.
 
 mod acl;
+mod context;
 pub mod execute;
 pub mod info;
 mod keyspace;

@@ -13,7 +13,7 @@ use crate::protocol::{
 };
 use crate::store::{Edit, StoreError};
 
-use super::execute::{Ctx, finish};
+use super::context::{Ctx, finish};
 use super::output::Output;
 use super::{Engine, Flow};
 
