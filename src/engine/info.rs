@@ -73,23 +73,17 @@ impl Settings {
         let mut seen: Vec<&str> = Vec::new();
         let mut items = pairs.iter();
         while let (Some(name), Some(value)) = (items.next(), items.next()) {
+            let shown = String::from_utf8_lossy(name);
+            let error = |text: String| CommandError::Config(text.into_bytes().into());
             let refuse = |why: &str| {
-                let name = String::from_utf8_lossy(name);
-                CommandError::Config(
-                    format!("CONFIG SET failed (possibly related to argument '{name}') - {why}")
-                        .into_bytes()
-                        .into(),
-                )
+                error(format!("CONFIG SET failed (possibly related to argument '{shown}') - {why}"))
             };
             let Some((known, current)) =
                 all.iter().find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(name))
             else {
-                let name = String::from_utf8_lossy(name);
-                return Err(CommandError::Config(
-                    format!("Unknown option or number of arguments for CONFIG SET - '{name}'")
-                        .into_bytes()
-                        .into(),
-                ));
+                return Err(error(format!(
+                    "Unknown option or number of arguments for CONFIG SET - '{shown}'"
+                )));
             };
             if seen.contains(known) {
                 return Err(refuse("duplicate parameter"));
