@@ -18,8 +18,8 @@ use clap::{Parser, ValueEnum};
 
 use crate::acl::{Access, AuthConfig};
 
-use crate::memory::Cgroup;
 use crate::memory::budget::BUFFER_SHARE;
+use crate::memory::{Bounds, Cgroup};
 use crate::protocol::Limits;
 use crate::server::tls::{ClientAuth, TlsSettings};
 use crate::store::{StoreConfig, index};
@@ -215,6 +215,8 @@ pub struct Config {
     pub budget: u64,
     /// Where the budget came from.
     pub budget_source: BudgetSource,
+    /// What `CONFIG SET maxmemory` may move the budget to.
+    pub budget_bounds: Bounds,
     /// Container memory limit, if any.
     pub hard_limit: Option<u64>,
     /// Store layout.
@@ -467,6 +469,7 @@ impl Cli {
                 show(env.total_memory)
             ));
         }
+        let budget_bounds = self.budget_bounds(env, budget, minimum, most);
         check_log_filter(&self.log_level).map_err(|reason| invalid("--log-level", reason))?;
         let workers = match self.workers {
             Some(0) => return Err(invalid("--workers", "must be at least 1")),
@@ -477,6 +480,7 @@ impl Cli {
             listen: SocketAddr::new(self.bind, self.port),
             budget,
             budget_source,
+            budget_bounds,
             hard_limit: env.cgroup_limit,
             store,
             limits: Limits {
@@ -504,6 +508,44 @@ impl Cli {
             tls: self.tls()?,
             access: Arc::new(self.access()?),
         })
+    }
+
+    /// The range `CONFIG SET maxmemory` may move the start-up `budget` in:
+    /// the same rules as `--max-memory` (`minimum`: index and one segment
+    /// per shard; the largest request must fit the buffers' share; at
+    /// most `most`, what the index addresses), and at most the container
+    /// limit minus headroom, or without one this machine's RAM, so that a
+    /// live change cannot walk the process into the kernel's OOM killer.
+    /// A start-up budget outside that stays allowed (it was the flag's).
+    fn budget_bounds(&self, env: &Environment, budget: u64, minimum: u64, most: u64) -> Bounds {
+        let request = (self.max_key_size + self.max_value_size + MIB / 16) * BUFFER_SHARE;
+        let min = minimum.max(request).min(budget);
+        let (ceiling, max_reason, auto) = match env.cgroup_limit {
+            Some(limit) => {
+                let headroom = self.headroom.unwrap_or_else(|| default_headroom(limit));
+                let ceiling = limit.saturating_sub(headroom);
+                let reason = format!(
+                    "the container memory limit {} minus headroom {}",
+                    show(limit),
+                    show(headroom)
+                );
+                (ceiling, reason, ceiling)
+            }
+            None => (
+                env.total_memory,
+                format!("this machine's RAM {}", show(env.total_memory)),
+                env.total_memory / 4,
+            ),
+        };
+        let (ceiling, max_reason) = if most < ceiling {
+            let reason =
+                format!("what the index addresses with --segment-size {}", show(self.segment_size));
+            (most, reason)
+        } else {
+            (ceiling, max_reason)
+        };
+        let max = ceiling.max(budget);
+        Bounds { min, max, max_reason, auto: auto.clamp(min, max) }
     }
 
     /// The Redis port, unless 0.

@@ -194,9 +194,9 @@ fn bind_error(flag: &str, at: std::net::SocketAddr, e: &std::io::Error) -> anyho
     anyhow::anyhow!("{flag} {}: {at} {what}; {hint}", at.port())
 }
 
-/// Descriptors kept for everything that is not a client: the listeners,
-/// the metrics port's clients, the runtime's own, /proc and cgroup reads.
-const SPARE_FILES: u64 = 64;
+/// Descriptors kept for everything that is not a client (shared with
+/// `CONFIG SET maxclients`'s ceiling).
+use capkv::server::SPARE_FILES;
 
 /// Raises the soft limit on open files to the hard limit, since every
 /// client takes a descriptor and the soft limit is often 1,024 where the

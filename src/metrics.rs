@@ -55,6 +55,12 @@ pub struct LocalCounters {
     pub bytes_out: u64,
     /// Error replies, by [`ERROR_CODES`] index.
     pub errors: [u64; ERROR_CODES.len()],
+    /// `slowlog-log-slower-than` in nanoseconds (`u64::MAX`: off), as the
+    /// connection last read it; 0 times every command.
+    pub slow_after_nanos: u64,
+    /// Set by a timed command that took at least `slow_after_nanos`: how
+    /// long, for the connection to log it (`crate::engine::slowlog`).
+    pub slow: Option<u64>,
 }
 
 impl Default for LocalCounters {
@@ -71,6 +77,8 @@ impl Default for LocalCounters {
             bytes_in: 0,
             bytes_out: 0,
             errors: [0; ERROR_CODES.len()],
+            slow_after_nanos: u64::MAX,
+            slow: None,
         }
     }
 }
@@ -88,10 +96,11 @@ impl LocalCounters {
     /// Whether to time the next command, of kind `id`: the first of its
     /// kind since the last merge (so every kind that ran has a sample,
     /// and an unpipelined client is timed on every command), and one in
-    /// [`TIME_EVERY`] besides.
+    /// [`TIME_EVERY`] besides; every one while the slowlog logs every
+    /// command.
     pub fn time_this(&mut self, id: CommandId) -> bool {
         self.ticks = self.ticks.wrapping_add(1);
-        self.timed[id.slot()] == 0 || self.ticks % TIME_EVERY == 0
+        self.timed[id.slot()] == 0 || self.ticks % TIME_EVERY == 0 || self.slow_after_nanos == 0
     }
 
     /// Adds the time one timed command of `id` took to execute.

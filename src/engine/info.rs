@@ -13,9 +13,12 @@
 //! renders; how the sections look on the wire is the encoder's business
 //! ([`Reply::Info`](crate::protocol::Reply::Info)).
 
-use crate::glob;
+use std::sync::Arc;
+
+use super::live::Live;
+use crate::memory::Bounds;
 use crate::metrics::Snapshot;
-use crate::protocol::{Args, CommandError, ERROR_CODES, InfoSection};
+use crate::protocol::{Args, ERROR_CODES, InfoSection};
 
 /// The Redis version capkv reports (the command set it follows).
 pub const REDIS_VERSION: &str = "7.0.0";
@@ -30,94 +33,33 @@ pub const REDIS_VERSION: &str = "7.0.0";
 /// the field as an opaque string.
 pub const MAXMEMORY_POLICY: &str = "segment-cost-benefit";
 
-/// Fixed settings shown by INFO and CONFIG GET.
+/// Settings shown by INFO and CONFIG GET; the ones CONFIG SET changes
+/// are in [`Live`] (and the budget in [`Budget`](crate::memory::Budget)).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Listening port.
     pub port: u16,
     /// Listening address.
     pub bind: String,
-    /// Connection cap.
-    pub max_connections: usize,
-    /// Idle timeout in seconds (0 = none).
-    pub idle_timeout_secs: u64,
     /// Largest value.
     pub max_value_size: usize,
     /// Container limit, if any.
     pub hard_limit: Option<u64>,
     /// Worker threads.
     pub workers: usize,
-    /// The memory budget.
-    pub budget: u64,
     /// `--max-client-buffer`: the largest reply KEYS and SCAN build.
     pub max_client_buffer: usize,
-}
-
-impl Settings {
-    /// `CONFIG GET` pairs whose names match any of `patterns` (glob).
-    pub fn config_get(&self, patterns: Args<'_>) -> Vec<(&'static str, String)> {
-        self.parameters()
-            .into_iter()
-            .filter(|(name, _)| patterns.iter().any(|p| glob::matches(p, name.as_bytes(), true)))
-            .collect()
-    }
-
-    /// `CONFIG SET`: every parameter capkv reports is fixed at start-up
-    /// (its flags), so a pair is accepted only when its value is the
-    /// current one (`appendonly no`, `save ""`: nothing to change) and the
-    /// whole command is refused otherwise, with Redis's error for the
-    /// first pair that cannot be applied. Nothing is ever half-applied,
-    /// and nothing answers OK without being true.
-    pub fn config_set(&self, pairs: Args<'_>) -> Result<(), CommandError> {
-        let all = self.parameters();
-        let mut seen: Vec<&str> = Vec::new();
-        let mut items = pairs.iter();
-        while let (Some(name), Some(value)) = (items.next(), items.next()) {
-            let shown = String::from_utf8_lossy(name);
-            let error = |text: String| CommandError::Config(text.into_bytes().into());
-            let refuse = |why: &str| {
-                error(format!("CONFIG SET failed (possibly related to argument '{shown}') - {why}"))
-            };
-            let Some((known, current)) =
-                all.iter().find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(name))
-            else {
-                return Err(error(format!(
-                    "Unknown option or number of arguments for CONFIG SET - '{shown}'"
-                )));
-            };
-            if seen.contains(known) {
-                return Err(refuse("duplicate parameter"));
-            }
-            seen.push(known);
-            if !current.as_bytes().eq_ignore_ascii_case(value) {
-                return Err(refuse(
-                    "can't set immutable config (capkv takes it from its start-up flags)",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// What CONFIG GET and CONFIG SET know, with the current values.
-    fn parameters(&self) -> [(&'static str, String); 11] {
-        [
-            ("maxmemory", self.budget.to_string()),
-            ("maxmemory-policy", MAXMEMORY_POLICY.into()),
-            ("maxclients", self.max_connections.to_string()),
-            ("port", self.port.to_string()),
-            ("bind", self.bind.clone()),
-            ("timeout", self.idle_timeout_secs.to_string()),
-            ("proto-max-bulk-len", self.max_value_size.to_string()),
-            ("databases", "1".into()),
-            ("save", String::new()),
-            ("appendonly", "no".into()),
-            ("io-threads", self.workers.to_string()),
-        ]
-    }
+    /// What `CONFIG SET maxmemory` may set.
+    pub budget_bounds: Bounds,
+    /// Most connections the open-files limit leaves room for (`CONFIG SET
+    /// maxclients` refuses more).
+    pub max_clients_ceiling: usize,
+    /// What CONFIG SET changes while the server runs.
+    pub live: Arc<Live>,
 }
 
 /// Redis's `bytesToHuman`: `1023B`, `1.00K`, `256.00M`, `2.00G` ...
-fn human(bytes: u64) -> String {
+pub(super) fn human(bytes: u64) -> String {
     const UNITS: [char; 5] = ['K', 'M', 'G', 'T', 'P'];
     match crate::units::scale_bytes(bytes, UNITS.len()) {
         (_, 0) => format!("{bytes}B"),
@@ -149,7 +91,7 @@ fn fields(snapshot: &Snapshot, s: &Settings) -> Vec<(&'static str, Vec<(String, 
     ];
     let clients = vec![
         kv("connected_clients", stats.connections_current.to_string()),
-        kv("maxclients", s.max_connections.to_string()),
+        kv("maxclients", s.live.max_clients().to_string()),
         kv("blocked_clients", "0".into()),
     ];
     let used = reading.heap.allocated.max(store.segment_bytes as u64);
@@ -394,7 +336,8 @@ pub fn sections(snapshot: &Snapshot, settings: &Settings, sections: Args<'_>) ->
 
 #[cfg(test)]
 mod tests {
-    use super::{glob, human, stat_ticks};
+    use super::{human, stat_ticks};
+    use crate::glob;
 
     #[test]
     fn cpu_times_from_a_stat_line_with_an_awkward_name() {

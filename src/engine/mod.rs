@@ -9,8 +9,10 @@
 //! asks which protocol it speaks, so its tests drive it with a `Vec<u8>`.
 //!
 //! - [`execute`]: the commands, one arm each.
-//! - [`info`]: INFO/STATS sections and CONFIG GET, from one
-//!   [`Snapshot`].
+//! - [`info`]: INFO/STATS sections, from one [`Snapshot`].
+//! - [`slowlog`]: SLOWLOG and the entries it shows.
+//! - `config`: CONFIG GET and SET; [`live`]: the settings CONFIG SET
+//!   changes while the server runs.
 //! - [`output`]: the seam replies go through.
 //! - `strings`: the string commands GETRANGE ... BITPOS.
 //! - `acl`: AUTH, HELLO's AUTH and the ACL subcommands. Whether a command
@@ -24,11 +26,14 @@
 //! connection to flush, wait for memory, and run the command again.
 
 mod acl;
+mod config;
 mod context;
 pub mod execute;
 pub mod info;
 mod keyspace;
+pub mod live;
 pub mod output;
+pub mod slowlog;
 mod strings;
 
 #[cfg(test)]
@@ -43,6 +48,7 @@ use crate::protocol::{Command, Dialect, Reply};
 use crate::store::Store;
 
 pub use info::Settings;
+pub use live::Live;
 pub use output::{Output, Replies};
 
 /// What the connection does after a command.
@@ -118,6 +124,8 @@ pub struct Engine {
     pub settings: Settings,
     /// Users, passwords and the authorization check.
     pub access: Arc<Access>,
+    /// SLOWLOG's entries (the connections log into it).
+    pub slowlog: slowlog::SlowLog,
 }
 
 impl Engine {
@@ -129,6 +137,7 @@ impl Engine {
             stats: ServerStats::default(),
             settings,
             access: Arc::new(Access::default()),
+            slowlog: slowlog::SlowLog::default(),
         }
     }
 

@@ -26,13 +26,18 @@ fn engine() -> (Engine, Arc<AtomicU64>) {
     let settings = Settings {
         port: 7171,
         bind: "127.0.0.1".into(),
-        max_connections: 10,
-        idle_timeout_secs: 0,
         max_value_size: 64 * 1024,
         hard_limit: None,
         workers: 1,
-        budget: 64 << 20,
         max_client_buffer: 1 << 20,
+        budget_bounds: crate::memory::Bounds {
+            min: 16 << 20,
+            max: 1 << 30,
+            max_reason: "the test's".into(),
+            auto: 64 << 20,
+        },
+        max_clients_ceiling: 1000,
+        live: Arc::new(super::Live::new(10, None)),
     };
     (Engine::new(budget, settings), clock)
 }

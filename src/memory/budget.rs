@@ -54,6 +54,24 @@ use crate::store::Store;
 /// module docs for why eight).
 pub const BUFFER_SHARE: u64 = 8;
 
+/// What the budget may be moved to while the server runs (`CONFIG SET
+/// maxmemory`), derived at start-up with the same rules that check
+/// `--max-memory` (see `crate::config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounds {
+    /// Smallest budget: the index, one segment per shard, and one largest
+    /// request in the buffers' share.
+    pub min: u64,
+    /// Largest budget: under a container limit, the limit minus headroom;
+    /// else this machine's RAM; never more than the index addresses.
+    pub max: u64,
+    /// What limits `max`, for the refusal's text.
+    pub max_reason: String,
+    /// The budget capkv picks by itself (what `maxmemory 0` sets): the
+    /// container limit minus headroom, or a quarter of RAM.
+    pub auto: u64,
+}
+
 /// Counts a waiting reservation for as long as it waits (even if the
 /// waiting future is dropped).
 struct Waiting<'a> {
@@ -86,7 +104,10 @@ pub struct Shortfall {
 
 /// The budget shared by the governor, the store and the server.
 pub struct Budget {
-    limit: u64,
+    /// The budget in bytes: `CONFIG SET maxmemory` moves it while the
+    /// server runs. Read by the governor every tick and by buffer
+    /// reservations, never per request.
+    limit: AtomicU64,
     store: Arc<Store>,
     buffers: AtomicUsize,
     /// Bytes of everything that is neither segments nor buffers, as the
@@ -105,7 +126,7 @@ impl Budget {
     pub fn new(limit: u64, store: Arc<Store>) -> Budget {
         let other = store.index_bytes() as u64;
         Budget {
-            limit,
+            limit: AtomicU64::new(limit),
             store,
             buffers: AtomicUsize::new(0),
             other: AtomicU64::new(other),
@@ -117,7 +138,15 @@ impl Budget {
 
     /// The budget in bytes.
     pub fn limit(&self) -> u64 {
-        self.limit
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Moves the budget to `limit` bytes (checked against [`Bounds`] by the
+    /// caller). The governor follows on its next tick: a lower budget
+    /// lowers the segment quota, and the store evicts down to it at once.
+    pub fn set_limit(&self, limit: u64) {
+        self.limit.store(limit, Ordering::Relaxed);
+        self.room.notify_waiters();
     }
 
     /// The store this budget feeds.
@@ -201,7 +230,7 @@ impl Budget {
     /// Most bytes buffers may take from the cache: an eighth of the budget
     /// (see the module docs for why).
     pub fn buffer_share(&self) -> u64 {
-        self.limit / BUFFER_SHARE
+        self.limit() / BUFFER_SHARE
     }
 
     /// Most bytes buffers may hold now: their share, plus what the cache
@@ -212,7 +241,7 @@ impl Budget {
     pub fn buffer_cap(&self) -> u64 {
         let share = self.buffer_share();
         let used = self.store.segment_bytes() as u64 + self.other_bytes();
-        share + self.limit.saturating_sub(used + 2 * share)
+        share + self.limit().saturating_sub(used + 2 * share)
     }
 
     /// Whether [`Budget::try_reserve`] of `bytes` would succeed now (a
@@ -237,7 +266,7 @@ impl Budget {
     /// (what the cache can lend).
     fn room_check(&self) -> impl Fn(usize) -> bool {
         let fixed = self.segment_entitlement() + self.other_bytes();
-        let (limit, share, cap) = (self.limit, self.buffer_share(), self.buffer_cap());
+        let (limit, share, cap) = (self.limit(), self.buffer_share(), self.buffer_cap());
         move |buffers| {
             let buffers = buffers as u64;
             fixed + buffers.min(share) <= limit && buffers <= cap

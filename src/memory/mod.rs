@@ -21,7 +21,7 @@ pub mod governor;
 pub mod jemalloc;
 pub mod reading;
 
-pub use budget::Budget;
+pub use budget::{Bounds, Budget};
 pub use buffer::Buffer;
 pub use cgroup::Cgroup;
 pub use governor::{Governor, GovernorConfig};

@@ -293,6 +293,11 @@ commands! {
         /// Which one, with its arguments.
         subcommand: ConfigSubcommand<'a>,
     } => ("config", -2, [ADMIN, DANGEROUS]),
+    /// `SLOWLOG GET [count]|LEN|RESET|HELP`.
+    SlowLog {
+        /// Which one.
+        subcommand: SlowlogSubcommand,
+    } => ("slowlog", -2, [ADMIN, DANGEROUS]),
     /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`, `COMMAND INFO`,
     /// `COMMAND LIST`: enough for redis-cli and redis-benchmark to start.
     CommandInfo {
@@ -414,6 +419,7 @@ impl<'a> Command<'a> {
             | Command::Quit
             | Command::Info { .. }
             | Command::Config { .. }
+            | Command::SlowLog { .. }
             | Command::CommandInfo { .. }
             | Command::Client { .. }
             | Command::Hello { .. }
@@ -490,6 +496,23 @@ pub enum ConfigSubcommand<'a> {
     ResetStat,
     /// `CONFIG REWRITE` (refused: capkv has no config file).
     Rewrite,
+}
+
+/// `SLOWLOG` subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowlogSubcommand {
+    /// `SLOWLOG GET [count]`: the newest `count` entries (`None`: all;
+    /// 10 when not given).
+    Get {
+        /// How many.
+        count: Option<usize>,
+    },
+    /// `SLOWLOG LEN`.
+    Len,
+    /// `SLOWLOG RESET`.
+    Reset,
+    /// `SLOWLOG HELP`.
+    Help,
 }
 
 /// `COMMAND` subcommands.

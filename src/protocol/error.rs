@@ -207,6 +207,18 @@ impl CommandError {
         CommandError::UnknownSubcommand(text.into_boxed_slice())
     }
 
+    /// `unknown subcommand or wrong number of arguments for 'sub'. Try
+    /// CONTAINER HELP.` (Redis's `addReplySubcommandSyntaxError`).
+    pub fn subcommand_syntax(container: &[u8], sub: &[u8]) -> CommandError {
+        let mut text = b"unknown subcommand or wrong number of arguments for '".to_vec();
+        text.extend_from_slice(c_str_prefix(sub, QUOTE_MAX));
+        text.extend_from_slice(b"'. Try ");
+        text.extend(c_str_prefix(container, usize::MAX).iter().map(u8::to_ascii_uppercase));
+        text.extend_from_slice(b" HELP.");
+        map_newlines(&mut text);
+        CommandError::UnknownSubcommand(text.into_boxed_slice())
+    }
+
     /// `Unsupported option <opt>`.
     pub fn unsupported_option(opt: &[u8]) -> CommandError {
         CommandError::UnsupportedOption(format_quoted(b"Unsupported option ", opt, b""))

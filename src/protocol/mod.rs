@@ -24,6 +24,7 @@
 //! their requests with. The load driver's client for the three wire
 //! protocols it speaks lives in its own crate, `capkv-bench`.
 
+pub mod arguments;
 pub mod line;
 pub mod registry;
 pub mod resp;
@@ -40,7 +41,8 @@ mod table;
 pub use command::ObjectSubcommand;
 pub use command::{
     AclSubcommand, Args, ArgsIter, ClientSubcommand, Command, CommandId, CommandSubcommand,
-    ConfigSubcommand, ExpireCondition, Expiry, Keys, REGISTRY, SetCondition, SetOptions, TtlUnit,
+    ConfigSubcommand, ExpireCondition, Expiry, Keys, REGISTRY, SetCondition, SetOptions,
+    SlowlogSubcommand, TtlUnit,
 };
 pub use error::{CommandError, ERROR_CODES, MAX_CLIENT_NAME, ProtocolError};
 pub use registry::{Flags, Spec};

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use super::ObjectSubcommand;
 use super::{
     Args, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect, ExpireCondition,
-    Expiry, Limits, Parsed, Reply, SetCondition, Skip, TtlUnit, encode_command, encode_reply, line,
-    resp,
+    Expiry, Limits, Parsed, Reply, SetCondition, Skip, SlowlogSubcommand, TtlUnit, encode_command,
+    encode_reply, line, resp,
 };
 
 /// Keys up to 8 bytes, values up to 16, 8 arguments, lines up to 32 bytes.
@@ -120,6 +120,16 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
         Command::Config { subcommand: ConfigSubcommand::Rewrite } => {
             words(&[b"CONFIG", b"REWRITE"])
         }
+        Command::SlowLog { subcommand } => match subcommand {
+            SlowlogSubcommand::Get { count: Some(10) } => words(&[b"SLOWLOG", b"GET"]),
+            SlowlogSubcommand::Get { count: Some(n) } => {
+                vec![b"SLOWLOG".to_vec(), b"GET".to_vec(), n.to_string().into_bytes()]
+            }
+            SlowlogSubcommand::Get { count: None } => words(&[b"SLOWLOG", b"GET", b"-1"]),
+            SlowlogSubcommand::Len => words(&[b"SLOWLOG", b"LEN"]),
+            SlowlogSubcommand::Reset => words(&[b"SLOWLOG", b"RESET"]),
+            SlowlogSubcommand::Help => words(&[b"SLOWLOG", b"HELP"]),
+        },
         Command::CommandInfo { subcommand: None } => words(&[b"COMMAND"]),
         Command::CommandInfo { subcommand: Some(subcommand) } => {
             let name = match subcommand {

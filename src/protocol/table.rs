@@ -13,7 +13,8 @@ use super::ObjectSubcommand;
 use super::frame::Frame;
 use super::{
     AclSubcommand, Args, ClientSubcommand, Command, CommandError, CommandId, CommandSubcommand,
-    ConfigSubcommand, ExpireCondition, Expiry, Limits, SetCondition, SetOptions, TtlUnit,
+    ConfigSubcommand, ExpireCondition, Expiry, Limits, SetCondition, SetOptions, SlowlogSubcommand,
+    TtlUnit,
 };
 use super::{BitRange, BitRangeError, LcsOptions, StringsError};
 use crate::decimal::parse_i64;
@@ -291,6 +292,7 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
         b"auth" => auth(f)?,
         b"acl" => acl(f, limits)?,
         b"config" => config(f)?,
+        b"slowlog" => slowlog(f)?,
         b"command" => command_info(f)?,
         b"client" => client(f)?,
         _ => return Err(CommandError::unknown_command(name, f.tail(1))),
@@ -620,6 +622,44 @@ fn config<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
         _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
     };
     Ok(Command::Config { subcommand })
+}
+
+/// `SLOWLOG`, with Redis 7's subcommand arities; GET's count is an
+/// integer from -1 (all) up.
+fn slowlog<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    family(argc, CommandId::SlowLog)?;
+    let mut buf = [0u8; NAME_MAX];
+    let subcommand = match lower(f.arg(1), &mut buf) {
+        b"get" => {
+            arity(argc, -2, "slowlog|get")?;
+            let count = match argc {
+                2 => Some(10),
+                3 => match integer(f.arg(2))? {
+                    -1 => None,
+                    n => Some(usize::try_from(n).map_err(|_| {
+                        CommandError::Fixed("ERR count should be greater than or equal to -1")
+                    })?),
+                },
+                _ => return Err(CommandError::subcommand_syntax(f.arg(0), f.arg(1))),
+            };
+            SlowlogSubcommand::Get { count }
+        }
+        b"len" => {
+            arity(argc, 2, "slowlog|len")?;
+            SlowlogSubcommand::Len
+        }
+        b"reset" => {
+            arity(argc, 2, "slowlog|reset")?;
+            SlowlogSubcommand::Reset
+        }
+        b"help" => {
+            arity(argc, 2, "slowlog|help")?;
+            SlowlogSubcommand::Help
+        }
+        _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
+    };
+    Ok(Command::SlowLog { subcommand })
 }
 
 fn command_info<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {

@@ -90,6 +90,9 @@ enum Woken {
     Ready,
     /// The server is draining.
     Stopping,
+    /// Nudged (`CONFIG SET timeout`): nothing arrived, but the wait
+    /// should be set up again with the settings now in force.
+    Nudged,
 }
 
 /// How a connection ended, when no I/O error ended it.
@@ -244,7 +247,7 @@ impl Connection {
                 // Halfway through a request in a grown buffer: evictable
                 // if the client stops sending while others wait for memory.
                 let holding = !self.input.is_empty() && self.input.capacity() > BASE_CAPACITY;
-                let woken = if holding || self.shared.idle_timeout.is_some() {
+                let woken = if holding || self.shared.idle_timeout().is_some() {
                     Box::pin(self.wait_with_timers(holding)).await?
                 } else {
                     // The common case, and what an idle connection's
@@ -252,8 +255,10 @@ impl Connection {
                     // its own, two polls.
                     wait_for_client(&self.stop, &mut self.stop_slot, &self.socket).await?
                 };
-                if woken == Woken::Stopping {
-                    return Ok(End::Close);
+                match woken {
+                    Woken::Stopping => return Ok(End::Close),
+                    Woken::Nudged => continue,
+                    Woken::Ready => {}
                 }
             }
             unrun = false;
@@ -267,7 +272,7 @@ impl Connection {
                 }
                 Round::Blocked => unrun = true,
                 Round::NeedRoom(n) => {
-                    if n > self.shared.max_client_buffer {
+                    if n > self.shared.client_buffer_cap() {
                         let error = Reply::Error(CommandError::OutOfMemory);
                         self.output.room_with_reserved(error.size_bound(), 0);
                         Engine::send(&self.session, &mut self.output, &error);
@@ -308,25 +313,35 @@ impl Connection {
     /// Waits for the client with the timers that may end the wait: the
     /// idle timeout, and for a connection halfway through a request in a
     /// grown buffer, eviction when others wait for buffer memory.
+    ///
+    /// The idle timeout is looked up again after every nudge (`CONFIG
+    /// SET timeout`) and counted from when this wait began, so a lower
+    /// one closes a connection already idle that long at once.
     async fn wait_with_timers(&mut self, holding: bool) -> io::Result<Woken> {
         let Connection { socket, shared, stop, stop_slot, input, session, .. } = self;
-        let client = wait_for_client(stop, stop_slot, socket);
-        let client = async {
-            match shared.idle_timeout {
-                None => client.await,
-                Some(limit) => tokio::time::timeout(limit, client).await.unwrap_or_else(|_| {
-                    Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))
-                }),
-            }
-        };
+        let since = Instant::now();
         // CLIENT NO-EVICT: such a connection keeps what it holds.
-        if !holding || session.no_evict {
-            return client.await;
-        }
-        tokio::select! {
-            biased;
-            woken = client => woken,
-            () = stalled(shared, None, shared.write_timeout, input.capacity()) => Err(evicted("sending")),
+        let evictable = holding && !session.no_evict;
+        let stall = stalled(shared, None, shared.write_timeout, input.capacity());
+        tokio::pin!(stall);
+        loop {
+            let limit = shared.idle_timeout();
+            let idle = async {
+                match limit {
+                    Some(limit) => tokio::time::sleep_until(since + limit).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let woken = tokio::select! {
+                biased;
+                woken = wait_for_client(stop, stop_slot, socket) => woken?,
+                () = idle => return Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout")),
+                () = &mut stall, if evictable => return Err(evicted("sending")),
+            };
+            // Nudged without a timeout to keep: wait the plain way.
+            if woken != Woken::Nudged || (shared.idle_timeout().is_none() && !holding) {
+                return Ok(woken);
+            }
         }
     }
 
@@ -366,6 +381,7 @@ impl Connection {
             space.counters.bytes_in += read as u64;
 
             // Run.
+            space.counters.slow_after_nanos = slow_after_nanos(shared);
             let mut sink = Sink::new(&mut space.output, budget);
             let counters = &mut space.counters;
             let mut ctx = Ctx { shared, limits, session, counters, detected, skip };
@@ -439,7 +455,7 @@ impl Connection {
         let one_request = self.shared.limits.max_line() + MIN_READ;
         if self.session.dialect.is_resp() {
             let needed = protocol::resp::bytes_needed(self.input.bytes()) + MIN_READ;
-            let most = self.shared.max_client_buffer.max(one_request);
+            let most = self.shared.client_buffer_cap().max(one_request);
             needed.max(capacity * 2).min(most)
         } else if capacity < one_request {
             one_request
@@ -551,7 +567,7 @@ impl Connection {
             return ReadRoom::Ready;
         }
         let grow = self.input.capacity().max(BASE_CAPACITY);
-        if self.input.len() + grow > self.shared.max_client_buffer {
+        if self.input.len() + grow > self.shared.client_buffer_cap() {
             ReadRoom::Full
         } else if self.input.try_room(grow) {
             ReadRoom::Ready
@@ -608,6 +624,9 @@ fn wait_for_client<'a>(
         if stop.poll(slot, cx).is_ready() {
             return Poll::Ready(Ok(Woken::Stopping));
         }
+        if stop.nudged(slot) {
+            return Poll::Ready(Ok(Woken::Nudged));
+        }
         socket.poll_read_ready(cx).map_ok(|()| Woken::Ready)
     })
 }
@@ -625,6 +644,29 @@ async fn unless_stopping(
         () = stop.stopped(slot) => Woken::Stopping,
         () = wait => Woken::Ready,
     }
+}
+
+/// `slowlog-log-slower-than` in nanoseconds, as
+/// [`LocalCounters::slow_after_nanos`] takes it (read once per round).
+fn slow_after_nanos(shared: &Shared) -> u64 {
+    match shared.engine.settings.live.slowlog_slower_than() {
+        ..0 => u64::MAX,
+        micros => (micros as u64).saturating_mul(1000),
+    }
+}
+
+/// Logs the request `raw` that took `nanos` into the slowlog (the rare
+/// path: its arguments are re-read from the bytes, the peer asked of the
+/// socket).
+#[cold]
+fn log_slow(ctx: &Ctx<'_>, raw: &[u8], nanos: u64, socket: &Transport) {
+    use crate::engine::slowlog::{MAX_ARGS, Slow};
+    let (args, argc) = protocol::arguments::request_args(ctx.session.dialect, raw, MAX_ARGS);
+    let peer = socket.socket().peer_addr().map_or_else(|_| String::new(), |a| a.to_string());
+    let name = ctx.session.name.as_deref().map_or(&[][..], |n| &n[..]);
+    let slow = Slow { args, argc, micros: nanos / 1000, peer, name };
+    let live = &ctx.shared.engine.settings.live;
+    ctx.shared.engine.slowlog.push(slow, live.slowlog_max_len());
 }
 
 /// What [`run_requests`] needs of the connection.
@@ -666,7 +708,11 @@ fn run_requests(
                 None
             }
             Parsed::Command { command, consumed } => {
-                match ctx.shared.engine.execute(&command, ctx.session, ctx.counters, sink) {
+                let flow = ctx.shared.engine.execute(&command, ctx.session, ctx.counters, sink);
+                if let Some(nanos) = ctx.counters.slow.take() {
+                    log_slow(ctx, &rest[..consumed], nanos, socket);
+                }
+                match flow {
                     Flow::Continue => {
                         done += consumed;
                         None

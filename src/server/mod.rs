@@ -24,9 +24,12 @@
 //!   the handshake (`--tls-port`: the same protocols, the same connection
 //!   cap, the same budget).
 //!
-//! Connections over `--max-connections` are accepted, told
+//! Connections over `--max-connections` (`maxclients`, which CONFIG SET
+//! moves while the server runs) are accepted, told
 //! `-ERR max number of clients reached` (Redis's words) and closed, rather
-//! than left hanging in the kernel's backlog.
+//! than left hanging in the kernel's backlog. The idle timeout is live
+//! too: `run` wakes every connection when CONFIG SET changes it (see
+//! [`stop`]).
 
 pub mod connection;
 pub mod holders;
@@ -41,16 +44,16 @@ pub mod workers;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::engine::{Engine, Settings};
+use crate::engine::{Engine, Live, Settings};
 use crate::memory::{Budget, Cgroup, Governor, GovernorConfig};
 use crate::protocol::Limits;
 use crate::store::{Store, StoreConfig};
@@ -58,6 +61,10 @@ use stop::Stop;
 use tls::TlsFiles;
 use transport::Transport;
 use workers::Workers;
+
+/// Open files kept for everything that is not a client (listeners, the
+/// metrics port, /proc and cgroup reads), as `main` reserves them.
+pub const SPARE_FILES: u64 = 64;
 
 /// Time between governor measurements.
 const GOVERNOR_TICK: Duration = Duration::from_millis(10);
@@ -83,14 +90,11 @@ pub struct Shared {
     pub limits: Limits,
     /// The same limits with Redis's inline cap, for the Redis port.
     pub redis_limits: Limits,
-    /// Close connections idle this long.
-    pub idle_timeout: Option<Duration>,
     /// Close connections that do not read replies for this long.
     pub write_timeout: Duration,
-    /// Largest request or reply one connection may buffer.
+    /// Largest request or reply one connection may buffer, as the flag
+    /// set it (see [`Shared::client_buffer_cap`]).
     pub max_client_buffer: usize,
-    /// Connection cap.
-    pub max_connections: usize,
     /// Connections holding buffers without moving them, and which of them
     /// give their buffers up first when others need them.
     pub holders: holders::Holders,
@@ -106,6 +110,20 @@ impl Shared {
             1 => Phase::Serving,
             _ => Phase::Draining,
         }
+    }
+
+    /// Largest request or reply one connection may buffer now: the
+    /// flag's, and at most the buffers' share of the budget, which
+    /// `CONFIG SET maxmemory` may have lowered (a request past the share
+    /// would wait for room that never comes).
+    pub fn client_buffer_cap(&self) -> usize {
+        let share = self.engine.budget.buffer_share();
+        self.max_client_buffer.min(usize::try_from(share).unwrap_or(usize::MAX))
+    }
+
+    /// Close connections idle this long (`CONFIG SET timeout`).
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.engine.settings.live.idle_timeout()
     }
 
     fn set_phase(&self, phase: Phase) {
@@ -148,25 +166,27 @@ impl Server {
         let governor_stop = Arc::new(AtomicBool::new(false));
         let handle = governor.spawn(governor_stop.clone())?;
         let expiry = crate::store::expiry::spawn(budget.store().clone(), governor_stop.clone())?;
+        // As Redis: maxclients may not pass what the open-files limit
+        // (raised at start-up) leaves for clients.
+        let files = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+        let ceiling = usize::try_from(files.saturating_sub(SPARE_FILES)).unwrap_or(usize::MAX);
         let settings = Settings {
             port: config.listen.port(),
             bind: config.listen.ip().to_string(),
-            max_connections: config.max_connections,
-            idle_timeout_secs: config.idle_timeout.map_or(0, |d| d.as_secs()),
             max_value_size: config.limits.max_value_size,
             hard_limit: config.hard_limit,
             workers: config.workers,
-            budget: config.budget,
             max_client_buffer: config.max_client_buffer,
+            budget_bounds: config.budget_bounds.clone(),
+            max_clients_ceiling: ceiling.max(config.max_connections),
+            live: Arc::new(Live::new(config.max_connections, config.idle_timeout)),
         };
         let shared = Arc::new(Shared {
             engine: Engine::new(budget, settings).with_access(config.access.clone()),
             limits: config.limits,
             redis_limits: Limits { max_inline: crate::protocol::REDIS_INLINE_MAX, ..config.limits },
-            idle_timeout: config.idle_timeout,
             write_timeout: config.write_timeout,
             max_client_buffer: config.max_client_buffer,
-            max_connections: config.max_connections,
             holders: holders::Holders::default(),
             next_id: AtomicU64::new(1),
             phase: AtomicU8::new(Phase::Starting as u8),
@@ -218,7 +238,18 @@ impl Server {
         // Each connection holds a sender; when all are dropped, recv()
         // returns None: every connection is gone (mini-redis's pattern).
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
-        let permits = Arc::new(Semaphore::new(shared.max_connections));
+        let clients = Arc::new(AtomicUsize::new(0));
+        // `CONFIG SET timeout`: wake every waiting connection, so that
+        // those waiting without a timer start one.
+        let follow = {
+            let (shared, stop) = (shared.clone(), stop.clone());
+            AbortOnDrop(tokio::spawn(async move {
+                loop {
+                    shared.engine.settings.live.timeout_changed().await;
+                    stop.nudge();
+                }
+            }))
+        };
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(5);
         loop {
@@ -248,7 +279,8 @@ impl Server {
                 }
             };
             shared.engine.stats.connections_total.fetch_add(1, Ordering::Relaxed);
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
+            let limit = shared.engine.settings.live.max_clients();
+            let Some(permit) = ClientPermit::acquire(&clients, limit) else {
                 shared.engine.stats.connections_rejected.fetch_add(1, Ordering::Relaxed);
                 // A TLS client could not read a plaintext reason.
                 if !over_tls {
@@ -292,7 +324,7 @@ impl Server {
         // Closed first (all of them), then reported: whoever sees `/readyz` say draining
         // knows a new connection is refused. Connections still in the
         // kernel's accept queue are reset with it, never half-served.
-        drop((listener, redis, tls));
+        drop((listener, redis, tls, follow));
         shared.set_phase(Phase::Draining);
         tracing::info!(
             connections = shared.engine.stats.connections_current.load(Ordering::Relaxed),
@@ -358,7 +390,7 @@ async fn serve_tls(
     stop: Arc<Stop>,
     id: u64,
     seat: workers::Seat,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    permit: ClientPermit,
     done: mpsc::Sender<()>,
 ) {
     let stats = &shared.engine.stats;
@@ -378,6 +410,36 @@ async fn serve_tls(
         }
     }
     drop((seat, permit, done));
+}
+
+/// One client's place under `maxclients`, given back when dropped. A
+/// count checked against the live limit, not a semaphore: `CONFIG SET
+/// maxclients` below the open connections keeps them (as Redis does) and
+/// refuses newcomers until enough have left.
+struct ClientPermit(Arc<AtomicUsize>);
+
+impl ClientPermit {
+    fn acquire(clients: &Arc<AtomicUsize>, limit: usize) -> Option<ClientPermit> {
+        clients
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
+            .ok()
+            .map(|_| ClientPermit(clients.clone()))
+    }
+}
+
+impl Drop for ClientPermit {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Stops a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Raises the drain signal when dropped.

@@ -14,9 +14,14 @@
 //! table), so the table's lock is taken when a connection starts waiting
 //! the first time and when it ends, not per request: the two workers
 //! never meet on it in the request path.
+//!
+//! The same table carries a second, milder signal: a nudge
+//! ([`Stop::nudge`], `CONFIG SET timeout`) wakes every waiting connection
+//! without stopping it, so that it looks again at what it waits with (an
+//! idle connection waits without a timer while there is no timeout).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
@@ -25,17 +30,33 @@ use slab::Slab;
 #[derive(Default)]
 pub struct Stop {
     stopping: AtomicBool,
+    /// Nudges so far.
+    nudges: AtomicU32,
     wakers: Mutex<Slab<Waker>>,
 }
 
 /// A connection's place in [`Stop`]'s table (none until it first waits),
 /// and which waker it holds there.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StopSlot {
-    key: Option<usize>,
+    /// The slot's key in the table, [`NO_KEY`] before the first wait (not
+    /// an `Option`: its tag would take the 8 bytes `nudges` fits in, and
+    /// every idle connection holds a slot).
+    key: usize,
     /// The data and vtable pointers of the waker in the table, as
     /// addresses: compared, never dereferenced.
     waker: (usize, usize),
+    /// The nudges this connection has seen.
+    nudges: u32,
+}
+
+/// [`StopSlot::key`] of a slot not in the table.
+const NO_KEY: usize = usize::MAX;
+
+impl Default for StopSlot {
+    fn default() -> StopSlot {
+        StopSlot { key: NO_KEY, waker: (0, 0), nudges: 0 }
+    }
 }
 
 /// What identifies a waker: the same data and vtable wake the same task.
@@ -53,6 +74,24 @@ impl Stop {
         }
     }
 
+    /// Wakes every registered connection without raising the signal;
+    /// each sees [`Stop::nudged`] once.
+    pub fn nudge(&self) {
+        self.nudges.fetch_add(1, Ordering::SeqCst);
+        let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, waker) in wakers.iter() {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Whether a nudge came since `slot` last looked (registered first:
+    /// call after [`Stop::poll`], so that a nudge between the two wakes
+    /// the task again).
+    pub fn nudged(&self, slot: &mut StopSlot) -> bool {
+        let nudges = self.nudges.load(Ordering::SeqCst);
+        std::mem::replace(&mut slot.nudges, nudges) != nudges
+    }
+
     /// Whether the signal is up.
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
@@ -65,14 +104,14 @@ impl Stop {
             return Poll::Ready(());
         }
         let waker = identity(cx.waker());
-        if slot.key.is_some() && slot.waker == waker {
+        if slot.key != NO_KEY && slot.waker == waker {
             return Poll::Pending;
         }
         {
             let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-            match slot.key.and_then(|key| wakers.get_mut(key)) {
+            match wakers.get_mut(slot.key) {
                 Some(held) => held.clone_from(cx.waker()),
-                None => slot.key = Some(wakers.insert(cx.waker().clone())),
+                None => slot.key = wakers.insert(cx.waker().clone()),
             }
             slot.waker = waker;
         }
@@ -88,7 +127,8 @@ impl Stop {
 
     /// Gives `slot` back (when its connection ends).
     pub fn release(&self, slot: &mut StopSlot) {
-        if let Some(key) = slot.key.take() {
+        let key = std::mem::replace(&mut slot.key, NO_KEY);
+        if key != NO_KEY {
             self.wakers.lock().unwrap_or_else(|e| e.into_inner()).try_remove(key);
         }
     }
@@ -136,6 +176,21 @@ mod tests {
         for slot in &mut slots {
             assert!(stop.poll(slot, &mut cx).is_ready());
         }
+    }
+
+    #[test]
+    fn a_nudge_wakes_without_stopping_and_is_seen_once() {
+        let stop = Stop::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut slot = StopSlot::default();
+        assert!(stop.poll(&mut slot, &mut Context::from_waker(&waker)).is_pending());
+        assert!(!stop.nudged(&mut slot));
+        stop.nudge();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(stop.poll(&mut slot, &mut Context::from_waker(&waker)).is_pending());
+        assert!(stop.nudged(&mut slot));
+        assert!(!stop.nudged(&mut slot), "seen once");
     }
 
     #[test]
