@@ -3,6 +3,7 @@
 # in FILES) against capkv's Redis port, in external mode, one file at a time.
 #   --compare  also runs them against redis-server and prints a table
 #   --ci       fails if a non-skipped test fails or a file errors or hangs
+#   REDIS_SUITE_FILES="unit/slowlog"  runs only the files named
 # Skipped tests: tests/redis-suite/skiplist-reasons.txt, one
 # `<reason> | <test name>` per line; the names become runtest's --skipfile
 # (which takes exact names and no comments) at run time, so the reasons and
@@ -23,7 +24,9 @@ for arg in "$@"; do
 done
 
 FILES=(unit/type/string unit/type/incr unit/expire unit/keyspace unit/protocol
-    unit/info-command unit/quit unit/querybuf)
+    unit/info-command unit/quit unit/querybuf unit/slowlog)
+# REDIS_SUITE_FILES="unit/slowlog ..." runs only those.
+if [[ -n ${REDIS_SUITE_FILES:-} ]]; then read -ra FILES <<<"$REDIS_SUITE_FILES"; fi
 per_file_timeout=${REDIS_SUITE_TIMEOUT:-180}
 version=7.0.15
 cache=$repo/target/redis-suite

@@ -339,6 +339,7 @@ fn sample(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
         "quit" => (&["QUIT"], &[]),
         "info" => (&["INFO"], &[]),
         "config" => (&["CONFIG", "GET", "maxmemory"], &[]),
+        "slowlog" => (&["SLOWLOG", "LEN"], &[]),
         "command" => (&["COMMAND", "COUNT"], &[]),
         "client" => (&["CLIENT", "ID"], &[]),
         "hello" => (&["HELLO", "2"], &[]),
