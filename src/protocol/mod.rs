@@ -148,6 +148,17 @@ pub enum Parsed<'a> {
         /// including the next newline" (line protocol).
         skip: Option<usize>,
     },
+    /// An inline request with an argument that needed unescaping (a quoted
+    /// one with backslash escapes, or a quoted part joined to a bare prefix,
+    /// as Redis allows): `request` is the same request re-encoded as a
+    /// multibulk frame. Parse that and handle what it yields in place of
+    /// this, then drop the first `consumed` bytes of input.
+    Rewritten {
+        /// The request as a complete multibulk frame.
+        request: Vec<u8>,
+        /// Bytes of input the inline request occupied.
+        consumed: usize,
+    },
     /// The input cannot be framed at all (RESP only): answer `error`, then
     /// close the connection, as Redis does on a protocol error.
     Fatal {
@@ -162,6 +173,26 @@ pub enum Parsed<'a> {
     },
     /// More bytes are needed.
     Incomplete,
+}
+
+impl<'a> Parsed<'a> {
+    /// What parsing a [`Parsed::Rewritten`] request yielded, as the outcome
+    /// of the inline request it stands for, which took `consumed` bytes of
+    /// input. The frame is complete, so a bulk over a limit is simply an
+    /// invalid request, and it holds at least one argument, so it is never
+    /// incomplete, empty or rewritten again.
+    pub fn in_place_of(self, consumed: usize) -> Parsed<'a> {
+        match self {
+            Parsed::Command { command, .. } => Parsed::Command { command, consumed },
+            Parsed::Invalid { error, .. } | Parsed::Oversized { error, .. } => {
+                Parsed::Invalid { error, consumed }
+            }
+            Parsed::Fatal { error } => Parsed::Fatal { error },
+            Parsed::Ignored { .. } | Parsed::Incomplete | Parsed::Rewritten { .. } => {
+                Parsed::Ignored { consumed }
+            }
+        }
+    }
 }
 
 /// Discarding the rest of an oversized request as it streams in

@@ -659,9 +659,16 @@ fn run_requests(
             ctx.session.dialect = Dialect::detect(rest[0]);
             *ctx.detected = true;
         }
-        let need = match ctx.session.dialect.parse(rest, ctx.limits) {
+        let rewritten: Vec<u8>;
+        let mut parsed = ctx.session.dialect.parse(rest, ctx.limits);
+        if let Parsed::Rewritten { request, consumed } = parsed {
+            rewritten = request;
+            parsed = ctx.session.dialect.parse(&rewritten, ctx.limits).in_place_of(consumed);
+        }
+        let need = match parsed {
             Parsed::Incomplete => return Ok((done, Halt::Drained)),
-            Parsed::Ignored { consumed } => {
+            // (`in_place_of` never yields `Rewritten`.)
+            Parsed::Ignored { consumed } | Parsed::Rewritten { consumed, .. } => {
                 done += consumed;
                 None
             }
