@@ -46,7 +46,7 @@ pub use error::{CommandError, ERROR_CODES, MAX_CLIENT_NAME, ProtocolError};
 pub use registry::{Flags, Spec};
 pub use reply::{InfoSection, Reply, encode_reply};
 pub use request::encode_command;
-pub use strings::{BitRange, BitRangeError, LcsOptions, StringsError};
+pub use strings::{BitOperation, BitRange, BitRangeError, LcsOptions, StringsError};
 
 /// Which protocol a connection speaks: chosen by its first byte (line or
 /// RESP2), and for RESP by `HELLO` (2 or 3). Requests are framed the same

@@ -6,12 +6,12 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use super::ObjectSubcommand;
 use super::{
     Args, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect, ExpireCondition,
     Expiry, Limits, Parsed, Reply, SetCondition, Skip, TtlUnit, encode_command, encode_reply, line,
     resp,
 };
+use super::{BitOperation, ObjectSubcommand};
 
 /// Keys up to 8 bytes, values up to 16, 8 arguments, lines up to 32 bytes.
 fn small() -> Limits {
@@ -158,6 +158,15 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
         }
         Command::GetBit { key, offset } => vec![b"GETBIT".to_vec(), key.to_vec(), num(offset)],
         Command::BitCount { key, .. } => words(&[b"BITCOUNT", key]),
+        Command::BitOp { operation, destination, sources } => {
+            let operation = match operation {
+                BitOperation::And => b"AND".as_slice(),
+                BitOperation::Or => b"OR",
+                BitOperation::Xor => b"XOR",
+                BitOperation::Not => b"NOT",
+            };
+            with(words(&[b"BITOP", operation, destination]), *sources)
+        }
         Command::BitPos { key, bit, .. } => {
             vec![b"BITPOS".to_vec(), key.to_vec(), num(u8::from(*bit))]
         }
