@@ -331,6 +331,7 @@ fn sample(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
         "getbit" => (&["GETBIT", "k1", "7"], &["k1"]),
         "bitcount" => (&["BITCOUNT", "k1"], &["k1"]),
         "bitpos" => (&["BITPOS", "k1", "1"], &["k1"]),
+        "bitop" => (&["BITOP", "AND", "k1", "k2"], &["k1", "k2"]),
         "dbsize" => (&["DBSIZE"], &[]),
         "flushall" => (&["FLUSHALL"], &[]),
         "ping" => (&["PING"], &[]),

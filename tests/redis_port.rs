@@ -38,6 +38,28 @@ fn inline_commands_and_blank_lines_are_taken_as_redis_takes_them() {
 }
 
 #[test]
+fn quoted_inline_arguments_are_unescaped_as_redis_unescapes_them() {
+    let (_server, redis) = server();
+    let mut c = Client::connect(redis);
+    assert_eq!(c.ask(b"SET k \"a\\nb\\x41\\\"\"\r\n"), b"+OK\r\n");
+    // Read back over RESP: the exact bytes Redis would have stored.
+    assert_eq!(c.ask(b"*2\r\n$6\r\nSTRLEN\r\n$1\r\nk\r\n"), b":5\r\n");
+    assert_eq!(c.ask(b"GET k\r\n"), b"$5\r\n");
+    assert_eq!(c.line(), b"a\n");
+    assert_eq!(c.line(), b"bA\"\r\n");
+    // A quoted part joined to a bare prefix, and single-quote escapes;
+    // then an error in a rewritten request leaves the connection usable.
+    assert_eq!(c.ask(b"SET pre\"fix x\" 'it\\'s'\r\n"), b"+OK\r\n");
+    assert_eq!(c.ask(b"GET \"prefix x\"\r\n"), b"$4\r\n");
+    assert_eq!(c.line(), b"it's\r\n");
+    assert_eq!(
+        c.ask(b"GET \"a\\tb\" extra\r\n"),
+        &b"-ERR wrong number of arguments for 'get' command\r\n"[..]
+    );
+    assert_eq!(c.ask(b"PING\r\n"), b"+PONG\r\n");
+}
+
+#[test]
 fn unbalanced_quotes_and_oversized_inline_requests_end_the_connection_with_redis_errors() {
     let (_server, redis) = server();
     let mut c = Client::connect(redis);

@@ -1,5 +1,5 @@
 //! The string commands GETRANGE/SUBSTR, SETRANGE, GETSET, MSETNX,
-//! INCRBYFLOAT, LCS, SETBIT, GETBIT, BITCOUNT and BITPOS over real TCP,
+//! INCRBYFLOAT, LCS, SETBIT, GETBIT, BITCOUNT, BITPOS and BITOP over real TCP,
 //! with exact reply bytes. Cases are ported from Redis 7.0's test suite
 //! (`unit/type/string.tcl`, `unit/type/incr.tcl`, `unit/bitops.tcl`) and
 //! were checked against redis-server 7.0.15 with
@@ -655,4 +655,80 @@ fn the_line_protocol_does_not_have_them() {
         assert!(reply.starts_with(b"ERROR"), "{:?}", String::from_utf8_lossy(&reply));
     }
     assert_eq!(c.ask(b"GET k\n"), b"hello\n");
+}
+
+#[test]
+fn bitop() {
+    let server = TestServer::start(&[]);
+    let mut c = client(&server);
+    // BITOP NOT (empty string), then of a known string.
+    ask_text(&mut c, &["SET", "s{t}", ""]);
+    assert_eq!(ask_text(&mut c, &["BITOP", "NOT", "dest{t}", "s{t}"]), int(0));
+    assert_eq!(ask_text(&mut c, &["EXISTS", "dest{t}"]), int(0));
+    assert_eq!(ask(&mut c, &[b"SET", b"s{t}", b"\xaa\x00\xff\x55"]), b"+OK\r\n");
+    assert_eq!(ask_text(&mut c, &["BITOP", "NOT", "dest{t}", "s{t}"]), int(4));
+    assert_eq!(get(&mut c, "dest{t}"), raw_bulk(b"\x55\xff\x00\xaa"));
+    // Where dest and target are the same key.
+    assert_eq!(ask_text(&mut c, &["BITOP", "not", "s{t}", "s{t}"]), int(4));
+    assert_eq!(get(&mut c, "s{t}"), raw_bulk(b"\x55\xff\x00\xaa"));
+    // Shorter keys are zero-padded; a missing key is a stream of zeros.
+    ask(&mut c, &[b"SET", b"a{t}", b"\x01\x02\xff\xff"]);
+    ask(&mut c, &[b"SET", b"b{t}", b"\x01\x02\xff"]);
+    assert_eq!(ask_text(&mut c, &["BITOP", "AND", "res1{t}", "a{t}", "b{t}"]), int(4));
+    assert_eq!(get(&mut c, "res1{t}"), raw_bulk(b"\x01\x02\xff\x00"));
+    assert_eq!(ask_text(&mut c, &["BITOP", "OR", "res2{t}", "a{t}", "b{t}"]), int(4));
+    assert_eq!(get(&mut c, "res2{t}"), raw_bulk(b"\x01\x02\xff\xff"));
+    assert_eq!(ask_text(&mut c, &["BITOP", "xor", "res3{t}", "a{t}", "b{t}"]), int(4));
+    assert_eq!(get(&mut c, "res3{t}"), raw_bulk(b"\x00\x00\x00\xff"));
+    assert_eq!(ask_text(&mut c, &["BITOP", "AND", "res4{t}", "no-suchkey{t}", "a{t}"]), int(4));
+    assert_eq!(get(&mut c, "res4{t}"), raw_bulk(b"\x00\x00\x00\x00"));
+    // The result replaces the destination and drops its TTL.
+    ask_text(&mut c, &["SET", "res1{t}", "old", "EX", "100"]);
+    assert_eq!(ask_text(&mut c, &["BITOP", "OR", "res1{t}", "b{t}"]), int(3));
+    assert_eq!(ask_text(&mut c, &["TTL", "res1{t}"]), int(-1));
+    // Every source missing: the destination is deleted.
+    assert_eq!(ask_text(&mut c, &["BITOP", "OR", "res1{t}", "x{t}", "y{t}"]), int(0));
+    assert_eq!(ask_text(&mut c, &["EXISTS", "res1{t}"]), int(0));
+    // Errors, in Redis's order: the operation first, then NOT's arity.
+    assert_eq!(ask_text(&mut c, &["BITOP", "NAND", "d{t}", "a{t}"]), err(SYNTAX));
+    assert_eq!(
+        ask_text(&mut c, &["BITOP", "NOT", "d{t}", "a{t}", "b{t}"]),
+        err("ERR BITOP NOT must be called with a single source key.")
+    );
+    assert_eq!(ask_text(&mut c, &["BITOP", "AND", "d{t}"]), arity("bitop"));
+}
+
+/// BITOP reads its sources with all their shards locked: while a writer
+/// creates pairs of equal keys with MSETNX (both or neither, atomically),
+/// `BITOP AND` over a pair is either nothing (neither written yet) or the
+/// value itself, never the zeros of one source read before the pair was
+/// written and the other after.
+#[test]
+fn bitop_reads_its_sources_atomically() {
+    let server = TestServer::start(&["--shards", "16"]);
+    let addr = target(&server);
+    let mut c = Client::connect(addr);
+    let writer = std::thread::spawn(move || {
+        let mut w = Client::connect(addr);
+        for round in 0..300 {
+            let v = format!("{round:08}");
+            let args = ["MSETNX", &format!("k{round}:a"), &v, &format!("k{round}:b"), &v];
+            assert_eq!(ask_text(&mut w, &args), int(1));
+        }
+    });
+    let mut checked = 0;
+    while checked < 300 {
+        let (a, b) = (format!("k{checked}:a"), format!("k{checked}:b"));
+        let reply = ask_text(&mut c, &["BITOP", "AND", "out", &a, &b]);
+        let stored = get(&mut c, "out");
+        match reply.as_str() {
+            ":0\r\n" => assert_eq!(stored, b"$-1\r\n"),
+            ":8\r\n" => {
+                assert_eq!(stored, raw_bulk(format!("{checked:08}").as_bytes()), "round {checked}");
+                checked += 1;
+            }
+            other => panic!("round {checked}: a half-written pair gave {other:?}"),
+        }
+    }
+    writer.join().unwrap();
 }

@@ -48,7 +48,15 @@ pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> 
                 break;
             }
             let len = buf.len();
-            let consumed = match dialect.parse(&buf, limits) {
+            // Resolved as the connection does.
+            let rewritten;
+            let mut parsed = dialect.parse(&buf, limits);
+            if let Parsed::Rewritten { request, consumed } = parsed {
+                assert!(dialect != Dialect::Line, "only RESP inline requests are rewritten");
+                rewritten = request;
+                parsed = dialect.parse(&rewritten, limits).in_place_of(consumed);
+            }
+            let consumed = match parsed {
                 Parsed::Command { command, consumed } => {
                     walk_args(&command);
                     reply_to(dialect, &command, &mut wire);
@@ -62,6 +70,7 @@ pub fn drive(dialect: Dialect, reads: &[&[u8]], limits: &Limits) -> Vec<String> 
                     consumed
                 }
                 Parsed::Ignored { consumed } => consumed,
+                Parsed::Rewritten { .. } => panic!("in_place_of never yields Rewritten"),
                 Parsed::Oversized { error, skip } => {
                     assert!(!error.closes_connection());
                     outcomes.push(seen(dialect, &error));
@@ -216,7 +225,9 @@ pub fn line_auth(data: &[u8]) {
                 }
                 consumed
             }
-            Parsed::Invalid { consumed, .. } | Parsed::Ignored { consumed } => consumed,
+            Parsed::Invalid { consumed, .. }
+            | Parsed::Ignored { consumed }
+            | Parsed::Rewritten { consumed, .. } => consumed,
             Parsed::Oversized { .. } | Parsed::Fatal { .. } | Parsed::Incomplete => break,
         };
         rest = &rest[consumed..];

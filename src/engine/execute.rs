@@ -213,6 +213,9 @@ fn run<O: Output + ?Sized>(
         Command::GetBit { key, offset } => strings::getbit(key, offset, ctx),
         Command::BitCount { key, range } => return strings::bitcount(key, range, ctx),
         Command::BitPos { key, bit, range } => return strings::bitpos(key, bit, range, ctx),
+        Command::BitOp { operation, destination, sources } => {
+            return strings::bitop(operation, destination, sources, ctx);
+        }
         Command::Type { key } => keyspace::key_type(key, ctx),
         Command::Touch { keys } => keyspace::touch(keys, ctx),
         Command::ExpireTime { key, unit } => keyspace::expire_time(key, unit, ctx),

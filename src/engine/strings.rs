@@ -9,7 +9,7 @@
 
 use crate::extfloat::Ext;
 use crate::protocol::{
-    Args, BitRange, BitRangeError, CommandError, LcsOptions, Reply, StringsError,
+    Args, BitOperation, BitRange, BitRangeError, CommandError, LcsOptions, Reply, StringsError,
 };
 use crate::store::{Edit, StoreError};
 
@@ -108,6 +108,34 @@ pub fn setbit_of(old: Option<&[u8]>, offset: u64, bit: bool) -> Edit<bool> {
         value[byte] &= !mask;
     }
     Edit::Write(value, was)
+}
+
+/// BITOP's result over `values` (missing keys are empty): as long as the
+/// longest, the shorter ones taken as padded with zero bytes.
+pub fn bitop_of(operation: BitOperation, values: &[&[u8]]) -> Vec<u8> {
+    let len = values.iter().map(|v| v.len()).max().unwrap_or(0);
+    let byte = |v: &[u8], i: usize| v.get(i).copied().unwrap_or(0);
+    let Some((first, rest)) = values.split_first() else { return Vec::new() };
+    let mut out: Vec<u8> = (0..len).map(|i| byte(first, i)).collect();
+    match operation {
+        BitOperation::Not => out.iter_mut().for_each(|b| *b = !*b),
+        BitOperation::And => {
+            for v in rest {
+                out.iter_mut().enumerate().for_each(|(i, b)| *b &= byte(v, i));
+            }
+        }
+        BitOperation::Or => {
+            for v in rest {
+                out.iter_mut().zip(v.iter()).for_each(|(b, x)| *b |= x);
+            }
+        }
+        BitOperation::Xor => {
+            for v in rest {
+                out.iter_mut().zip(v.iter()).for_each(|(b, x)| *b ^= x);
+            }
+        }
+    }
+    out
 }
 
 /// The range of bits `first..=last` a BITCOUNT/BITPOS range covers in
@@ -307,6 +335,24 @@ pub(super) fn msetnx<O: Output + ?Sized>(
     Ok(finish(&mut ctx.out, &Reply::Int(i64::from(written))))
 }
 
+/// `BITOP op destkey key [key ...]`: the length of the string stored.
+pub(super) fn bitop<O: Output + ?Sized>(
+    operation: BitOperation,
+    destination: &[u8],
+    sources: Args<'_>,
+    ctx: &mut Ctx<'_, '_, '_, O>,
+) -> Result<Flow, CommandError> {
+    if !ctx.out.try_room(SMALL) {
+        return Ok(Flow::NeedRoom(SMALL));
+    }
+    let sources: Vec<&[u8]> = sources.iter().collect();
+    let store = &ctx.engine.store;
+    let len = store
+        .combine_into(destination, &sources, |values| bitop_of(operation, values))
+        .map_err(store_error)?;
+    Ok(finish(&mut ctx.out, &Reply::Int(len as i64)))
+}
+
 /// Longest INCRBYFLOAT reply: x87's largest finite value printed with 17
 /// decimals (4933 integer digits).
 const FLOAT_REPLY: usize = 4933 + 18 + 32;
@@ -448,6 +494,19 @@ pub(super) fn bitpos<O: Output + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bitop_pads_shorter_values_with_zero_bytes() {
+        let (a, b, c): (&[u8], &[u8], &[u8]) = (b"\x0f\xff", b"\xf0", b"");
+        assert_eq!(bitop_of(BitOperation::And, &[a, b]), b"\x00\x00");
+        assert_eq!(bitop_of(BitOperation::Or, &[a, b]), b"\xff\xff");
+        assert_eq!(bitop_of(BitOperation::Xor, &[a, b, a]), b"\xf0\x00");
+        assert_eq!(bitop_of(BitOperation::Not, &[a]), b"\xf0\x00");
+        // A missing key (empty) is a stream of zeros, so AND is all zeros.
+        assert_eq!(bitop_of(BitOperation::And, &[a, c]), b"\x00\x00");
+        assert_eq!(bitop_of(BitOperation::Or, &[c, c]), b"");
+        assert_eq!(bitop_of(BitOperation::Not, &[c]), b"");
+    }
 
     #[test]
     fn getrange_matches_the_suite() {

@@ -12,7 +12,7 @@
 
 use super::CommandError;
 use super::registry::{Flags, Spec, commands};
-use super::strings::{BitRange, BitRangeError, LcsOptions};
+use super::strings::{BitOperation, BitRange, BitRangeError, LcsOptions};
 
 commands! {
     /// `GET key` (line and RESP).
@@ -189,6 +189,15 @@ commands! {
         /// The range, or the error to answer if the key exists.
         range: Result<BitRange, BitRangeError>,
     } => ("bitpos", -3, [READ]),
+    /// `BITOP AND|OR|XOR|NOT destkey key [key ...]`.
+    BitOp {
+        /// The operation.
+        operation: BitOperation,
+        /// Where the result goes.
+        destination: &'a [u8],
+        /// The source keys (exactly one for NOT, already checked).
+        sources: Args<'a>,
+    } => ("bitop", -4, [WRITE]),
     // Keyspace commands (TYPE ... MEMORY).
     /// `TYPE key`: `string` or `none`.
     Type {
@@ -395,6 +404,9 @@ impl<'a> Command<'a> {
             | Command::BitCount { key, .. }
             | Command::BitPos { key, .. } => KeysRepr::One(Some(key)),
             Command::Lcs { key1, key2, .. } => KeysRepr::Pair(Some(key1), Some(key2)),
+            Command::BitOp { destination, sources, .. } => {
+                KeysRepr::Then(Some(destination), sources.iter())
+            }
             Command::Del { keys } | Command::Exists { keys } | Command::MGet { keys } => {
                 KeysRepr::All(keys.iter())
             }
@@ -445,6 +457,8 @@ enum KeysRepr<'a> {
     Even(ArgsIter<'a>),
     /// Two keys (LCS, RENAME, COPY).
     Pair(Option<&'a [u8]>, Option<&'a [u8]>),
+    /// One key, then every argument (BITOP's destination, then its sources).
+    Then(Option<&'a [u8]>, ArgsIter<'a>),
 }
 
 impl<'a> Iterator for Keys<'a> {
@@ -460,6 +474,7 @@ impl<'a> Iterator for Keys<'a> {
                 key
             }
             KeysRepr::Pair(first, second) => first.take().or_else(|| second.take()),
+            KeysRepr::Then(first, rest) => first.take().or_else(|| rest.next()),
         }
     }
 }

@@ -74,12 +74,6 @@ pub enum CommandError {
     HelloVersionNotInteger,
     /// `Syntax error in HELLO option '<opt>'`.
     HelloSyntax(Box<[u8]>),
-    /// An inline command (RESP connection, not starting with `*`) whose
-    /// quoting needs unescaping: backslash escapes inside quotes, or a quote
-    /// in the middle of an argument. Arguments are borrowed from the input
-    /// buffer, so only quoted arguments that are verbatim byte runs are
-    /// supported; use multibulk requests for anything else.
-    InlineQuoting,
     /// The request can never be executed because its item would not fit in
     /// memory: `-OOM command not allowed when used memory > 'maxmemory'.`
     OutOfMemory,
@@ -287,7 +281,6 @@ impl CommandError {
             CommandError::DbIndexOutOfRange => "ERROR DB index is out of range",
             CommandError::InvalidClientName => "ERROR invalid client name",
             CommandError::NoProto => "ERROR unsupported protocol version",
-            CommandError::InlineQuoting => "ERROR unsupported quoting",
             CommandError::OutOfMemory => "ERROR out of memory",
             CommandError::KeyTooLong => "ERROR key too long",
             CommandError::ValueTooLarge => "ERROR value too large",
@@ -401,9 +394,6 @@ impl CommandError {
             CommandError::NoProto => "NOPROTO unsupported protocol version",
             CommandError::HelloVersionNotInteger => {
                 "ERR Protocol version is not an integer or out of range"
-            }
-            CommandError::InlineQuoting => {
-                "ERR unsupported quoting in inline command (escapes or mid-argument quotes)"
             }
             CommandError::OutOfMemory => "OOM command not allowed when used memory > 'maxmemory'.",
             CommandError::KeyTooLong => "ERR key too long",

@@ -1,14 +1,18 @@
 //! Redis inline commands: one request per line, arguments split on spaces,
 //! optionally quoted (`SET k "hello world"`), as `sdssplitargs` does.
 //!
-//! Redis unescapes quoted arguments into fresh strings. capkv borrows every
-//! argument from the read buffer, so it accepts exactly the quoted arguments
-//! whose bytes appear verbatim in the line: a whole argument in `"..."` or
-//! `'...'` without backslash escapes. Lines Redis would refuse (unterminated
-//! quote, closing quote followed by a non-space) are refused identically;
-//! lines Redis would accept but that need unescaping (`"a\nb"`, `a"b c"`)
-//! get [`CommandError::InlineQuoting`](super::CommandError::InlineQuoting)
-//! and the connection stays usable.
+//! capkv borrows every argument from the read buffer, which works for the
+//! arguments whose bytes appear verbatim in the line: bare words, and a
+//! whole argument in `"..."` or `'...'` without backslash escapes (the
+//! common case, and the only one on the hot path). An argument that needs
+//! unescaping (`"a\nb"`, `"\x41"`, `'it\'s'`, or `a"b c"`, a quoted part
+//! joined to a bare prefix) is undone by [`unescape`] into a fresh buffer,
+//! and the parser hands the connection the whole request re-encoded as a
+//! multibulk frame ([`Parsed::Rewritten`](super::Parsed::Rewritten)). That
+//! path is rare, so its allocation costs nothing that matters, and every
+//! command sees exactly the arguments Redis would. Lines Redis refuses
+//! (unterminated quote, closing quote followed by a non-space) are refused
+//! identically.
 
 /// One argument found in an inline line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +110,63 @@ fn scan_quoted(line: &[u8], mut i: usize, quote: u8) -> Result<(usize, bool), Un
     }
 }
 
+/// Appends the bytes `token` (an argument of `line`) stands for to `out`,
+/// undoing `sdssplitargs`'s quoting: inside `"..."` the escapes `\xHH`,
+/// `\n`, `\r`, `\t`, `\b`, `\a` and `\<byte>` (that byte); inside `'...'`
+/// only `\'`.
+pub(crate) fn unescape(line: &[u8], token: Token, out: &mut Vec<u8>) {
+    let mut i = token.start;
+    if token.verbatim {
+        out.extend_from_slice(&line[i..token.end]);
+        return;
+    }
+    // Arguments are separated by whitespace, so the byte before one is a
+    // quote only when the argument is quoted from its first byte; else a
+    // bare prefix runs up to the quote that opens its quoted part.
+    let quote = match i.checked_sub(1).map(|q| line[q]) {
+        Some(q @ (b'"' | b'\'')) => q,
+        _ => {
+            while i < token.end && !matches!(line[i], b'"' | b'\'') {
+                out.push(line[i]);
+                i += 1;
+            }
+            let q = line.get(i).copied().unwrap_or(b'"');
+            i += 1;
+            q
+        }
+    };
+    let hex = |at: usize| line.get(at).and_then(|&b| char::from(b).to_digit(16));
+    while i < token.end {
+        let c = line[i];
+        let next = line.get(i + 1).copied();
+        if c == b'\\' && quote == b'"' {
+            if let (Some(b'x'), Some(high), Some(low)) = (next, hex(i + 2), hex(i + 3)) {
+                out.push((high * 16 + low) as u8);
+                i += 4;
+                continue;
+            }
+            out.push(match next {
+                Some(b'n') => b'\n',
+                Some(b'r') => b'\r',
+                Some(b't') => b'\t',
+                Some(b'b') => 0x08,
+                Some(b'a') => 0x07,
+                Some(other) => other,
+                None => c,
+            });
+            i += 2;
+            continue;
+        }
+        if c == b'\\' && quote == b'\'' && next == Some(b'\'') {
+            out.push(b'\'');
+            i += 2;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +208,31 @@ mod tests {
         assert_eq!(split(br#""\x41""#).unwrap(), [None]);
         assert_eq!(split(br"'it\'s'").unwrap(), [None]);
         assert_eq!(split(br#"a"b c" d"#).unwrap(), [None, Some(&b"d"[..])]);
+    }
+
+    /// Every argument as `sdssplitargs` would return it.
+    fn unescaped(line: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while let Some(t) = next_token(line, pos).unwrap() {
+            let mut arg = Vec::new();
+            unescape(line, t, &mut arg);
+            out.push(arg);
+            pos = t.next;
+        }
+        out
+    }
+
+    #[test]
+    fn unescapes_like_sdssplitargs() {
+        let args = unescaped(br#"SET "a\nb\r\t\b\a" "\x41\x4a\x4" '\'' 'a\b' x"y z" "\"\\q""#);
+        let expected: [&[u8]; 7] =
+            [b"SET", b"a\nb\r\t\x08\x07", b"AJx4", b"'", br"a\b", b"xy z", br#""\q"#];
+        assert_eq!(args, expected);
+        // A bare prefix joined to a single-quoted part, and to an empty one.
+        assert_eq!(unescaped(br"k'v\'w' a''"), [&b"kv'w"[..], b"a"]);
+        // Verbatim arguments come out unchanged.
+        assert_eq!(unescaped(br#"GET "k v" plain"#), [&b"GET"[..], b"k v", b"plain"]);
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub use error::{CommandError, ERROR_CODES, MAX_CLIENT_NAME, ProtocolError};
 pub use registry::{Flags, Spec};
 pub use reply::{InfoSection, Reply, encode_reply};
 pub use request::encode_command;
-pub use strings::{BitRange, BitRangeError, LcsOptions, StringsError};
+pub use strings::{BitOperation, BitRange, BitRangeError, LcsOptions, StringsError};
 
 /// Which protocol a connection speaks: chosen by its first byte (line or
 /// RESP2), and for RESP by `HELLO` (2 or 3). Requests are framed the same
@@ -150,6 +150,17 @@ pub enum Parsed<'a> {
         /// including the next newline" (line protocol).
         skip: Option<usize>,
     },
+    /// An inline request with an argument that needed unescaping (a quoted
+    /// one with backslash escapes, or a quoted part joined to a bare prefix,
+    /// as Redis allows): `request` is the same request re-encoded as a
+    /// multibulk frame. Parse that and handle what it yields in place of
+    /// this, then drop the first `consumed` bytes of input.
+    Rewritten {
+        /// The request as a complete multibulk frame.
+        request: Vec<u8>,
+        /// Bytes of input the inline request occupied.
+        consumed: usize,
+    },
     /// The input cannot be framed at all (RESP only): answer `error`, then
     /// close the connection, as Redis does on a protocol error.
     Fatal {
@@ -164,6 +175,26 @@ pub enum Parsed<'a> {
     },
     /// More bytes are needed.
     Incomplete,
+}
+
+impl<'a> Parsed<'a> {
+    /// What parsing a [`Parsed::Rewritten`] request yielded, as the outcome
+    /// of the inline request it stands for, which took `consumed` bytes of
+    /// input. The frame is complete, so a bulk over a limit is simply an
+    /// invalid request, and it holds at least one argument, so it is never
+    /// incomplete, empty or rewritten again.
+    pub fn in_place_of(self, consumed: usize) -> Parsed<'a> {
+        match self {
+            Parsed::Command { command, .. } => Parsed::Command { command, consumed },
+            Parsed::Invalid { error, .. } | Parsed::Oversized { error, .. } => {
+                Parsed::Invalid { error, consumed }
+            }
+            Parsed::Fatal { error } => Parsed::Fatal { error },
+            Parsed::Ignored { .. } | Parsed::Incomplete | Parsed::Rewritten { .. } => {
+                Parsed::Ignored { consumed }
+            }
+        }
+    }
 }
 
 /// Discarding the rest of an oversized request as it streams in

@@ -30,7 +30,7 @@ use crate::decimal::parse_i64;
 
 use super::error::ProtocolError;
 use super::frame::{Frame, HEAD, Layout};
-use super::inline::{Token, next_token};
+use super::inline::{Token, next_token, unescape};
 use super::{CommandError, Limits, Parsed, table};
 
 /// The bulk limit never goes below this, so numbers (20 characters) and
@@ -229,14 +229,32 @@ fn parse_inline<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
         // Empty and blank lines are keep-alives for Redis; so here.
         return Parsed::Ignored { consumed };
     }
-    if !verbatim {
-        return Parsed::Invalid { error: CommandError::InlineQuoting, consumed };
-    }
     if argc > limits.max_args {
         return Parsed::Fatal { error: ProtocolError::InvalidMultibulkLength.into() };
     }
+    if !verbatim {
+        return Parsed::Rewritten { request: multibulk(line, argc), consumed };
+    }
     let frame = Frame { raw: line, layout: Layout::Inline, argc, head, starts };
     finish(table::dispatch(&frame, limits), consumed)
+}
+
+/// The `argc` arguments of the inline `line`, unescaped and framed as one
+/// multibulk request.
+fn multibulk(line: &[u8], argc: usize) -> Vec<u8> {
+    let mut request = Vec::with_capacity(line.len() + 16 * (argc + 1));
+    request.extend_from_slice(format!("*{argc}\r\n").as_bytes());
+    let mut arg = Vec::new();
+    let mut pos = 0;
+    while let Ok(Some(token)) = next_token(line, pos) {
+        arg.clear();
+        unescape(line, token, &mut arg);
+        request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        request.extend_from_slice(&arg);
+        request.extend_from_slice(b"\r\n");
+        pos = token.next;
+    }
+    request
 }
 
 fn finish(result: Result<super::Command<'_>, CommandError>, consumed: usize) -> Parsed<'_> {

@@ -23,6 +23,8 @@ pub enum StringsError {
     LcsLenAndIdx,
     /// LCS whose table would be larger than `--max-value-size`.
     LcsTooLarge,
+    /// BITOP NOT with more than one source key.
+    BitOpNotArity,
 }
 
 impl StringsError {
@@ -41,6 +43,7 @@ impl StringsError {
             StringsError::LcsTooLarge => {
                 "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
             }
+            StringsError::BitOpNotArity => "ERR BITOP NOT must be called with a single source key.",
         }
     }
 
@@ -54,8 +57,22 @@ impl StringsError {
             StringsError::NanOrInfinity => "ERROR result not finite",
             StringsError::LcsLenAndIdx => "ERROR incompatible options",
             StringsError::LcsTooLarge => "ERROR out of memory",
+            StringsError::BitOpNotArity => "ERROR wrong number of arguments",
         }
     }
+}
+
+/// BITOP's operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitOperation {
+    /// Bitwise AND; a missing or shorter source counts as zero bytes.
+    And,
+    /// Bitwise OR.
+    Or,
+    /// Bitwise XOR.
+    Xor,
+    /// Bitwise NOT of the single source.
+    Not,
 }
 
 /// The range argument of BITCOUNT or BITPOS, parsed but not yet clamped
@@ -126,6 +143,10 @@ mod tests {
             (
                 StringsError::LcsTooLarge,
                 b"-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n",
+            ),
+            (
+                StringsError::BitOpNotArity,
+                b"-ERR BITOP NOT must be called with a single source key.\r\n",
             ),
         ];
         for &(error, want) in cases {

@@ -16,7 +16,7 @@ use super::{
     ConfigSubcommand, ExpireCondition, Expiry, Limits, SetCondition, SetOptions, SlowlogSubcommand,
     TtlUnit,
 };
-use super::{BitRange, BitRangeError, LcsOptions, StringsError};
+use super::{BitOperation, BitRange, BitRangeError, LcsOptions, StringsError};
 use crate::decimal::parse_i64;
 
 /// Longest command or subcommand name in the table, rounded up. Longer
@@ -212,6 +212,7 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
             };
             Command::BitPos { key: key(f.arg(1), limits)?, bit, range: bitpos_range(f.tail(3)) }
         }
+        b"bitop" => bitop(f, limits)?,
         b"ping" => match argc {
             1 => Command::Ping { message: None },
             2 => Command::Ping { message: Some(f.arg(1)) },
@@ -660,6 +661,29 @@ fn slowlog<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
         _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
     };
     Ok(Command::SlowLog { subcommand })
+}
+
+/// `BITOP AND|OR|XOR|NOT destkey key [key ...]`: the operation is looked
+/// at before the keys, as Redis does.
+fn bitop<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError> {
+    let argc = f.argc();
+    family(argc, CommandId::BitOp)?;
+    let mut buf = [0u8; NAME_MAX];
+    let operation = match lower(f.arg(1), &mut buf) {
+        b"and" => BitOperation::And,
+        b"or" => BitOperation::Or,
+        b"xor" => BitOperation::Xor,
+        b"not" => BitOperation::Not,
+        _ => return Err(CommandError::Syntax),
+    };
+    if operation == BitOperation::Not && argc != 4 {
+        return Err(CommandError::Strings(StringsError::BitOpNotArity));
+    }
+    Ok(Command::BitOp {
+        operation,
+        destination: key(f.arg(2), limits)?,
+        sources: keys(f.tail(3), limits)?,
+    })
 }
 
 fn command_info<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {

@@ -701,16 +701,26 @@ fn run_requests(
             ctx.session.dialect = Dialect::detect(rest[0]);
             *ctx.detected = true;
         }
-        let need = match ctx.session.dialect.parse(rest, ctx.limits) {
+        // Empty (no allocation) unless the request was rewritten.
+        let mut rewritten: Vec<u8> = Vec::new();
+        let mut parsed = ctx.session.dialect.parse(rest, ctx.limits);
+        if let Parsed::Rewritten { request, consumed } = parsed {
+            rewritten = request;
+            parsed = ctx.session.dialect.parse(&rewritten, ctx.limits).in_place_of(consumed);
+        }
+        let need = match parsed {
             Parsed::Incomplete => return Ok((done, Halt::Drained)),
-            Parsed::Ignored { consumed } => {
+            // (`in_place_of` never yields `Rewritten`.)
+            Parsed::Ignored { consumed } | Parsed::Rewritten { consumed, .. } => {
                 done += consumed;
                 None
             }
             Parsed::Command { command, consumed } => {
                 let flow = ctx.shared.engine.execute(&command, ctx.session, ctx.counters, sink);
                 if let Some(nanos) = ctx.counters.slow.take() {
-                    log_slow(ctx, &rest[..consumed], nanos, socket);
+                    // A rewritten request's arguments are the unescaped ones.
+                    let raw = if rewritten.is_empty() { &rest[..consumed] } else { &rewritten };
+                    log_slow(ctx, raw, nanos, socket);
                 }
                 match flow {
                     Flow::Continue => {

@@ -464,10 +464,14 @@ mod tests {
         let (a, b) = apart;
         store.put(&a, b"v").unwrap();
         let stop = Arc::new(AtomicBool::new(false));
+        // All three start together, so the looks overlap the renames even
+        // when the machine is busy.
+        let start = Arc::new(std::sync::Barrier::new(3));
         let movers: Vec<_> = (0..2)
             .map(|i| {
-                let (store, a, b) = (store.clone(), a.clone(), b.clone());
+                let (store, a, b, start) = (store.clone(), a.clone(), b.clone(), start.clone());
                 std::thread::spawn(move || {
+                    start.wait();
                     for _ in 0..20_000 {
                         let (from, to) = if i == 0 { (&a, &b) } else { (&b, &a) };
                         let _ = store.rename(from, to, false);
@@ -477,11 +481,13 @@ mod tests {
             .collect();
         let observer = {
             let (store, a, b, stop) = (store.clone(), a.clone(), b.clone(), stop.clone());
+            let start = start.clone();
             std::thread::spawn(move || {
                 let (sa, ha) = store.locate(&a);
                 let (sb, hb) = store.locate(&b);
                 let mut seen = 0u64;
-                while !stop.load(Ordering::Relaxed) {
+                start.wait();
+                while !stop.load(Ordering::Relaxed) || seen == 0 {
                     // Both shards locked in the store's order: an atomic look.
                     let (mut lo, mut hi) = (store.lock(sa.min(sb)), store.lock(sa.max(sb)));
                     let (x, y) = if sa < sb { (&mut lo, &mut hi) } else { (&mut hi, &mut lo) };

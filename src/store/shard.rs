@@ -214,7 +214,7 @@ impl Shard {
     }
 
     /// Finds `key` whether or not it has expired.
-    fn find(&self, hash: KeyHash, key: &[u8]) -> Option<Found> {
+    pub(super) fn find(&self, hash: KeyHash, key: &[u8]) -> Option<Found> {
         let mut header = None;
         let slot = self.index.find(hash, |loc| {
             let seg = self.segment(loc.segment);

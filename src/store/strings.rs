@@ -1,6 +1,7 @@
 //! Store primitives for the string commands (GETRANGE ... BITPOS) that
 //! need the shards' internals: an in-place edit that may decline to write,
-//! and MSETNX's all-or-nothing write across shards.
+//! MSETNX's all-or-nothing write across shards, and BITOP's atomic
+//! read-combine-write across shards.
 
 use super::index::KeyHash;
 use super::shard::Found;
@@ -66,12 +67,75 @@ impl Store {
     pub fn set_all_if_absent(&self, pairs: &[(&[u8], &[u8])]) -> Result<bool, StoreError> {
         let now = self.clock.now_ms();
         let located: Vec<_> = pairs.iter().map(|(k, _)| self.locate(k)).collect();
+        self.with_shards_locked(&located, |locked| {
+            write_all_if_absent(locked, pairs, &located, now)
+        })
+    }
+
+    /// BITOP: stores `combine(values)` at `destination`, with no deadline,
+    /// where `values` are the live values of `sources` in order (a missing
+    /// key is empty); an empty result deletes `destination`. Returns the
+    /// result's length.
+    ///
+    /// Atomic like [`Store::set_all_if_absent`]: the shards of every key are
+    /// locked together for the whole call. `combine` runs under those
+    /// locks, with the rules of [callbacks](super#callbacks); a result over
+    /// the largest value is refused before anything is written.
+    pub fn combine_into(
+        &self,
+        destination: &[u8],
+        sources: &[&[u8]],
+        combine: impl FnOnce(&[&[u8]]) -> Vec<u8>,
+    ) -> Result<usize, StoreError> {
+        let now = self.clock.now_ms();
+        let target = self.locate(destination);
+        let mut located: Vec<_> = sources.iter().map(|k| self.locate(k)).collect();
+        located.push(target);
+        self.with_shards_locked(&located, |locked| {
+            // Expired sources are unlinked first, so the reads below need
+            // only shared borrows of the shards, all at once.
+            for (&key, &(shard, hash)) in sources.iter().zip(&located) {
+                shard_of(locked, shard).find_live(hash, key, now);
+            }
+            let result = {
+                let values: Vec<&[u8]> = sources
+                    .iter()
+                    .zip(&located)
+                    .map(|(&key, &(shard, hash))| {
+                        let s = shard_ref(locked, shard);
+                        s.find(hash, key).map_or(&[][..], |found| s.value(&found))
+                    })
+                    .collect();
+                combine(&values)
+            };
+            if result.len() > self.max_value_size {
+                return Err(StoreError::ValueTooLarge);
+            }
+            let (shard, hash) = target;
+            let s = shard_of(locked, shard);
+            if result.is_empty() {
+                s.delete(hash, destination, now);
+            } else {
+                s.put(hash, destination, &result, None, now)?;
+            }
+            Ok(result.len())
+        })
+    }
+
+    /// Runs `f` with the shards of every `located` key locked, in
+    /// ascending index order and each once: the one order every
+    /// multi-shard operation takes, so no cycle of waits can form.
+    fn with_shards_locked<R>(
+        &self,
+        located: &[(usize, KeyHash)],
+        f: impl FnOnce(&mut [(usize, Locked<'_>)]) -> R,
+    ) -> R {
         let mut order: Vec<usize> = located.iter().map(|&(shard, _)| shard).collect();
         order.sort_unstable();
         order.dedup();
         let mut locked: Vec<(usize, Locked<'_>)> =
             order.iter().map(|&shard| (shard, self.lock(shard))).collect();
-        let result = write_all_if_absent(&mut locked, pairs, &located, now);
+        let result = f(&mut locked);
         // Segment buffers eviction gave up are freed only once no shard
         // lock is held (each guard frees its own after its unlock, but the
         // others would still be held).
@@ -80,6 +144,11 @@ impl Store {
         drop(freed);
         result
     }
+}
+
+fn shard_ref<'s, 'l>(locked: &'s [(usize, Locked<'l>)], index: usize) -> &'s Locked<'l> {
+    let at = locked.binary_search_by_key(&index, |(i, _)| *i).expect("shard locked");
+    &locked[at].1
 }
 
 fn shard_of<'s, 'l>(locked: &'s mut [(usize, Locked<'l>)], index: usize) -> &'s mut Locked<'l> {

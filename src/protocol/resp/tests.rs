@@ -296,7 +296,17 @@ fn inline_blank_lines_are_ignored() {
 fn inline_quoting() {
     assert_eq!(
         inline(b"SET k \"a\\nb\"\r\n"),
-        Parsed::Invalid { error: CommandError::InlineQuoting, consumed: 14 }
+        Parsed::Rewritten {
+            request: b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\na\nb\r\n".to_vec(),
+            consumed: 14
+        }
+    );
+    assert_eq!(
+        inline(b"SET k\"x y\" 'it\\'s'\n"),
+        Parsed::Rewritten {
+            request: b"*3\r\n$3\r\nSET\r\n$4\r\nkx y\r\n$4\r\nit's\r\n".to_vec(),
+            consumed: 19
+        }
     );
     assert_eq!(
         inline(b"GET \"abc\r\n"),
