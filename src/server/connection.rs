@@ -59,7 +59,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
-use crate::engine::{Engine, Flow, Session};
+use crate::engine::{ClientRecord, Engine, Flow, Session};
 use crate::memory::buffer::{BASE_CAPACITY, Buffer};
 use crate::metrics::LocalCounters;
 use crate::protocol::{self, CommandError, Dialect, Limits, Parsed, Reply, Skip};
@@ -185,6 +185,7 @@ pub fn serve(
 ) -> impl Future<Output = ()> + Send {
     let _ = socket.socket().set_nodelay(true);
     let budget = shared.engine.budget.clone();
+    let client = Arc::new(record(&socket, id, stop.clock.now()));
     let mut connection = Connection {
         socket,
         shared,
@@ -192,12 +193,15 @@ pub fn serve(
         output: Buffer::new(budget),
         // The Redis port speaks RESP from the first byte (an inline
         // command included); the others detect the dialect from it.
-        session: Session::new(id, if port == Port::Redis { Dialect::Resp2 } else { Dialect::Line }),
+        session: Session::of(
+            client.clone(),
+            if port == Port::Redis { Dialect::Resp2 } else { Dialect::Line },
+        ),
         detected: port == Port::Redis,
         redis_port: port == Port::Redis,
         skip: Skip::Nothing,
+        stop_slot: stop.enter(client),
         stop,
-        stop_slot: StopSlot::default(),
     };
     async move {
         match connection.run().await {
@@ -206,13 +210,31 @@ pub fn serve(
             Ok(End::Close) => Box::pin(connection.close()).await,
             Ok(End::PeerClosed) => {}
             Err(e) => {
-                tracing::debug!(connection = connection.session.id, error = %e, "connection closed")
+                tracing::debug!(connection = connection.session.id(), error = %e, "connection closed")
             }
         }
     }
 }
 
+/// What CLIENT LIST shows of the connection on `socket`.
+fn record(socket: &Transport, id: u64, now: u32) -> ClientRecord {
+    use std::os::fd::AsRawFd;
+    let tcp = socket.socket();
+    let unknown = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let addr = tcp.peer_addr().unwrap_or(unknown);
+    let laddr = tcp.local_addr().unwrap_or(unknown);
+    ClientRecord::new(id, addr, laddr, tcp.as_raw_fd(), now)
+}
+
 impl Connection {
+    /// Tells CLIENT LIST about the batch that just ended (see
+    /// `crate::engine::clients`): once per round, before the wait.
+    fn publish(&self) {
+        let input = (self.input.len(), self.input.capacity());
+        let now = self.stop.clock.now();
+        self.session.client.publish(now, self.session.command, input, self.output.capacity());
+    }
+
     async fn run(&mut self) -> io::Result<End> {
         // True when the input may hold requests that have not run yet
         // (read while replies waited, or left by a blocked round).
@@ -241,6 +263,7 @@ impl Connection {
                         return Ok(End::Close);
                     }
                 }
+                self.publish();
                 // Halfway through a request in a grown buffer: evictable
                 // if the client stops sending while others wait for memory.
                 let holding = !self.input.is_empty() && self.input.capacity() > BASE_CAPACITY;
@@ -506,6 +529,7 @@ impl Connection {
             let room = if eof { ReadRoom::Full } else { self.read_room() };
             let held = self.output.capacity() + self.input.capacity();
             let (socket, shared) = (&self.socket, &self.shared);
+            let (stop, stop_slot) = (&self.stop, &mut self.stop_slot);
             let evictable = !self.session.no_evict;
             let budget = &shared.engine.budget;
             let wanted = match room {
@@ -525,6 +549,8 @@ impl Connection {
                 _ = tokio::time::sleep_until(until) => {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
                 }
+                // CLIENT KILL: no reason to finish these replies.
+                () = stop.killed(stop_slot) => return Err(io::Error::other("killed")),
                 () = stalled(shared, Some(until - limit), STALL_GRACE.min(limit), held), if evictable => {
                     return Err(evicted("reading"));
                 }
@@ -657,6 +683,7 @@ fn run_requests(
         let rest = &input[done..];
         if !*ctx.detected {
             ctx.session.dialect = Dialect::detect(rest[0]);
+            ctx.session.client.set_dialect(ctx.session.dialect);
             *ctx.detected = true;
         }
         let rewritten: Vec<u8>;
@@ -673,6 +700,8 @@ fn run_requests(
                 None
             }
             Parsed::Command { command, consumed } => {
+                // CLIENT INFO's `qbuf` (a plain store).
+                ctx.session.unparsed = u32::try_from(rest.len()).unwrap_or(u32::MAX);
                 match ctx.shared.engine.execute(&command, ctx.session, ctx.counters, sink) {
                     Flow::Continue => {
                         done += consumed;

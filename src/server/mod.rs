@@ -28,6 +28,7 @@
 //! `-ERR max number of clients reached` (Redis's words) and closed, rather
 //! than left hanging in the kernel's backlog.
 
+pub mod clients;
 pub mod connection;
 pub mod holders;
 pub mod http;
@@ -94,6 +95,8 @@ pub struct Shared {
     /// Connections holding buffers without moving them, and which of them
     /// give their buffers up first when others need them.
     pub holders: holders::Holders,
+    /// The drain signal and the connection table (CLIENT LIST, KILL).
+    pub stop: Arc<Stop>,
     next_id: AtomicU64,
     phase: AtomicU8,
 }
@@ -159,8 +162,10 @@ impl Server {
             budget: config.budget,
             max_client_buffer: config.max_client_buffer,
         };
+        let stop = Arc::new(Stop::default());
+        let engine = Engine::new(budget, settings).with_access(config.access.clone());
         let shared = Arc::new(Shared {
-            engine: Engine::new(budget, settings).with_access(config.access.clone()),
+            engine: engine.with_clients(stop.clone()),
             limits: config.limits,
             redis_limits: Limits { max_inline: crate::protocol::REDIS_INLINE_MAX, ..config.limits },
             idle_timeout: config.idle_timeout,
@@ -168,6 +173,7 @@ impl Server {
             max_client_buffer: config.max_client_buffer,
             max_connections: config.max_connections,
             holders: holders::Holders::default(),
+            stop,
             next_id: AtomicU64::new(1),
             phase: AtomicU8::new(Phase::Starting as u8),
         });
@@ -211,7 +217,8 @@ impl Server {
         let Ports { redis, tls } = ports;
         let shared = &self.shared;
         shared.set_phase(Phase::Serving);
-        let stop = Arc::new(Stop::default());
+        let stop = shared.stop.clone();
+        tokio::spawn(clients::tick(stop.clone()));
         // Raised however `run` ends, dropped half-way included, so no
         // connection waits for a signal that never comes.
         let _raise = RaiseOnDrop(stop.clone());
