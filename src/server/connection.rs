@@ -207,6 +207,9 @@ pub fn serve(
         match connection.run().await {
             // Rare paths are boxed so that the idle connection's future,
             // which is what it costs while it waits, stays small.
+            // Killed (CLIENT KILL): closed at once, as Redis frees a
+            // killed client; it is owed no reply.
+            Ok(End::Close) if connection.stop.is_killed(&connection.stop_slot) => {}
             Ok(End::Close) => Box::pin(connection.close()).await,
             Ok(End::PeerClosed) => {}
             Err(e) => {

@@ -176,6 +176,11 @@ impl Stop {
         true
     }
 
+    /// Whether CLIENT KILL chose the connection in `slot`.
+    pub fn is_killed(&self, slot: &StopSlot) -> bool {
+        self.table().get(slot.key as usize).is_some_and(|e| e.killed)
+    }
+
     /// The records of the connections in the table, in id order.
     pub fn clients(&self) -> Vec<Arc<ClientRecord>> {
         let mut clients: Vec<_> = {
