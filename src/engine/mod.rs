@@ -12,6 +12,8 @@
 //! - [`info`]: INFO/STATS sections and CONFIG GET, from one
 //!   [`Snapshot`].
 //! - [`output`]: the seam replies go through.
+//! - [`clients`]: CLIENT LIST, INFO and KILL, over each connection's
+//!   [`ClientRecord`] and the server's [`ClientDirectory`].
 //! - `strings`: the string commands GETRANGE ... BITPOS.
 //! - `acl`: AUTH, HELLO's AUTH and the ACL subcommands. Whether a command
 //!   may run at all is decided once, before its arm, by

@@ -14,6 +14,9 @@
 //! - [`workers`] are the threads connections live on, one current-thread
 //!   runtime each (a FIFO run queue: fair to a thousand clients at once);
 //!   a new connection goes to the worker serving the fewest;
+//! - [`stop`] is the connection table: the drain signal, CLIENT KILL's
+//!   wake-up and the records CLIENT LIST reads ([`clients`] hands it to
+//!   the engine);
 //! - [`connection`] serves one client: reads, hands each parsed request
 //!   to the engine, writes the replies, all in its worker's [`space`]; it
 //!   keeps budget-accounted bytes of its own only for a request still
