@@ -13,9 +13,10 @@
 //! - the name and the user live behind one lock that CLIENT SETNAME, AUTH
 //!   and HELLO take, and CLIENT LIST (nothing else does);
 //! - what changes with traffic (last command, last interaction, buffer
-//!   sizes) is published by the connection once per read batch, right
-//!   before it waits for its client again ([`ClientRecord::publish`]): one
-//!   relaxed store, and a store per buffer only when its size changed. No
+//!   sizes) is published by the connection once per read batch: the
+//!   command and time before the batch's replies are written (one relaxed
+//!   store, [`ClientRecord::publish_activity`]), the buffer sizes as it
+//!   goes back to waiting (a store only for a size that changed). No
 //!   command pays an atomic for it; CLIENT LIST sees the state as of each
 //!   connection's last batch (its own: as of now).
 //!
@@ -190,11 +191,16 @@ impl ClientRecord {
         ClientRecord::new(id, nowhere, nowhere, -1, 0)
     }
 
-    /// Publishes a read batch: when it ended (`now`), its last command,
-    /// and the bytes the connection's own buffers hold (see the module
-    /// docs). One relaxed store, and one per buffer whose size changed.
-    pub fn publish(&self, now: u32, command: u16, input: (usize, usize), output: usize) {
+    /// Publishes a read batch: when it ended (`now`) and its last
+    /// command. One relaxed store, before its replies are written.
+    pub fn publish_activity(&self, now: u32, command: u16) {
         self.activity.store(u64::from(now) << 32 | u64::from(command), Ordering::Relaxed);
+    }
+
+    /// Publishes the bytes the connection's own buffers hold (input:
+    /// length and capacity), as it goes back to waiting: a store only for
+    /// a size that changed (they are empty again after most batches).
+    pub fn publish_buffers(&self, input: (usize, usize), output: usize) {
         let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let input = u64::from(clamp(input.0)) << 32 | u64::from(clamp(input.1));
         if self.input.load(Ordering::Relaxed) != input {
@@ -502,7 +508,8 @@ mod tests {
         record.set_name(Some(b"worker".as_slice().into()));
         record.set_dialect(Dialect::Resp3);
         let get = command_code(&Command::Get { key: b"k" });
-        record.publish(10, get, (100, 16384), 0);
+        record.publish_activity(10, get);
+        record.publish_buffers((100, 16384), 0);
         let mut line = String::new();
         record.write_line(35, None, &mut line);
         let fields = [

@@ -230,12 +230,12 @@ fn record(socket: &Transport, id: u64, now: u32) -> ClientRecord {
 }
 
 impl Connection {
-    /// Tells CLIENT LIST about the batch that just ended (see
-    /// `crate::engine::clients`): once per round, before the wait.
+    /// Tells CLIENT LIST what buffers the connection holds as it goes
+    /// back to waiting (see `crate::engine::clients`; the batch's command
+    /// and time were published by the round).
     fn publish(&self) {
         let input = (self.input.len(), self.input.capacity());
-        let now = self.stop.clock.now();
-        self.session.client.publish(now, self.session.command, input, self.output.capacity());
+        self.session.client.publish_buffers(input, self.output.capacity());
     }
 
     async fn run(&mut self) -> io::Result<End> {
@@ -361,7 +361,16 @@ impl Connection {
     /// (see the module docs). Runs in the worker's space.
     fn round(&mut self) -> io::Result<Round> {
         let Connection {
-            socket, shared, input, output, session, detected, skip, redis_port, ..
+            socket,
+            shared,
+            input,
+            output,
+            session,
+            detected,
+            skip,
+            redis_port,
+            stop,
+            ..
         } = self;
         let limits = if *redis_port { &shared.redis_limits } else { &shared.limits };
         let budget = &shared.engine.budget;
@@ -397,6 +406,9 @@ impl Connection {
             let mut ctx = Ctx { shared, limits, session, counters, detected, skip };
             let source = if fresh { &space.input.bytes()[..read] } else { input.bytes() };
             let ran = run_requests(&mut ctx, source, &mut sink, socket);
+            // Before the replies go out: whoever has seen them sees the
+            // batch in CLIENT LIST too.
+            ctx.session.client.publish_activity(stop.clock.now(), ctx.session.command);
             let wrote = sink.write(socket);
             let credit = sink.credit;
             let (used, halt) = match (ran, wrote) {
