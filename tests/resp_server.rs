@@ -472,7 +472,7 @@ fn client_reply_off_on_skip_and_no_evict() {
     let help = ask_text(&mut c, &["CLIENT", "HELP"]);
     assert!(
         help.starts_with(
-            "*13\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+            "*33\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
         ),
         "{help}"
     );

@@ -60,7 +60,7 @@ pub(super) fn denied<O: Output + ?Sized>(
         _ => {}
     }
     tracing::debug!(
-        connection = ctx.session.id,
+        connection = ctx.session.id(),
         command = command.id().name(),
         error = %error,
         "command refused"
@@ -79,7 +79,7 @@ fn failed<O: Output + ?Sized>(user: Option<&[u8]>, ctx: &mut Ctx<'_, '_, '_, O>)
         let name = user.unwrap_or(b"default");
         let user = String::from_utf8_lossy(&name[..name.len().min(64)]).into_owned();
         tracing::warn!(
-            connection = ctx.session.id,
+            connection = ctx.session.id(),
             user = %user,
             failures_total = total,
             "authentication failed (at most one such line per second)"
@@ -100,6 +100,7 @@ pub(super) fn auth<O: Output + ?Sized>(
     }
     match access.authenticate(username, password) {
         Some(user) => {
+            ctx.session.client.set_user(&user.name);
             ctx.session.user = Some(user);
             Ok(finish(&mut ctx.out, &Reply::Ok))
         }
@@ -116,7 +117,10 @@ pub(super) fn hello_auth<O: Output + ?Sized>(
     let access = &*ctx.engine.access;
     if let Some((username, password)) = auth {
         match access.authenticate(Some(username), password) {
-            Some(user) => ctx.session.user = Some(user),
+            Some(user) => {
+                ctx.session.client.set_user(&user.name);
+                ctx.session.user = Some(user);
+            }
             None => return Err(failed(Some(username), ctx)),
         }
     }
@@ -194,7 +198,7 @@ pub(super) fn acl<O: Output + ?Sized>(
             }
             match access.reload() {
                 Ok(_) => {
-                    tracing::info!(connection = ctx.session.id, "ACL LOAD: users reloaded");
+                    tracing::info!(connection = ctx.session.id(), "ACL LOAD: users reloaded");
                     finish(&mut ctx.out, &Reply::Ok)
                 }
                 Err(e) => {

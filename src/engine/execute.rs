@@ -15,6 +15,7 @@ use crate::protocol::{
 use crate::store::{ExpireWhen, SetOutcome, Ttl, WriteCondition, WriteExpiry};
 
 use super::acl;
+use super::clients;
 use super::context::{Ctx, finish, help, store_error};
 use super::info;
 use super::keyspace;
@@ -45,6 +46,7 @@ pub fn execute<O: Output + ?Sized>(
     out: &mut O,
 ) -> Flow {
     let id = command.id();
+    session.command = clients::command_code(command);
     let dialect = session.dialect;
     // The one authorization check (see `crate::acl`); a bool when nothing
     // is configured.
@@ -303,6 +305,26 @@ const CLIENT_HELP: &[&str] = &[
     "    Return the name of the current connection.",
     "ID",
     "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
@@ -323,7 +345,7 @@ fn client<O: Output + ?Sized>(
             if name.len() > MAX_CLIENT_NAME || name.iter().any(|b| !(b'!'..=b'~').contains(b)) {
                 return Err(CommandError::InvalidClientName);
             }
-            ctx.session.name = (!name.is_empty()).then(|| Box::new(name.into()));
+            ctx.session.client.set_name((!name.is_empty()).then(|| name.into()));
             finish(out, &Reply::Ok)
         }
         ClientSubcommand::SetInfo | ClientSubcommand::NoTouch => finish(out, &Reply::Ok),
@@ -354,17 +376,18 @@ fn client<O: Output + ?Sized>(
             } else {
                 return Err(CommandError::Syntax);
             };
-            finish(out, &Reply::Ok)
+            ctx.session.client.set_no_evict(ctx.session.no_evict);
+            finish(&mut ctx.out, &Reply::Ok)
         }
-        ClientSubcommand::GetName => match ctx.session.name.as_deref() {
-            Some(name) => finish(out, &Reply::Bulk(name)),
+        ClientSubcommand::GetName => match ctx.session.client.name() {
+            Some(name) => finish(out, &Reply::Bulk(&name)),
             None => finish(out, &Reply::Nil),
         },
-        ClientSubcommand::Id => finish(out, &Reply::Int(ctx.session.id as i64)),
+        ClientSubcommand::Id => finish(out, &Reply::Int(ctx.session.id() as i64)),
         ClientSubcommand::Help => help("CLIENT", CLIENT_HELP, ctx),
-        ClientSubcommand::Info | ClientSubcommand::List => {
-            return Err(CommandError::unknown_subcommand(b"client", subcommand.name().as_bytes()));
-        }
+        ClientSubcommand::Info => clients::info(ctx),
+        ClientSubcommand::List => return clients::list(args, ctx),
+        ClientSubcommand::Kill => return clients::kill(args, ctx),
     })
 }
 
@@ -525,8 +548,9 @@ fn hello<O: Output + ?Sized>(version: Option<i64>, ctx: &mut Ctx<'_, '_, '_, O>)
     };
     // The reply is already in the new protocol.
     ctx.out.set_dialect(ctx.session.dialect);
+    ctx.session.client.set_dialect(ctx.session.dialect);
     let out = &mut ctx.out;
-    let id = ctx.session.id as i64;
+    let id = ctx.session.id() as i64;
     let fields: [(&str, Reply<'_>); 7] = [
         ("server", Reply::Bulk(b"redis")),
         ("version", Reply::Bulk(info::REDIS_VERSION.as_bytes())),

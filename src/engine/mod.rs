@@ -14,6 +14,8 @@
 //! - `config`: CONFIG GET and SET; [`live`]: the settings CONFIG SET
 //!   changes while the server runs.
 //! - [`output`]: the seam replies go through.
+//! - [`clients`]: CLIENT LIST, INFO and KILL, over each connection's
+//!   [`ClientRecord`] and the server's [`ClientDirectory`].
 //! - `strings`: the string commands GETRANGE ... BITPOS.
 //! - `acl`: AUTH, HELLO's AUTH and the ACL subcommands. Whether a command
 //!   may run at all is decided once, before its arm, by
@@ -26,6 +28,7 @@
 //! connection to flush, wait for memory, and run the command again.
 
 mod acl;
+pub mod clients;
 mod config;
 mod context;
 pub mod execute;
@@ -47,6 +50,7 @@ use crate::metrics::{LocalCounters, ServerStats, Snapshot};
 use crate::protocol::{Command, Dialect, Reply};
 use crate::store::Store;
 
+pub use clients::{ClientDirectory, ClientRecord};
 pub use info::Settings;
 pub use live::Live;
 pub use output::{Output, Replies};
@@ -69,12 +73,9 @@ pub struct Session {
     /// The protocol replies are encoded in; `HELLO` moves it between
     /// RESP2 and RESP3.
     pub dialect: Dialect,
-    /// The connection's id (CLIENT ID).
-    pub id: u64,
-    /// The name CLIENT SETNAME gave it. Boxed twice: a thin pointer keeps
-    /// every session, and so every idle connection, 8 bytes smaller (the
-    /// room `user` takes), and few clients set a name.
-    pub name: Option<Box<Box<[u8]>>>,
+    /// What CLIENT LIST shows of the connection: its id, addresses and
+    /// name among them (shared with the server's connection table).
+    pub client: Arc<ClientRecord>,
     /// Who the connection authenticated as (`None`: nobody yet; never
     /// consulted when no password or ACL is configured). Shared with the
     /// users table, so a session pays 8 bytes for it.
@@ -84,6 +85,12 @@ pub struct Session {
     /// `CLIENT NO-EVICT on`: never closed for holding buffer memory that
     /// other clients wait for (see `crate::server::holders`).
     pub no_evict: bool,
+    /// The current (then: the last) command, as
+    /// [`clients::command_code`] encodes it.
+    pub command: u16,
+    /// Bytes of the read batch not yet consumed when the current command
+    /// started, this command's included (CLIENT INFO's `qbuf`).
+    pub unparsed: u32,
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`, as Redis keeps it: OFF drops every reply
@@ -101,9 +108,22 @@ pub enum ReplyMode {
 }
 
 impl Session {
-    /// A fresh session speaking `dialect`.
+    /// A fresh session of connection `id`, without a socket, speaking
+    /// `dialect`.
     pub fn new(id: u64, dialect: Dialect) -> Session {
-        Session { dialect, id, name: None, user: None, replies: ReplyMode::On, no_evict: false }
+        Session::of(Arc::new(ClientRecord::detached(id)), dialect)
+    }
+
+    /// A fresh session of the connection `client` describes.
+    pub fn of(client: Arc<ClientRecord>, dialect: Dialect) -> Session {
+        client.set_dialect(dialect);
+        let replies = ReplyMode::On;
+        Session { dialect, client, user: None, replies, no_evict: false, command: 0, unparsed: 0 }
+    }
+
+    /// The connection's id (CLIENT ID).
+    pub fn id(&self) -> u64 {
+        self.client.id
     }
 
     /// Whether a reply written now reaches the client (`CLIENT REPLY`).
@@ -126,6 +146,8 @@ pub struct Engine {
     pub access: Arc<Access>,
     /// SLOWLOG's entries (the connections log into it).
     pub slowlog: slowlog::SlowLog,
+    /// The open connections (CLIENT LIST, CLIENT KILL).
+    pub clients: Arc<dyn ClientDirectory>,
 }
 
 impl Engine {
@@ -138,7 +160,13 @@ impl Engine {
             settings,
             access: Arc::new(Access::default()),
             slowlog: slowlog::SlowLog::default(),
+            clients: Arc::new(clients::NoClients::default()),
         }
+    }
+
+    /// The same engine, seeing the connections of `clients`.
+    pub fn with_clients(self, clients: Arc<dyn ClientDirectory>) -> Engine {
+        Engine { clients, ..self }
     }
 
     /// The same engine, checking commands against `access`.

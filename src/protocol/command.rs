@@ -592,10 +592,13 @@ subcommands! {
         Help => "help", "client|help", 2;
         /// `CLIENT SETINFO attr value`: accepted, no effect.
         SetInfo => "setinfo", "client|setinfo", 4;
-        /// `CLIENT INFO`: not implemented yet (unknown subcommand).
+        /// `CLIENT INFO`: this connection's CLIENT LIST line.
         Info => "info", "client|info", 2;
-        /// `CLIENT LIST`: not implemented yet (unknown subcommand).
+        /// `CLIENT LIST [TYPE type | ID id ...]`: one line per connection.
         List => "list", "client|list", -2;
+        /// `CLIENT KILL addr | CLIENT KILL filter value ...`: close
+        /// connections.
+        Kill => "kill", "client|kill", -3;
         /// `CLIENT NO-EVICT on|off`: whether the connection may be closed for
         /// holding buffer memory others wait for.
         NoEvict => "no-evict", "client|no-evict", 3;

@@ -121,6 +121,9 @@ pub enum CommandError {
     /// A CONFIG SET refusal, rendered after `ERR ` (`Unknown option or
     /// number of arguments for CONFIG SET - 'foo'`, ...).
     Config(Box<[u8]>),
+    /// A CLIENT LIST/KILL refusal, rendered after `ERR ` (`No such
+    /// client`, `Unknown client type 'x'`, ...).
+    Client(Box<[u8]>),
     /// A string command's error (GETRANGE ... BITPOS), texts in
     /// [`StringsError`].
     Strings(StringsError),
@@ -297,6 +300,7 @@ impl CommandError {
             CommandError::NoPermKey => "ERROR no permission to access this key",
             CommandError::Acl(_) => "ERROR acl error",
             CommandError::Config(_) => "ERROR config error",
+            CommandError::Client(_) => "ERROR client error",
             CommandError::Strings(e) => e.line_text(),
             CommandError::NoSuchKey => "ERROR no such key",
             CommandError::SameObject => "ERROR source and destination are the same",
@@ -341,7 +345,8 @@ impl CommandError {
             | CommandError::UnsupportedOption(text)
             | CommandError::HelloSyntax(text)
             | CommandError::Acl(text)
-            | CommandError::Config(text) => {
+            | CommandError::Config(text)
+            | CommandError::Client(text) => {
                 out.extend_from_slice(b"ERR ");
                 out.extend_from_slice(text);
                 return;

@@ -59,7 +59,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
-use crate::engine::{Engine, Flow, Session};
+use crate::engine::{ClientRecord, Engine, Flow, Session};
 use crate::memory::buffer::{BASE_CAPACITY, Buffer};
 use crate::metrics::LocalCounters;
 use crate::protocol::{self, CommandError, Dialect, Limits, Parsed, Reply, Skip};
@@ -188,6 +188,7 @@ pub fn serve(
 ) -> impl Future<Output = ()> + Send {
     let _ = socket.socket().set_nodelay(true);
     let budget = shared.engine.budget.clone();
+    let client = Arc::new(record(&socket, id, stop.clock.now()));
     let mut connection = Connection {
         socket,
         shared,
@@ -195,27 +196,51 @@ pub fn serve(
         output: Buffer::new(budget),
         // The Redis port speaks RESP from the first byte (an inline
         // command included); the others detect the dialect from it.
-        session: Session::new(id, if port == Port::Redis { Dialect::Resp2 } else { Dialect::Line }),
+        session: Session::of(
+            client.clone(),
+            if port == Port::Redis { Dialect::Resp2 } else { Dialect::Line },
+        ),
         detected: port == Port::Redis,
         redis_port: port == Port::Redis,
         skip: Skip::Nothing,
+        stop_slot: stop.enter(client),
         stop,
-        stop_slot: StopSlot::default(),
     };
     async move {
         match connection.run().await {
             // Rare paths are boxed so that the idle connection's future,
             // which is what it costs while it waits, stays small.
+            // Killed (CLIENT KILL): closed at once, as Redis frees a
+            // killed client; it is owed no reply.
+            Ok(End::Close) if connection.stop.is_killed(&connection.stop_slot) => {}
             Ok(End::Close) => Box::pin(connection.close()).await,
             Ok(End::PeerClosed) => {}
             Err(e) => {
-                tracing::debug!(connection = connection.session.id, error = %e, "connection closed")
+                tracing::debug!(connection = connection.session.id(), error = %e, "connection closed")
             }
         }
     }
 }
 
+/// What CLIENT LIST shows of the connection on `socket`.
+fn record(socket: &Transport, id: u64, now: u32) -> ClientRecord {
+    use std::os::fd::AsRawFd;
+    let tcp = socket.socket();
+    let unknown = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let addr = tcp.peer_addr().unwrap_or(unknown);
+    let laddr = tcp.local_addr().unwrap_or(unknown);
+    ClientRecord::new(id, addr, laddr, tcp.as_raw_fd(), now)
+}
+
 impl Connection {
+    /// Tells CLIENT LIST what buffers the connection holds as it goes
+    /// back to waiting (see `crate::engine::clients`; the batch's command
+    /// and time were published by the round).
+    fn publish(&self) {
+        let input = (self.input.len(), self.input.capacity());
+        self.session.client.publish_buffers(input, self.output.capacity());
+    }
+
     async fn run(&mut self) -> io::Result<End> {
         // True when the input may hold requests that have not run yet
         // (read while replies waited, or left by a blocked round).
@@ -244,6 +269,7 @@ impl Connection {
                         return Ok(End::Close);
                     }
                 }
+                self.publish();
                 // Halfway through a request in a grown buffer: evictable
                 // if the client stops sending while others wait for memory.
                 let holding = !self.input.is_empty() && self.input.capacity() > BASE_CAPACITY;
@@ -350,7 +376,16 @@ impl Connection {
     /// (see the module docs). Runs in the worker's space.
     fn round(&mut self) -> io::Result<Round> {
         let Connection {
-            socket, shared, input, output, session, detected, skip, redis_port, ..
+            socket,
+            shared,
+            input,
+            output,
+            session,
+            detected,
+            skip,
+            redis_port,
+            stop,
+            ..
         } = self;
         let limits = if *redis_port { &shared.redis_limits } else { &shared.limits };
         let budget = &shared.engine.budget;
@@ -387,6 +422,9 @@ impl Connection {
             let mut ctx = Ctx { shared, limits, session, counters, detected, skip };
             let source = if fresh { &space.input.bytes()[..read] } else { input.bytes() };
             let ran = run_requests(&mut ctx, source, &mut sink, socket);
+            // Before the replies go out: whoever has seen them sees the
+            // batch in CLIENT LIST too.
+            ctx.session.client.publish_activity(stop.clock.now(), ctx.session.command);
             let wrote = sink.write(socket);
             let credit = sink.credit;
             let (used, halt) = match (ran, wrote) {
@@ -522,6 +560,7 @@ impl Connection {
             let room = if eof { ReadRoom::Full } else { self.read_room() };
             let held = self.output.capacity() + self.input.capacity();
             let (socket, shared) = (&self.socket, &self.shared);
+            let (stop, stop_slot) = (&self.stop, &mut self.stop_slot);
             let evictable = !self.session.no_evict;
             let budget = &shared.engine.budget;
             let wanted = match room {
@@ -541,6 +580,8 @@ impl Connection {
                 _ = tokio::time::sleep_until(until) => {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "client is not reading"));
                 }
+                // CLIENT KILL: no reason to finish these replies.
+                () = stop.killed(stop_slot) => return Err(io::Error::other("killed")),
                 () = stalled(shared, Some(until - limit), STALL_GRACE.min(limit), held), if evictable => {
                     return Err(evicted("reading"));
                 }
@@ -663,8 +704,9 @@ fn log_slow(ctx: &Ctx<'_>, raw: &[u8], nanos: u64, socket: &Transport) {
     use crate::engine::slowlog::{MAX_ARGS, Slow};
     let (args, argc) = protocol::arguments::request_args(ctx.session.dialect, raw, MAX_ARGS);
     let peer = socket.socket().peer_addr().map_or_else(|_| String::new(), |a| a.to_string());
-    let name = ctx.session.name.as_deref().map_or(&[][..], |n| &n[..]);
-    let slow = Slow { args, argc, micros: nanos / 1000, peer, name };
+    let name = ctx.session.client.name();
+    let slow =
+        Slow { args, argc, micros: nanos / 1000, peer, name: name.as_deref().unwrap_or(b"") };
     let live = &ctx.shared.engine.settings.live;
     ctx.shared.engine.slowlog.push(slow, live.slowlog_max_len());
 }
@@ -699,6 +741,7 @@ fn run_requests(
         let rest = &input[done..];
         if !*ctx.detected {
             ctx.session.dialect = Dialect::detect(rest[0]);
+            ctx.session.client.set_dialect(ctx.session.dialect);
             *ctx.detected = true;
         }
         // Empty (no allocation) unless the request was rewritten.
@@ -716,6 +759,8 @@ fn run_requests(
                 None
             }
             Parsed::Command { command, consumed } => {
+                // CLIENT INFO's `qbuf` (a plain store).
+                ctx.session.unparsed = u32::try_from(rest.len()).unwrap_or(u32::MAX);
                 let flow = ctx.shared.engine.execute(&command, ctx.session, ctx.counters, sink);
                 if let Some(nanos) = ctx.counters.slow.take() {
                     // A rewritten request's arguments are the unescaped ones.

@@ -14,6 +14,9 @@
 //! - [`workers`] are the threads connections live on, one current-thread
 //!   runtime each (a FIFO run queue: fair to a thousand clients at once);
 //!   a new connection goes to the worker serving the fewest;
+//! - [`stop`] is the connection table: the drain signal, CLIENT KILL's
+//!   wake-up and the records CLIENT LIST reads ([`clients`] hands it to
+//!   the engine);
 //! - [`connection`] serves one client: reads, hands each parsed request
 //!   to the engine, writes the replies, all in its worker's [`space`]; it
 //!   keeps budget-accounted bytes of its own only for a request still
@@ -31,6 +34,7 @@
 //! too: `run` wakes every connection when CONFIG SET changes it (see
 //! [`stop`]).
 
+pub mod clients;
 pub mod connection;
 pub mod holders;
 pub mod http;
@@ -98,6 +102,8 @@ pub struct Shared {
     /// Connections holding buffers without moving them, and which of them
     /// give their buffers up first when others need them.
     pub holders: holders::Holders,
+    /// The drain signal and the connection table (CLIENT LIST, KILL).
+    pub stop: Arc<Stop>,
     next_id: AtomicU64,
     phase: AtomicU8,
 }
@@ -181,13 +187,16 @@ impl Server {
             max_clients_ceiling: ceiling.max(config.max_connections),
             live: Arc::new(Live::new(config.max_connections, config.idle_timeout)),
         };
+        let stop = Arc::new(Stop::default());
+        let engine = Engine::new(budget, settings).with_access(config.access.clone());
         let shared = Arc::new(Shared {
-            engine: Engine::new(budget, settings).with_access(config.access.clone()),
+            engine: engine.with_clients(stop.clone()),
             limits: config.limits,
             redis_limits: Limits { max_inline: crate::protocol::REDIS_INLINE_MAX, ..config.limits },
             write_timeout: config.write_timeout,
             max_client_buffer: config.max_client_buffer,
             holders: holders::Holders::default(),
+            stop,
             next_id: AtomicU64::new(1),
             phase: AtomicU8::new(Phase::Starting as u8),
         });
@@ -231,7 +240,8 @@ impl Server {
         let Ports { redis, tls } = ports;
         let shared = &self.shared;
         shared.set_phase(Phase::Serving);
-        let stop = Arc::new(Stop::default());
+        let stop = shared.stop.clone();
+        tokio::spawn(clients::tick(stop.clone()));
         // Raised however `run` ends, dropped half-way included, so no
         // connection waits for a signal that never comes.
         let _raise = RaiseOnDrop(stop.clone());

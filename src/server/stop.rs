@@ -1,6 +1,6 @@
-//! The drain signal: when the server stops accepting, every connection
-//! must notice at once, the idle ones included, however long they have
-//! been waiting for their client.
+//! The connection table: the drain signal and CLIENT KILL, which must
+//! reach a connection at once, the idle ones included, however long they
+//! have been waiting for their client; and what CLIENT LIST lists.
 //!
 //! Why not a `watch` channel: a connection waits for its client and for
 //! the signal at the same time, so the waiting future would hold a
@@ -15,48 +15,80 @@
 //! the first time and when it ends, not per request: the two workers
 //! never meet on it in the request path.
 //!
-//! The same table carries a second, milder signal: a nudge
+//! The same slot holds the connection's [`ClientRecord`] (CLIENT LIST
+//! reads the table; see `super::clients`) and whether CLIENT KILL chose
+//! it. A kill bumps a counter that every wait compares with the one its
+//! slot saw last: one relaxed load, like the drain flag's, and the lock
+//! only after a kill somewhere.
+//!
+//! The same table carries a third, milder signal: a nudge
 //! ([`Stop::nudge`], `CONFIG SET timeout`) wakes every waiting connection
 //! without stopping it, so that it looks again at what it waits with (an
 //! idle connection waits without a timer while there is no timeout).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
-/// The drain signal shared by a server's connections.
+use crate::engine::ClientRecord;
+use crate::engine::clients::ClientClock;
+
+/// The drain signal and the connection table shared by a server's
+/// connections.
 #[derive(Default)]
 pub struct Stop {
     stopping: AtomicBool,
-    /// Nudges so far.
+    /// CLIENT KILLs so far (wrapping): a slot that saw another count
+    /// looks whether it was the one killed.
+    kills: AtomicU32,
+    /// Nudges so far (wrapping).
     nudges: AtomicU32,
-    wakers: Mutex<Slab<Waker>>,
+    wakers: Mutex<Slab<Entry>>,
+    /// The coarse clock CLIENT LIST's ages and idle times count in.
+    pub clock: ClientClock,
 }
 
-/// A connection's place in [`Stop`]'s table (none until it first waits),
-/// and which waker it holds there.
+/// One connection in the table.
+struct Entry {
+    waker: Waker,
+    /// `None` for a waiter that is no connection (tests).
+    client: Option<Arc<ClientRecord>>,
+    killed: bool,
+}
+
+/// A connection's place in [`Stop`]'s table (none until it enters or
+/// first waits), and which waker it holds there.
 #[derive(Debug)]
 pub struct StopSlot {
-    /// The slot's key in the table, [`NO_KEY`] before the first wait (not
-    /// an `Option`: its tag would take the 8 bytes `nudges` fits in, and
-    /// every idle connection holds a slot).
-    key: usize,
+    /// `u32::MAX`: none.
+    key: u32,
+    /// The kill count this slot last looked at.
+    kills: u32,
+    /// The nudges this connection has seen.
+    nudges: u32,
     /// The data and vtable pointers of the waker in the table, as
     /// addresses: compared, never dereferenced.
     waker: (usize, usize),
-    /// The nudges this connection has seen.
-    nudges: u32,
 }
 
-/// [`StopSlot::key`] of a slot not in the table.
-const NO_KEY: usize = usize::MAX;
-
 impl Default for StopSlot {
-    fn default() -> StopSlot {
-        StopSlot { key: NO_KEY, waker: (0, 0), nudges: 0 }
+    fn default() -> Self {
+        StopSlot { key: NO_KEY, kills: 0, nudges: 0, waker: (0, 0) }
     }
+}
+
+const NO_KEY: u32 = u32::MAX;
+
+/// What a wait watches for: the drain signal, or a kill only (a flush
+/// finishes its replies through the drain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// The drain signal or a kill.
+    Both,
+    /// A kill.
+    Kill,
 }
 
 /// What identifies a waker: the same data and vtable wake the same task.
@@ -65,22 +97,39 @@ fn identity(waker: &Waker) -> (usize, usize) {
 }
 
 impl Stop {
+    fn table(&self) -> MutexGuard<'_, Slab<Entry>> {
+        self.wakers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Raises the signal and wakes every registered connection.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
-        let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        for (_, waker) in wakers.iter() {
-            waker.wake_by_ref();
+        for (_, entry) in self.table().iter() {
+            entry.waker.wake_by_ref();
         }
+    }
+
+    /// Whether the signal is up.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Puts the connection `client` describes into the table (before it
+    /// first waits, so CLIENT LIST shows it from the start).
+    pub fn enter(&self, client: Arc<ClientRecord>) -> StopSlot {
+        let kills = self.kills.load(Ordering::SeqCst);
+        let nudges = self.nudges.load(Ordering::SeqCst);
+        let entry = Entry { waker: Waker::noop().clone(), client: Some(client), killed: false };
+        let key = self.table().insert(entry);
+        StopSlot { key: u32::try_from(key).unwrap_or(NO_KEY), kills, nudges, waker: (0, 0) }
     }
 
     /// Wakes every registered connection without raising the signal;
     /// each sees [`Stop::nudged`] once.
     pub fn nudge(&self) {
         self.nudges.fetch_add(1, Ordering::SeqCst);
-        let wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        for (_, waker) in wakers.iter() {
-            waker.wake_by_ref();
+        for (_, entry) in self.table().iter() {
+            entry.waker.wake_by_ref();
         }
     }
 
@@ -92,50 +141,94 @@ impl Stop {
         std::mem::replace(&mut slot.nudges, nudges) != nudges
     }
 
-    /// Whether the signal is up.
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
+    /// Ready once the signal is up or the connection is killed; otherwise
+    /// makes sure `slot` holds the waker of `cx`, so that [`Stop::stop`]
+    /// and [`Stop::kill`] wake this task.
+    pub fn poll(&self, slot: &mut StopSlot, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_for(Watch::Both, slot, cx)
     }
 
-    /// Ready once the signal is up; otherwise makes sure `slot` holds the
-    /// waker of `cx`, so that [`Stop::stop`] wakes this task.
-    pub fn poll(&self, slot: &mut StopSlot, cx: &mut Context<'_>) -> Poll<()> {
-        if self.is_stopping() {
+    /// [`Stop::poll`], for what `watch` names.
+    pub fn poll_for(&self, watch: Watch, slot: &mut StopSlot, cx: &mut Context<'_>) -> Poll<()> {
+        if watch == Watch::Both && self.is_stopping() {
             return Poll::Ready(());
         }
         let waker = identity(cx.waker());
-        if slot.key != NO_KEY && slot.waker == waker {
+        let kills = self.kills.load(Ordering::SeqCst);
+        if slot.key != NO_KEY && slot.waker == waker && slot.kills == kills {
             return Poll::Pending;
         }
         {
-            let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-            match wakers.get_mut(slot.key) {
-                Some(held) => held.clone_from(cx.waker()),
-                None => slot.key = wakers.insert(cx.waker().clone()),
+            let mut table = self.table();
+            match table.get_mut(slot.key as usize) {
+                Some(held) if held.killed => return Poll::Ready(()),
+                Some(held) => held.waker.clone_from(cx.waker()),
+                None => {
+                    let entry = Entry { waker: cx.waker().clone(), client: None, killed: false };
+                    slot.key = u32::try_from(table.insert(entry)).unwrap_or(NO_KEY);
+                }
             }
             slot.waker = waker;
+            // Only once it is known not to be this slot's kill: a killed
+            // slot keeps taking this path, and stays ready.
+            slot.kills = kills;
         }
         // `stop` may have raised the flag and woken the table between the
         // first look and the registration.
-        if self.is_stopping() { Poll::Ready(()) } else { Poll::Pending }
+        if watch == Watch::Both && self.is_stopping() { Poll::Ready(()) } else { Poll::Pending }
     }
 
-    /// Ready once the signal is up (for waits that are futures anyway).
+    /// Ready once the signal is up or the connection killed (for waits
+    /// that are futures anyway).
     pub async fn stopped(&self, slot: &mut StopSlot) {
         std::future::poll_fn(|cx| self.poll(slot, cx)).await
+    }
+
+    /// Ready once the connection is killed.
+    pub async fn killed(&self, slot: &mut StopSlot) {
+        std::future::poll_fn(|cx| self.poll_for(Watch::Kill, slot, cx)).await
+    }
+
+    /// Marks the connection with this id killed and wakes it; false if
+    /// there is none (or it was killed already).
+    pub fn kill(&self, id: u64) -> bool {
+        let mut table = self.table();
+        let found = table.iter_mut().find(|(_, e)| e.client.as_ref().is_some_and(|c| c.id == id));
+        let Some((_, entry)) = found.filter(|(_, e)| !e.killed) else {
+            return false;
+        };
+        entry.killed = true;
+        self.kills.fetch_add(1, Ordering::SeqCst);
+        entry.waker.wake_by_ref();
+        true
+    }
+
+    /// Whether CLIENT KILL chose the connection in `slot`.
+    pub fn is_killed(&self, slot: &StopSlot) -> bool {
+        self.table().get(slot.key as usize).is_some_and(|e| e.killed)
+    }
+
+    /// The records of the connections in the table, in id order.
+    pub fn clients(&self) -> Vec<Arc<ClientRecord>> {
+        let mut clients: Vec<_> = {
+            let table = self.table();
+            table.iter().filter(|(_, e)| !e.killed).filter_map(|(_, e)| e.client.clone()).collect()
+        };
+        clients.sort_unstable_by_key(|c| c.id);
+        clients
     }
 
     /// Gives `slot` back (when its connection ends).
     pub fn release(&self, slot: &mut StopSlot) {
         let key = std::mem::replace(&mut slot.key, NO_KEY);
         if key != NO_KEY {
-            self.wakers.lock().unwrap_or_else(|e| e.into_inner()).try_remove(key);
+            self.table().try_remove(key as usize);
         }
     }
 
     /// Connections registered now.
     pub fn registered(&self) -> usize {
-        self.wakers.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.table().len()
     }
 }
 
@@ -179,21 +272,6 @@ mod tests {
     }
 
     #[test]
-    fn a_nudge_wakes_without_stopping_and_is_seen_once() {
-        let stop = Stop::default();
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
-        let mut slot = StopSlot::default();
-        assert!(stop.poll(&mut slot, &mut Context::from_waker(&waker)).is_pending());
-        assert!(!stop.nudged(&mut slot));
-        stop.nudge();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        assert!(stop.poll(&mut slot, &mut Context::from_waker(&waker)).is_pending());
-        assert!(stop.nudged(&mut slot));
-        assert!(!stop.nudged(&mut slot), "seen once");
-    }
-
-    #[test]
     fn a_new_waker_replaces_the_old_one() {
         let stop = Stop::default();
         let (old, new) =
@@ -206,5 +284,20 @@ mod tests {
         assert_eq!(stop.registered(), 1);
         stop.stop();
         assert_eq!((old.0.load(Ordering::SeqCst), new.0.load(Ordering::SeqCst)), (0, 1));
+    }
+
+    #[test]
+    fn a_nudge_wakes_without_stopping_and_is_seen_once() {
+        let stop = Stop::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut slot = StopSlot::default();
+        assert!(stop.poll(&mut slot, &mut Context::from_waker(&waker)).is_pending());
+        assert!(!stop.nudged(&mut slot));
+        stop.nudge();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(stop.poll(&mut slot, &mut Context::from_waker(&waker)).is_pending());
+        assert!(stop.nudged(&mut slot));
+        assert!(!stop.nudged(&mut slot), "seen once");
     }
 }

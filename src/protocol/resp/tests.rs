@@ -779,7 +779,7 @@ fn client_command() {
     );
     assert_eq!(err(&["CLIENT"]), arity("client"));
     assert_eq!(err(&["CLIENT", "SETNAME"]), arity("client|setname"));
-    assert_eq!(err(&["CLIENT", "kill", "x"]), "ERR unknown subcommand 'kill'. Try CLIENT HELP.");
+    assert_eq!(err(&["CLIENT", "pause", "x"]), "ERR unknown subcommand 'pause'. Try CLIENT HELP.");
 }
 
 #[test]
