@@ -226,8 +226,8 @@ fn acl_subcommands_answer_as_redis() {
     assert_eq!(ask_text(&mut c, &["ACL", "LIST"]), expected);
     assert_eq!(
         ask_text(&mut c, &["ACL", "CAT"]),
-        "*7\r\n$8\r\nkeyspace\r\n$4\r\nread\r\n$5\r\nwrite\r\n$5\r\nadmin\r\n$4\r\nfast\r\n\
-         $9\r\ndangerous\r\n$10\r\nconnection\r\n"
+        "*8\r\n$8\r\nkeyspace\r\n$4\r\nread\r\n$5\r\nwrite\r\n$5\r\nadmin\r\n$4\r\nfast\r\n\
+         $9\r\ndangerous\r\n$10\r\nconnection\r\n$11\r\ntransaction\r\n"
     );
     let dangerous = ask_text(&mut c, &["ACL", "CAT", "DANGEROUS"]);
     for name in ["flushall", "flushdb", "config", "info", "acl"] {

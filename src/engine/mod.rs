@@ -13,6 +13,8 @@
 //!   [`Snapshot`].
 //! - [`output`]: the seam replies go through.
 //! - `strings`: the string commands GETRANGE ... BITPOS.
+//! - [`transaction`]: MULTI, EXEC, DISCARD, WATCH, UNWATCH; and
+//!   [`exclusive`], how EXEC runs while no other command does.
 //! - `acl`: AUTH, HELLO's AUTH and the ACL subcommands. Whether a command
 //!   may run at all is decided once, before its arm, by
 //!   [`Access::authorize`] (see [`crate::acl`]).
@@ -25,11 +27,13 @@
 
 mod acl;
 mod context;
+pub mod exclusive;
 pub mod execute;
 pub mod info;
 mod keyspace;
 pub mod output;
 mod strings;
+pub mod transaction;
 
 #[cfg(test)]
 mod tests;
@@ -39,11 +43,13 @@ use std::sync::Arc;
 use crate::acl::{Access, User};
 use crate::memory::Budget;
 use crate::metrics::{LocalCounters, ServerStats, Snapshot};
-use crate::protocol::{Command, Dialect, Reply};
+use crate::protocol::{Command, CommandError, Dialect, Reply};
 use crate::store::Store;
 
+pub use exclusive::{Exclusive, Gates, Turn};
 pub use info::Settings;
 pub use output::{Output, Replies};
+pub use transaction::{Request, Transaction};
 
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +84,9 @@ pub struct Session {
     /// `CLIENT NO-EVICT on`: never closed for holding buffer memory that
     /// other clients wait for (see `crate::server::holders`).
     pub no_evict: bool,
+    /// MULTI's queue and WATCH's keys, while there are any (boxed: an
+    /// idle connection pays 8 bytes for it).
+    pub transaction: Option<Box<Transaction>>,
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`, as Redis keeps it: OFF drops every reply
@@ -97,7 +106,15 @@ pub enum ReplyMode {
 impl Session {
     /// A fresh session speaking `dialect`.
     pub fn new(id: u64, dialect: Dialect) -> Session {
-        Session { dialect, id, name: None, user: None, replies: ReplyMode::On, no_evict: false }
+        Session {
+            dialect,
+            id,
+            name: None,
+            user: None,
+            replies: ReplyMode::On,
+            no_evict: false,
+            transaction: None,
+        }
     }
 
     /// Whether a reply written now reaches the client (`CLIENT REPLY`).
@@ -118,6 +135,8 @@ pub struct Engine {
     pub settings: Settings,
     /// Users, passwords and the authorization check.
     pub access: Arc<Access>,
+    /// The worker threads' gates, which EXEC takes to run alone.
+    pub gates: Gates,
 }
 
 impl Engine {
@@ -129,6 +148,7 @@ impl Engine {
             stats: ServerStats::default(),
             settings,
             access: Arc::new(Access::default()),
+            gates: Gates::default(),
         }
     }
 
@@ -139,7 +159,9 @@ impl Engine {
 
     /// Runs `command` for `session`, counting it in `counters` (which
     /// the caller merges into [`ServerStats`]: a worker keeps one set for
-    /// all its connections) and appending its reply to `out`.
+    /// all its connections) and appending its reply to `out`. Without the
+    /// request's bytes, a command sent after MULTI cannot be queued (it is
+    /// refused): connections use [`Engine::request`].
     pub fn execute<O: Output + ?Sized>(
         &self,
         command: &Command<'_>,
@@ -147,7 +169,40 @@ impl Engine {
         counters: &mut LocalCounters,
         out: &mut O,
     ) -> Flow {
-        execute::execute(self, command, session, counters, out)
+        execute::execute(self, command, session, counters, out, None)
+    }
+
+    /// [`Engine::execute`] for a request as it arrived: what a transaction
+    /// queues, and how EXEC runs alone.
+    pub fn request<O: Output + ?Sized>(
+        &self,
+        command: &Command<'_>,
+        mut request: Request<'_>,
+        session: &mut Session,
+        counters: &mut LocalCounters,
+        out: &mut O,
+    ) -> Flow {
+        execute::execute(self, command, session, counters, out, Some(&mut request))
+    }
+
+    /// Answers a request the parser refused with `error` (`raw`: its
+    /// bytes, when it was read whole), counting it; inside a transaction
+    /// it is queued or discards the transaction instead (see
+    /// [`transaction`]). `Err(n)`: no room, nothing done; run it again
+    /// once the output can grow by `n` bytes.
+    pub fn refused<O: Output + ?Sized>(
+        &self,
+        error: CommandError,
+        raw: Option<&[u8]>,
+        session: &mut Session,
+        counters: &mut LocalCounters,
+        out: &mut O,
+    ) -> Result<(), usize> {
+        let counted = error.clone();
+        if transaction::refused(self, error, raw, session, out)? {
+            counters.invalid(&counted);
+        }
+        Ok(())
     }
 
     /// Appends one reply outside any command (a parse error, a refusal)

@@ -59,7 +59,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
-use crate::engine::{Engine, Flow, Session};
+use crate::engine::{Engine, Flow, Request, Session, Turn};
 use crate::memory::buffer::{BASE_CAPACITY, Buffer};
 use crate::metrics::LocalCounters;
 use crate::protocol::{self, CommandError, Dialect, Limits, Parsed, Reply, Skip};
@@ -339,7 +339,7 @@ impl Connection {
         } = self;
         let limits = if *redis_port { &shared.redis_limits } else { &shared.limits };
         let budget = &shared.engine.budget;
-        with_space(budget, |space| {
+        with_space(budget, &shared.engine.gates, |space| {
             // Read: into the worker's space, or, for a request already
             // under way, straight into the connection's input.
             let fresh = input.is_empty();
@@ -365,12 +365,14 @@ impl Connection {
             }
             space.counters.bytes_in += read as u64;
 
-            // Run.
+            // Run, holding the worker's gate (see `crate::engine::exclusive`).
+            let mut turn = shared.engine.gates.enter(&space.gate);
             let mut sink = Sink::new(&mut space.output, budget);
             let counters = &mut space.counters;
             let mut ctx = Ctx { shared, limits, session, counters, detected, skip };
             let source = if fresh { &space.input.bytes()[..read] } else { input.bytes() };
-            let ran = run_requests(&mut ctx, source, &mut sink, socket);
+            let ran = run_requests(&mut ctx, source, &mut sink, socket, &mut turn);
+            drop(turn);
             let wrote = sink.write(socket);
             let credit = sink.credit;
             let (used, halt) = match (ran, wrote) {
@@ -646,6 +648,7 @@ fn run_requests(
     input: &[u8],
     sink: &mut Sink<'_>,
     socket: &mut Transport,
+    turn: &mut Turn<'_>,
 ) -> io::Result<(usize, Halt)> {
     let mut done = 0;
     let mut retried = false;
@@ -666,7 +669,10 @@ fn run_requests(
                 None
             }
             Parsed::Command { command, consumed } => {
-                match ctx.shared.engine.execute(&command, ctx.session, ctx.counters, sink) {
+                let request =
+                    Request { raw: &rest[..consumed], limits: ctx.limits, turn: &mut *turn };
+                let engine = &ctx.shared.engine;
+                match engine.request(&command, request, ctx.session, ctx.counters, sink) {
                     Flow::Continue => {
                         done += consumed;
                         None
@@ -676,27 +682,22 @@ fn run_requests(
                 }
             }
             Parsed::Invalid { error, consumed } => {
-                let reply = Reply::Error(error);
-                if Engine::send(ctx.session, sink, &reply) {
-                    if let Reply::Error(error) = &reply {
-                        ctx.counters.invalid(error);
+                let raw = Some(&rest[..consumed]);
+                match ctx.shared.engine.refused(error, raw, ctx.session, ctx.counters, sink) {
+                    Ok(()) => {
+                        done += consumed;
+                        None
                     }
-                    done += consumed;
-                    None
-                } else {
-                    Some(reply.size_bound())
+                    Err(need) => Some(need),
                 }
             }
             Parsed::Oversized { error, skip } => {
-                let reply = Reply::Error(error);
-                if Engine::send(ctx.session, sink, &reply) {
-                    if let Reply::Error(error) = &reply {
-                        ctx.counters.invalid(error);
+                match ctx.shared.engine.refused(error, None, ctx.session, ctx.counters, sink) {
+                    Ok(()) => {
+                        *ctx.skip = Skip::after_oversized(skip);
+                        None
                     }
-                    *ctx.skip = Skip::after_oversized(skip);
-                    None
-                } else {
-                    Some(reply.size_bound())
+                    Err(need) => Some(need),
                 }
             }
             Parsed::Fatal { error } => {
