@@ -141,3 +141,109 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::super::{Clock, Store, StoreConfig};
+
+    fn store(quota: usize) -> (Store, Arc<AtomicU64>) {
+        let now = Arc::new(AtomicU64::new(1_000_000));
+        let config = StoreConfig {
+            // One shard: every other key shares the watched key's shard.
+            shards: 1,
+            segment_size: 4096,
+            segment_quota: quota,
+            index_partitions: 4,
+            max_value_size: 1 << 20,
+            retain_fraction: 0.5,
+            clock: Clock::Manual(now.clone()),
+        };
+        (Store::new(&config), now)
+    }
+
+    #[test]
+    fn only_changes_to_the_watched_key_break_the_watch() {
+        let (store, _) = store(64);
+        store.put(b"k", b"v").unwrap();
+        let watched = store.watch(b"k");
+        for i in 0..200 {
+            let other = format!("other{i}");
+            store.put(other.as_bytes(), b"v").unwrap();
+            store.delete(other.as_bytes());
+        }
+        assert!(!store.watch_broken(&watched));
+        // The same value counts as a change, as in Redis.
+        store.put(b"k", b"v").unwrap();
+        assert!(store.watch_broken(&watched));
+        store.unwatch(watched);
+        assert!(store.lock(0).watched.is_none(), "the table goes with the last watch");
+    }
+
+    #[test]
+    fn deletes_deadlines_and_flushes_break_the_watch() {
+        let (store, now) = store(64);
+        let changes: [&dyn Fn(&Store); 4] = [
+            &|s| assert!(s.delete(b"k")),
+            &|s| {
+                assert!(s.expire(b"k", Some(2_000_000), super::super::ExpireWhen::Always).unwrap())
+            },
+            &|s| s.flush(),
+            &|s| assert!(s.rename(b"k", b"moved", false).is_ok()),
+        ];
+        for change in changes {
+            store.put(b"k", b"v").unwrap();
+            let watched = store.watch(b"k");
+            change(&store);
+            assert!(store.watch_broken(&watched));
+            store.unwatch(watched);
+        }
+        // A flush leaves a watched key that does not exist alone.
+        store.delete(b"k");
+        let watched = store.watch(b"k");
+        store.flush();
+        assert!(!store.watch_broken(&watched));
+        store.unwatch(watched);
+        // A deadline that passes breaks it without anything unlinking it.
+        store
+            .set(
+                b"k",
+                b"v",
+                super::super::WriteExpiry::At(1_000_100),
+                super::super::WriteCondition::Always,
+                None,
+            )
+            .unwrap();
+        let watched = store.watch(b"k");
+        assert!(!store.watch_broken(&watched));
+        now.store(1_000_100, Ordering::Relaxed);
+        assert!(store.watch_broken(&watched));
+        store.unwatch(watched);
+    }
+
+    #[test]
+    fn eviction_of_the_watched_key_breaks_the_watch() {
+        let (store, _) = store(8);
+        store.put(b"k", &[b'x'; 100]).unwrap();
+        let watched = store.watch(b"k");
+        for i in 0..2_000u32 {
+            store.put(format!("key{i:08}").as_bytes(), &[b'x'; 100]).unwrap();
+        }
+        assert!(!store.exists(b"k"), "evicted");
+        assert!(store.watch_broken(&watched));
+        store.unwatch(watched);
+    }
+
+    #[test]
+    fn two_watchers_share_the_entry_until_both_leave() {
+        let (store, _) = store(64);
+        let (first, second) = (store.watch(b"k"), store.watch(b"k"));
+        store.unwatch(first);
+        store.put(b"k", b"v").unwrap();
+        assert!(store.watch_broken(&second));
+        store.unwatch(second);
+        assert!(store.lock(0).watched.is_none());
+    }
+}
