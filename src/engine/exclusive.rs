@@ -21,6 +21,10 @@
 //! - a process-wide `RwLock` read by every command is an atomic on a
 //!   cache line all cores share, per command; the gates are per worker,
 //!   so their line stays in the worker's core cache, and per round.
+//!   Measured: an uncontended lock and unlock is about 10 ns on the
+//!   development machine, against the microseconds of the read and write
+//!   system calls every round makes (well under 1% of a one-request
+//!   round, less with pipelining).
 //!
 //! Deadlock: a round never blocks on anything but shard locks (held for
 //! one store call, never while waiting for a gate) and, at its start, its
