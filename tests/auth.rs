@@ -356,6 +356,11 @@ fn sample(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
         "scan" => (&["SCAN", "0"], &[]),
         "object" => (&["OBJECT", "ENCODING", "k1"], &["k1"]),
         "memory" => (&["MEMORY", "USAGE", "k1"], &["k1"]),
+        "multi" => (&["MULTI"], &[]),
+        "exec" => (&["EXEC"], &[]),
+        "discard" => (&["DISCARD"], &[]),
+        "watch" => (&["WATCH", "k1", "k2"], &["k1", "k2"]),
+        "unwatch" => (&["UNWATCH"], &[]),
         other => panic!("no sample request for '{other}': add one to tests/auth.rs"),
     }
 }
