@@ -7,8 +7,8 @@ mismatch.
 Needs the `redis` package (scripts/redis-py-check.sh installs it in a
 throwaway virtualenv and starts capkv). Covers what applications do with
 redis-py: SET with EX/PX/NX, GET, MGET/MSET, DELETE, INCR, TTL/PTTL and
-EXPIRE, keys really expiring, binary values, a pipeline (transaction=False:
-capkv has no MULTI), INFO and CONFIG GET parsed by redis-py itself, and
+EXPIRE, keys really expiring, binary values, pipelines (with and without MULTI/EXEC), a WATCH transaction
+(`r.transaction`) retried after another client's write, INFO and CONFIG GET parsed by redis-py itself, and
 the connection pool's handshake (CLIENT SETINFO) on every new connection.
 All of it twice: with redis-py's default protocol (RESP3 since redis-py 8:
 every connection opens with HELLO 3) and with protocol=2.
@@ -115,6 +115,39 @@ def run(host, port, protocol):
         [f"value-{i}".encode() for i in range(1000)],
     )
     check_true("pipeline TTL reply", 99 <= results[2000] <= 100, f"(got {results[2000]})")
+
+    # The default pipeline: MULTI ... EXEC.
+    pipe = r.pipeline()
+    pipe.set("tx:k", "v").incr("tx:n").incr("tx:n").get("tx:k")
+    check("transaction pipeline", pipe.execute(), [True, 1, 2, b"v"])
+
+    # A runtime error inside EXEC is returned, and the rest still ran.
+    pipe = r.pipeline()
+    pipe.incr("tx:k").set("tx:after", "1")
+    try:
+        pipe.execute()
+        check_true("EXEC with a failing command raises", False)
+    except redis.ResponseError as e:
+        check_true("EXEC error names the command", "value is not an integer" in str(e), str(e))
+    check("command after the failing one ran", r.get("tx:after"), b"1")
+
+    # r.transaction: WATCH, read, MULTI, write, EXEC; retried when another
+    # client changes the watched key in between.
+    other = redis.Redis(host=host, port=port, socket_timeout=10, **options)
+    r.set("tx:balance", "10")
+    attempts = []
+
+    def withdraw(p):
+        attempts.append(1)
+        balance = int(p.get("tx:balance"))
+        if len(attempts) == 1:
+            other.set("tx:balance", "100")
+        p.multi()
+        p.set("tx:balance", balance - 3)
+
+    r.transaction(withdraw, "tx:balance")
+    check("WATCH transaction retried once", len(attempts), 2)
+    check("WATCH transaction result", r.get("tx:balance"), b"97")
 
     # What redis-py parses for itself.
     info = r.info()

@@ -226,8 +226,8 @@ fn acl_subcommands_answer_as_redis() {
     assert_eq!(ask_text(&mut c, &["ACL", "LIST"]), expected);
     assert_eq!(
         ask_text(&mut c, &["ACL", "CAT"]),
-        "*7\r\n$8\r\nkeyspace\r\n$4\r\nread\r\n$5\r\nwrite\r\n$5\r\nadmin\r\n$4\r\nfast\r\n\
-         $9\r\ndangerous\r\n$10\r\nconnection\r\n"
+        "*8\r\n$8\r\nkeyspace\r\n$4\r\nread\r\n$5\r\nwrite\r\n$5\r\nadmin\r\n$4\r\nfast\r\n\
+         $9\r\ndangerous\r\n$10\r\nconnection\r\n$11\r\ntransaction\r\n"
     );
     let dangerous = ask_text(&mut c, &["ACL", "CAT", "DANGEROUS"]);
     for name in ["flushall", "flushdb", "config", "info", "acl"] {
@@ -358,6 +358,11 @@ fn sample(name: &str) -> (&'static [&'static str], &'static [&'static str]) {
         "scan" => (&["SCAN", "0"], &[]),
         "object" => (&["OBJECT", "ENCODING", "k1"], &["k1"]),
         "memory" => (&["MEMORY", "USAGE", "k1"], &["k1"]),
+        "multi" => (&["MULTI"], &[]),
+        "exec" => (&["EXEC"], &[]),
+        "discard" => (&["DISCARD"], &[]),
+        "watch" => (&["WATCH", "k1", "k2"], &["k1", "k2"]),
+        "unwatch" => (&["UNWATCH"], &[]),
         other => panic!("no sample request for '{other}': add one to tests/auth.rs"),
     }
 }

@@ -57,6 +57,15 @@ fn quoted_inline_arguments_are_unescaped_as_redis_unescapes_them() {
         &b"-ERR wrong number of arguments for 'get' command\r\n"[..]
     );
     assert_eq!(c.ask(b"PING\r\n"), b"+PONG\r\n");
+    // Queued in a transaction, it runs with the same unescaped arguments.
+    assert_eq!(c.ask(b"MULTI\r\n"), b"+OK\r\n");
+    assert_eq!(c.ask(b"SET tx \"1\\t2\"\r\n"), b"+QUEUED\r\n");
+    assert_eq!(c.ask(b"INCR \"tx\\x00\"\r\n"), b"+QUEUED\r\n");
+    assert_eq!(c.ask(b"EXEC\r\n"), b"*2\r\n");
+    assert_eq!(c.line(), b"+OK\r\n");
+    assert_eq!(c.line(), b":1\r\n");
+    assert_eq!(c.ask(b"GET tx\r\n"), b"$3\r\n");
+    assert_eq!(c.line(), b"1\t2\r\n");
 }
 
 #[test]

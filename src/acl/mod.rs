@@ -64,6 +64,7 @@ pub const CATEGORIES: &[(&str, Flags)] = &[
     ("fast", Flags::FAST),
     ("dangerous", Flags::DANGEROUS),
     ("connection", Flags::CONNECTION),
+    ("transaction", Flags::TRANSACTION),
 ];
 
 /// The flag behind `@name` (case-insensitive), without the `@`.

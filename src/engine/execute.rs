@@ -22,6 +22,7 @@ use super::keyspace;
 use super::output::{Output, Replies};
 use super::slowlog;
 use super::strings;
+use super::transaction::{self, Request};
 use super::{Engine, Flow, ReplyMode, Session};
 
 /// Turns a SET/GETEX expiry into a deadline in Unix milliseconds.
@@ -37,13 +38,15 @@ fn deadline(expiry: Expiry, now: u64, command: &'static str) -> Result<Option<u6
     }
 }
 
-/// Runs `command` for `session`, appending its reply to `out`.
+/// Runs `command` for `session`, appending its reply to `out`; inside a
+/// transaction, queues it instead (which needs its `request`).
 pub fn execute<O: Output + ?Sized>(
     engine: &Engine,
     command: &Command<'_>,
     session: &mut Session,
     counters: &mut LocalCounters,
     out: &mut O,
+    request: Option<&mut Request<'_>>,
 ) -> Flow {
     let id = command.id();
     session.command = clients::command_code(command);
@@ -57,11 +60,25 @@ pub fn execute<O: Output + ?Sized>(
     };
     let mut ctx = Ctx { engine, session, counters, out: Replies::new(out, dialect) };
     let mark = ctx.out.mark();
+    if transaction::queues(ctx.session, id) {
+        // Counted when EXEC runs it, as in Redis; refusals count now.
+        let allowed = allowed.map_err(|error| acl::denied(error, command, &mut ctx));
+        let flow = match transaction::queue(allowed, request.as_deref(), &mut ctx) {
+            Ok(flow) => flow,
+            Err(error) => {
+                ctx.counters.command(id, false);
+                ctx.counters.error_reply(&error);
+                ctx.out.cut_back(mark);
+                finish(&mut ctx.out, &Reply::Error(error))
+            }
+        };
+        return reply_mode(flow, &mut ctx, mark);
+    }
     // INFO commandstats' usec: a clock pair (about 50 ns) on a sample of
     // the commands (LocalCounters::time_this), not on every one.
     let started = ctx.counters.time_this(id).then(Instant::now);
     let ran = match allowed {
-        Ok(()) => run(command, &mut ctx),
+        Ok(()) => run(command, request, &mut ctx),
         Err(error) => Err(acl::denied(error, command, &mut ctx)),
     };
     let nanos = started.map(|t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
@@ -97,6 +114,11 @@ pub fn execute<O: Output + ?Sized>(
             finish(&mut ctx.out, &Reply::Error(error))
         }
     };
+    reply_mode(flow, &mut ctx, mark)
+}
+
+/// Applies CLIENT REPLY to the reply written since `mark`.
+fn reply_mode<O: Output + ?Sized>(flow: Flow, ctx: &mut Ctx<'_, '_, '_, O>, mark: usize) -> Flow {
     match flow {
         Flow::NeedRoom(_) => ctx.out.cut_back(mark),
         // CLIENT REPLY: a dropped reply is encoded and cut back, which
@@ -116,6 +138,7 @@ pub fn execute<O: Output + ?Sized>(
 
 fn run<O: Output + ?Sized>(
     command: &Command<'_>,
+    request: Option<&mut Request<'_>>,
     ctx: &mut Ctx<'_, '_, '_, O>,
 ) -> Result<Flow, CommandError> {
     let engine: &Engine = ctx.engine;
@@ -292,6 +315,11 @@ fn run<O: Output + ?Sized>(
             }
         },
         Command::Client { subcommand, args } => return client(subcommand, args, ctx),
+        Command::Multi => return transaction::multi(request.as_deref(), ctx),
+        Command::Exec => return transaction::exec(request, ctx),
+        Command::Discard => return transaction::discard(ctx),
+        Command::Watch { keys } => return transaction::watch(keys, ctx),
+        Command::Unwatch => return transaction::unwatch(ctx),
         Command::Hello { version, auth } => {
             acl::hello_auth(auth, ctx)?;
             hello(version, ctx)

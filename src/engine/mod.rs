@@ -17,6 +17,8 @@
 //! - [`clients`]: CLIENT LIST, INFO and KILL, over each connection's
 //!   [`ClientRecord`] and the server's [`ClientDirectory`].
 //! - `strings`: the string commands GETRANGE ... BITPOS.
+//! - [`transaction`]: MULTI, EXEC, DISCARD, WATCH, UNWATCH; and
+//!   [`exclusive`], how EXEC runs while no other command does.
 //! - `acl`: AUTH, HELLO's AUTH and the ACL subcommands. Whether a command
 //!   may run at all is decided once, before its arm, by
 //!   [`Access::authorize`] (see [`crate::acl`]).
@@ -31,6 +33,7 @@ mod acl;
 pub mod clients;
 mod config;
 mod context;
+pub mod exclusive;
 pub mod execute;
 pub mod info;
 mod keyspace;
@@ -38,6 +41,7 @@ pub mod live;
 pub mod output;
 pub mod slowlog;
 mod strings;
+pub mod transaction;
 
 #[cfg(test)]
 mod tests;
@@ -47,13 +51,15 @@ use std::sync::Arc;
 use crate::acl::{Access, User};
 use crate::memory::Budget;
 use crate::metrics::{LocalCounters, ServerStats, Snapshot};
-use crate::protocol::{Command, Dialect, Reply};
+use crate::protocol::{Command, CommandError, Dialect, Reply};
 use crate::store::Store;
 
 pub use clients::{ClientDirectory, ClientRecord};
+pub use exclusive::{Exclusive, Gates, Turn};
 pub use info::Settings;
 pub use live::Live;
 pub use output::{Output, Replies};
+pub use transaction::{Request, Transaction};
 
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +97,9 @@ pub struct Session {
     /// Bytes of the read batch not yet consumed when the current command
     /// started, this command's included (CLIENT INFO's `qbuf`).
     pub unparsed: u32,
+    /// MULTI's queue and WATCH's keys, while there are any (boxed: an
+    /// idle connection pays 8 bytes for it).
+    pub transaction: Option<Box<Transaction>>,
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP`, as Redis keeps it: OFF drops every reply
@@ -118,7 +127,16 @@ impl Session {
     pub fn of(client: Arc<ClientRecord>, dialect: Dialect) -> Session {
         client.set_dialect(dialect);
         let replies = ReplyMode::On;
-        Session { dialect, client, user: None, replies, no_evict: false, command: 0, unparsed: 0 }
+        Session {
+            dialect,
+            client,
+            user: None,
+            replies,
+            no_evict: false,
+            command: 0,
+            unparsed: 0,
+            transaction: None,
+        }
     }
 
     /// The connection's id (CLIENT ID).
@@ -148,6 +166,8 @@ pub struct Engine {
     pub slowlog: slowlog::SlowLog,
     /// The open connections (CLIENT LIST, CLIENT KILL).
     pub clients: Arc<dyn ClientDirectory>,
+    /// The worker threads' gates, which EXEC takes to run alone.
+    pub gates: Gates,
 }
 
 impl Engine {
@@ -161,6 +181,7 @@ impl Engine {
             access: Arc::new(Access::default()),
             slowlog: slowlog::SlowLog::default(),
             clients: Arc::new(clients::NoClients::default()),
+            gates: Gates::default(),
         }
     }
 
@@ -176,7 +197,9 @@ impl Engine {
 
     /// Runs `command` for `session`, counting it in `counters` (which
     /// the caller merges into [`ServerStats`]: a worker keeps one set for
-    /// all its connections) and appending its reply to `out`.
+    /// all its connections) and appending its reply to `out`. Without the
+    /// request's bytes, a command sent after MULTI cannot be queued (it is
+    /// refused): connections use [`Engine::request`].
     pub fn execute<O: Output + ?Sized>(
         &self,
         command: &Command<'_>,
@@ -184,7 +207,40 @@ impl Engine {
         counters: &mut LocalCounters,
         out: &mut O,
     ) -> Flow {
-        execute::execute(self, command, session, counters, out)
+        execute::execute(self, command, session, counters, out, None)
+    }
+
+    /// [`Engine::execute`] for a request as it arrived: what a transaction
+    /// queues, and how EXEC runs alone.
+    pub fn request<O: Output + ?Sized>(
+        &self,
+        command: &Command<'_>,
+        mut request: Request<'_>,
+        session: &mut Session,
+        counters: &mut LocalCounters,
+        out: &mut O,
+    ) -> Flow {
+        execute::execute(self, command, session, counters, out, Some(&mut request))
+    }
+
+    /// Answers a request the parser refused with `error` (`raw`: its
+    /// bytes, when it was read whole), counting it; inside a transaction
+    /// it is queued or discards the transaction instead (see
+    /// [`transaction`]). `Err(n)`: no room, nothing done; run it again
+    /// once the output can grow by `n` bytes.
+    pub fn refused<O: Output + ?Sized>(
+        &self,
+        error: CommandError,
+        raw: Option<&[u8]>,
+        session: &mut Session,
+        counters: &mut LocalCounters,
+        out: &mut O,
+    ) -> Result<(), usize> {
+        let counted = error.clone();
+        if transaction::refused(self, error, raw, session, out)? {
+            counters.invalid(&counted);
+        }
+        Ok(())
     }
 
     /// Appends one reply outside any command (a parse error, a refusal)

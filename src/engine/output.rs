@@ -19,6 +19,14 @@ pub trait Output {
     /// The bytes written so far, to append to (after [`Output::try_room`])
     /// or cut back.
     fn bytes_mut(&mut self) -> &mut Vec<u8>;
+
+    /// Makes room for `extra` more bytes even past the budget, accounting
+    /// them all the same: only for replies that must be sent whatever the
+    /// budget says, because what they report has already happened (an
+    /// EXEC's, bounded by `--max-client-buffer`).
+    fn force_room(&mut self, extra: usize) {
+        let _ = self.try_room(extra);
+    }
 }
 
 /// Unbounded: every request for room succeeds (tests, tools).
@@ -40,6 +48,10 @@ impl Output for Buffer {
 
     fn bytes_mut(&mut self) -> &mut Vec<u8> {
         self.vec()
+    }
+
+    fn force_room(&mut self, extra: usize) {
+        Buffer::force_room(self, extra);
     }
 }
 
@@ -78,6 +90,16 @@ impl<'o, O: Output + ?Sized> Replies<'o, O> {
     /// Appends `reply` after [`Replies::try_room`] made room for it.
     pub fn push(&mut self, reply: &Reply<'_>) {
         encode_reply(self.dialect, reply, self.out.bytes_mut());
+    }
+
+    /// The output replies go to.
+    pub fn output(&mut self) -> &mut O {
+        self.out
+    }
+
+    /// The dialect replies are encoded in.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// Bytes written so far (a mark to cut back to).

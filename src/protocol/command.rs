@@ -346,6 +346,21 @@ commands! {
         /// Which one, with its arguments.
         subcommand: AclSubcommand<'a>,
     } => ("acl", -2, [ADMIN, DANGEROUS]),
+    /// `MULTI`: start queueing this connection's commands for `EXEC`
+    /// (see `crate::engine::transaction`).
+    Multi => ("multi", 1, [TRANSACTION, FAST]),
+    /// `EXEC`: run the queued commands as one atomic step.
+    Exec => ("exec", 1, [TRANSACTION]),
+    /// `DISCARD`: drop the queued commands and every watch.
+    Discard => ("discard", 1, [TRANSACTION, FAST]),
+    /// `WATCH key [key ...]`: make the next `EXEC` fail if any of these
+    /// keys changes first.
+    Watch {
+        /// The keys.
+        keys: Args<'a>,
+    } => ("watch", -2, [TRANSACTION, FAST]),
+    /// `UNWATCH`: forget every watched key.
+    Unwatch => ("unwatch", 1, [TRANSACTION, FAST]),
 }
 
 /// `ACL` subcommands (the read-only ones, and LOAD; see the `acl` module).
@@ -412,7 +427,7 @@ impl<'a> Command<'a> {
             }
             Command::MSet { pairs } | Command::MSetNx { pairs } => KeysRepr::Even(pairs.iter()),
             Command::Type { key } | Command::ExpireTime { key, .. } => KeysRepr::One(Some(key)),
-            Command::Touch { keys } => KeysRepr::All(keys.iter()),
+            Command::Touch { keys } | Command::Watch { keys } => KeysRepr::All(keys.iter()),
             Command::Rename { key, new_key } | Command::RenameNx { key, new_key } => {
                 KeysRepr::Pair(Some(key), Some(new_key))
             }
@@ -436,7 +451,11 @@ impl<'a> Command<'a> {
             | Command::Client { .. }
             | Command::Hello { .. }
             | Command::Auth { .. }
-            | Command::Acl { .. } => KeysRepr::One(None),
+            | Command::Acl { .. }
+            | Command::Multi
+            | Command::Exec
+            | Command::Discard
+            | Command::Unwatch => KeysRepr::One(None),
         };
         Keys { repr }
     }

@@ -19,7 +19,8 @@ use super::strings::StringsError;
 
 /// The error codes capkv answers with, as INFO errorstats names them
 /// (`errorstat_ERR:count=3`); [`CommandError::code`] indexes this.
-pub const ERROR_CODES: [&str; 6] = ["ERR", "OOM", "NOAUTH", "WRONGPASS", "NOPERM", "NOPROTO"];
+pub const ERROR_CODES: [&str; 7] =
+    ["ERR", "OOM", "NOAUTH", "WRONGPASS", "NOPERM", "NOPROTO", "EXECABORT"];
 
 /// A request-level error. The connection stays usable after every variant
 /// except [`CommandError::Protocol`], which closes a RESP connection.
@@ -245,6 +246,34 @@ impl CommandError {
     /// `Syntax error in HELLO option '<opt>'`.
     pub fn hello_syntax(opt: &[u8]) -> CommandError {
         CommandError::HelloSyntax(format_quoted(b"Syntax error in HELLO option '", opt, b"'"))
+    }
+
+    /// True when this refusal, met while a transaction is being queued,
+    /// discards the transaction (its `EXEC` answers `EXECABORT`) rather
+    /// than being queued to be answered inside `EXEC`'s reply.
+    ///
+    /// Redis refuses at queue time only what stops a command from being
+    /// looked up or admitted (unknown command or subcommand, wrong arity,
+    /// authentication and ACL, memory); its argument errors (`syntax
+    /// error`, `value is not an integer ...`) come from running the
+    /// command, so inside a transaction they appear in `EXEC`'s array. capkv
+    /// checks arguments while parsing, so it keeps that split by this
+    /// list; its own size limits (key, value, line) count as admission.
+    pub fn discards_transaction(&self) -> bool {
+        matches!(
+            self,
+            CommandError::UnknownCommand(_)
+                | CommandError::UnknownSubcommand(_)
+                | CommandError::WrongArity { .. }
+                | CommandError::OutOfMemory
+                | CommandError::KeyTooLong
+                | CommandError::ValueTooLarge
+                | CommandError::LineTooLong
+                | CommandError::Protocol(_)
+                | CommandError::NoAuth
+                | CommandError::NoPermCommand { .. }
+                | CommandError::NoPermKey
+        )
     }
 
     /// True when the connection must be closed after answering.

@@ -20,7 +20,8 @@
 //! table checks the other members' arities itself.
 
 /// What a command does, as the flags behind ACL categories: `@read`,
-/// `@write`, `@keyspace`, `@admin`, `@dangerous`, `@connection`, `@fast`.
+/// `@write`, `@keyspace`, `@admin`, `@dangerous`, `@connection`, `@fast`,
+/// `@transaction`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Flags(u16);
 
@@ -42,6 +43,8 @@ impl Flags {
     /// Runs before the client has authenticated (AUTH, HELLO, QUIT):
     /// Redis's `no-auth` command flag, not an ACL category.
     pub const NO_AUTH: Flags = Flags(1 << 7);
+    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH (Redis's `@transaction`).
+    pub const TRANSACTION: Flags = Flags(1 << 8);
 
     /// No flag.
     pub const NONE: Flags = Flags(0);

@@ -38,6 +38,9 @@ pub enum Reply<'a> {
     Deleted(u64),
     /// Header of an array of `n` replies that follow: RESP `*n`; line: nothing.
     Array(usize),
+    /// No array at all (an EXEC that a WATCH aborted): RESP2 `*-1`, RESP3
+    /// `_`; line `NOTFOUND`.
+    NilArray,
     /// Header of a map of `n` key-value pairs (`2n` replies follow): RESP3
     /// `%n`, RESP2 `*2n`; line: nothing.
     Map(usize),
@@ -102,6 +105,8 @@ fn encode_resp(reply: &Reply<'_>, resp3: bool, out: &mut Vec<u8>) {
         Reply::Bulk(value) => push_bulk(value, out),
         Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
         Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
+        Reply::NilArray if resp3 => out.extend_from_slice(b"_\r\n"),
+        Reply::NilArray => out.extend_from_slice(b"*-1\r\n"),
         Reply::Ok | Reply::Goodbye => out.extend_from_slice(b"+OK\r\n"),
         Reply::Pong => out.extend_from_slice(b"+PONG\r\n"),
         Reply::Status(text) => {
@@ -149,7 +154,7 @@ fn encode_line(reply: &Reply<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(value);
             out.push(b'\n');
         }
-        Reply::Nil => out.extend_from_slice(b"NOTFOUND\n"),
+        Reply::Nil | Reply::NilArray => out.extend_from_slice(b"NOTFOUND\n"),
         Reply::Ok => out.extend_from_slice(b"OK\n"),
         Reply::Goodbye => {}
         Reply::Pong => out.extend_from_slice(b"PONG\n"),
@@ -294,6 +299,8 @@ mod tests {
         assert_eq!(resp(Reply::Array(2)), b"*2\r\n");
         assert_eq!(resp(Reply::Array(0)), b"*0\r\n");
         assert_eq!(resp3(Reply::Nil), b"_\r\n");
+        assert_eq!(resp(Reply::NilArray), b"*-1\r\n");
+        assert_eq!(resp3(Reply::NilArray), b"_\r\n");
         assert_eq!(resp3(Reply::Map(7)), b"%7\r\n");
         assert_eq!(resp(Reply::Map(7)), b"*14\r\n");
         assert_eq!(resp(Reply::Goodbye), b"+OK\r\n");

@@ -296,6 +296,26 @@ pub(crate) fn dispatch<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>
         b"slowlog" => slowlog(f)?,
         b"command" => command_info(f)?,
         b"client" => client(f)?,
+        b"multi" => {
+            family(argc, CommandId::Multi)?;
+            Command::Multi
+        }
+        b"exec" => {
+            family(argc, CommandId::Exec)?;
+            Command::Exec
+        }
+        b"discard" => {
+            family(argc, CommandId::Discard)?;
+            Command::Discard
+        }
+        b"watch" => {
+            family(argc, CommandId::Watch)?;
+            Command::Watch { keys: keys(f.tail(1), limits)? }
+        }
+        b"unwatch" => {
+            family(argc, CommandId::Unwatch)?;
+            Command::Unwatch
+        }
         _ => return Err(CommandError::unknown_command(name, f.tail(1))),
     };
     Ok(command)

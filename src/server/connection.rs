@@ -59,7 +59,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
-use crate::engine::{ClientRecord, Engine, Flow, Session};
+use crate::engine::{ClientRecord, Engine, Flow, Request, Session, Turn};
 use crate::memory::buffer::{BASE_CAPACITY, Buffer};
 use crate::metrics::LocalCounters;
 use crate::protocol::{self, CommandError, Dialect, Limits, Parsed, Reply, Skip};
@@ -389,7 +389,7 @@ impl Connection {
         } = self;
         let limits = if *redis_port { &shared.redis_limits } else { &shared.limits };
         let budget = &shared.engine.budget;
-        with_space(budget, |space| {
+        with_space(budget, &shared.engine.gates, |space| {
             // Read: into the worker's space, or, for a request already
             // under way, straight into the connection's input.
             let fresh = input.is_empty();
@@ -415,13 +415,15 @@ impl Connection {
             }
             space.counters.bytes_in += read as u64;
 
-            // Run.
+            // Run, holding the worker's gate (see `crate::engine::exclusive`).
             space.counters.slow_after_nanos = slow_after_nanos(shared);
+            let mut turn = shared.engine.gates.enter(&space.gate);
             let mut sink = Sink::new(&mut space.output, budget);
             let counters = &mut space.counters;
             let mut ctx = Ctx { shared, limits, session, counters, detected, skip };
             let source = if fresh { &space.input.bytes()[..read] } else { input.bytes() };
-            let ran = run_requests(&mut ctx, source, &mut sink, socket);
+            let ran = run_requests(&mut ctx, source, &mut sink, socket, &mut turn);
+            drop(turn);
             // Before the replies go out: whoever has seen them sees the
             // batch in CLIENT LIST too.
             ctx.session.client.publish_activity(stop.clock.now(), ctx.session.command);
@@ -730,6 +732,7 @@ fn run_requests(
     input: &[u8],
     sink: &mut Sink<'_>,
     socket: &mut Transport,
+    turn: &mut Turn<'_>,
 ) -> io::Result<(usize, Halt)> {
     let mut done = 0;
     let mut retried = false;
@@ -761,10 +764,12 @@ fn run_requests(
             Parsed::Command { command, consumed } => {
                 // CLIENT INFO's `qbuf` (a plain store).
                 ctx.session.unparsed = u32::try_from(rest.len()).unwrap_or(u32::MAX);
-                let flow = ctx.shared.engine.execute(&command, ctx.session, ctx.counters, sink);
+                // A rewritten request's arguments are the unescaped ones.
+                let raw = if rewritten.is_empty() { &rest[..consumed] } else { &rewritten[..] };
+                let request = Request { raw, limits: ctx.limits, turn: &mut *turn };
+                let engine = &ctx.shared.engine;
+                let flow = engine.request(&command, request, ctx.session, ctx.counters, sink);
                 if let Some(nanos) = ctx.counters.slow.take() {
-                    // A rewritten request's arguments are the unescaped ones.
-                    let raw = if rewritten.is_empty() { &rest[..consumed] } else { &rewritten };
                     log_slow(ctx, raw, nanos, socket);
                 }
                 match flow {
@@ -777,27 +782,24 @@ fn run_requests(
                 }
             }
             Parsed::Invalid { error, consumed } => {
-                let reply = Reply::Error(error);
-                if Engine::send(ctx.session, sink, &reply) {
-                    if let Reply::Error(error) = &reply {
-                        ctx.counters.invalid(error);
+                // What a transaction queues: bytes that parse again as this.
+                let raw =
+                    Some(if rewritten.is_empty() { &rest[..consumed] } else { &rewritten[..] });
+                match ctx.shared.engine.refused(error, raw, ctx.session, ctx.counters, sink) {
+                    Ok(()) => {
+                        done += consumed;
+                        None
                     }
-                    done += consumed;
-                    None
-                } else {
-                    Some(reply.size_bound())
+                    Err(need) => Some(need),
                 }
             }
             Parsed::Oversized { error, skip } => {
-                let reply = Reply::Error(error);
-                if Engine::send(ctx.session, sink, &reply) {
-                    if let Reply::Error(error) = &reply {
-                        ctx.counters.invalid(error);
+                match ctx.shared.engine.refused(error, None, ctx.session, ctx.counters, sink) {
+                    Ok(()) => {
+                        *ctx.skip = Skip::after_oversized(skip);
+                        None
                     }
-                    *ctx.skip = Skip::after_oversized(skip);
-                    None
-                } else {
-                    Some(reply.size_bound())
+                    Err(need) => Some(need),
                 }
             }
             Parsed::Fatal { error } => {

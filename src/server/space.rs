@@ -27,6 +27,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::engine::Output;
+use crate::engine::exclusive::{Gate, Gates};
 use crate::memory::{Budget, Buffer};
 use crate::metrics::LocalCounters;
 
@@ -58,6 +59,9 @@ pub struct Space {
     /// (kept here rather than with each connection, which keeps an idle
     /// connection small).
     pub counters: LocalCounters,
+    /// The worker's gate, held while requests run (see
+    /// [`crate::engine::exclusive`]).
+    pub gate: Arc<Gate>,
     /// Whose budget it is accounted in (tests run several servers, each
     /// on threads of its own, in one process).
     budget: Arc<Budget>,
@@ -68,8 +72,9 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's space for `budget`, creating it on first
-/// use. `f` must not await (it cannot: it is synchronous) nor re-enter.
-pub fn with_space<R>(budget: &Arc<Budget>, f: impl FnOnce(&mut Space) -> R) -> R {
+/// use (with a gate registered in `gates`). `f` must not await (it cannot:
+/// it is synchronous) nor re-enter.
+pub fn with_space<R>(budget: &Arc<Budget>, gates: &Gates, f: impl FnOnce(&mut Space) -> R) -> R {
     SPACE.with(|cell| {
         let mut slot = cell.borrow_mut();
         let ours = slot.as_ref().is_some_and(|s| Arc::ptr_eq(&s.budget, budget));
@@ -79,7 +84,8 @@ pub fn with_space<R>(budget: &Arc<Budget>, f: impl FnOnce(&mut Space) -> R) -> R
             input.vec().resize(READ_SPACE, 0);
             let output = Buffer::with_capacity_forced(budget.clone(), FLUSH_AT);
             let counters = LocalCounters::default();
-            *slot = Some(Space { input, output, counters, budget: budget.clone() });
+            let gate = gates.register();
+            *slot = Some(Space { input, output, counters, gate, budget: budget.clone() });
         }
         let space = slot.as_mut().expect("space was just created");
         let result = f(space);
@@ -140,6 +146,16 @@ impl Output for Sink<'_> {
 
     fn bytes_mut(&mut self) -> &mut Vec<u8> {
         self.out.vec()
+    }
+
+    fn force_room(&mut self, extra: usize) {
+        if self.try_room(extra) {
+            return;
+        }
+        let want = (self.out.len() + extra).saturating_sub(CARRY_FREE + self.credit);
+        self.budget.force_reserve(want);
+        self.credit += want;
+        self.out.force_room(extra);
     }
 }
 

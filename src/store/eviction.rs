@@ -232,6 +232,9 @@ impl Shard {
                     }
                     write += len;
                 } else {
+                    if let Some(watched) = self.watched.as_deref_mut() {
+                        watched.touch(segment.key(read, &header));
+                    }
                     self.index.remove(slot);
                     self.live_bytes -= len;
                     self.with_deadline -= usize::from(header.deadline().is_some());

@@ -14,6 +14,7 @@
 //!   without waiting for a read, segment by segment.
 //! - [`strings`]: the string commands' primitives (an edit that may
 //!   decline to write, MSETNX's all-or-nothing write across shards).
+//! - [`watch`]: WATCH's versions of watched keys, bumped by every change.
 //! - [`eviction`]: which segment is reclaimed next (the most dead space
 //!   for its age, by log-structured cleaning's cost-benefit rule) and which
 //!   items survive it.
@@ -62,6 +63,7 @@ pub mod keyspace;
 pub mod segment;
 pub mod shard;
 pub mod strings;
+pub mod watch;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -75,6 +77,7 @@ use segment::SegmentPool;
 pub use shard::{ExpireWhen, OnOld, SetOutcome, ShardCounters, Ttl, WriteCondition, WriteExpiry};
 use shard::{Shard, Write};
 pub use strings::Edit;
+pub use watch::WatchedKey;
 
 /// Why a store operation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -18,6 +18,7 @@ use super::StoreError;
 use super::index::{Index, KeyHash, Location, SlotRef};
 use super::item::{self, Header};
 use super::segment::{Freed, Segment, SegmentPool};
+use super::watch::Watched;
 
 /// Counters a shard keeps under its lock.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +180,10 @@ pub(super) struct Shard {
     /// Segment buffers given up under this shard's lock; the store's guard
     /// drops them after releasing it.
     pub(super) freed: Freed,
+    /// The keys of this shard that connections WATCH (see
+    /// [`super::watch`]); `None`, one branch per change, while there are
+    /// none.
+    pub(super) watched: Option<Box<Watched>>,
 }
 
 impl Shard {
@@ -197,6 +202,7 @@ impl Shard {
             with_deadline: 0,
             counters: ShardCounters::default(),
             freed: Freed::default(),
+            watched: None,
         }
     }
 
@@ -242,6 +248,11 @@ impl Shard {
 
     /// Removes a found item from the index; its bytes become dead.
     pub(super) fn unlink(&mut self, found: &Found) {
+        if let Some(watched) = self.watched.as_deref_mut() {
+            let segment = self.segments[found.location.segment as usize].as_ref();
+            let segment = segment.expect("index points at a live segment");
+            watched.touch(segment.key(found.location.offset as usize, &found.header));
+        }
         self.index.remove(found.slot);
         let len = found.header.item_len();
         self.segment_mut(found.location.segment).mark_dead(len);
@@ -282,6 +293,9 @@ impl Shard {
         expiry: Option<u64>,
         now: u64,
     ) -> Result<(), StoreError> {
+        if let Some(watched) = self.watched.as_deref_mut() {
+            watched.touch(key);
+        }
         let size = item::encoded_len(key.len(), value.len(), expiry.is_some());
         if let Some(old) = self.find(hash, key) {
             let len = old.header.item_len();
@@ -421,6 +435,9 @@ impl Shard {
             _ => {
                 let ms = deadline.unwrap_or(0);
                 let offset = found.location.offset as usize;
+                if let Some(watched) = self.watched.as_deref_mut() {
+                    watched.touch(key);
+                }
                 if self.segment_mut(found.location.segment).patch_expiry(offset, &found.header, ms)
                 {
                     match (current, deadline) {
@@ -458,6 +475,13 @@ impl Shard {
     /// Drops every item and gives every segment back to the pool (those
     /// past the quota go to `freed`).
     pub(super) fn flush(&mut self) {
+        if let Some(mut watched) = self.watched.take() {
+            let partitioner = self.index.partitioner();
+            watched.touch_all(|key| {
+                self.find(partitioner.key_hash(xxhash_rust::xxh3::xxh3_64(key)), key).is_some()
+            });
+            self.watched = Some(watched);
+        }
         self.index.clear();
         for seg in self.segments.drain(..).flatten() {
             self.freed.add(self.pool.give_back(seg.into_buffer()));
