@@ -92,7 +92,8 @@ impl Store {
     /// changes nothing; it is [`MoveOutcome::Done`] if the key exists
     /// (with `nx`, [`MoveOutcome::DestinationExists`], Redis's 0).
     pub fn rename(&self, from: &[u8], to: &[u8], nx: bool) -> Result<MoveOutcome, StoreError> {
-        self.move_or_copy(from, to, if nx { Overwrite::Never } else { Overwrite::Always }, true)
+        let overwrite = if nx { Overwrite::Never } else { Overwrite::Always };
+        self.with_room(&[to], || self.move_or_copy(from, to, overwrite, true))
     }
 
     /// Copies `from` to `to`, with its deadline, replacing an existing `to`
@@ -100,7 +101,7 @@ impl Store {
     /// report; here it is a no-op answering [`MoveOutcome::DestinationExists`].
     pub fn copy(&self, from: &[u8], to: &[u8], replace: bool) -> Result<MoveOutcome, StoreError> {
         let overwrite = if replace { Overwrite::Always } else { Overwrite::Never };
-        self.move_or_copy(from, to, overwrite, false)
+        self.with_room(&[to], || self.move_or_copy(from, to, overwrite, false))
     }
 
     fn move_or_copy(
