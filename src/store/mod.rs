@@ -420,7 +420,12 @@ impl Store {
 
     /// `key`'s item in an oversized segment of its own, written with an
     /// expiry field (0 unless `expiry` sets a deadline), its units reserved.
-    fn prepare(&self, key: &[u8], value: &[u8], expiry: WriteExpiry) -> Result<Prepared, StoreError> {
+    fn prepare(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expiry: WriteExpiry,
+    ) -> Result<Prepared, StoreError> {
         let len = item::encoded_len(key.len(), value.len(), true);
         let units = segment::units_for(len, self.pool.segment_size());
         self.room_for(units)?;
@@ -520,7 +525,9 @@ impl Store {
         deadline: Option<u64>,
         when: ExpireWhen,
     ) -> Result<bool, StoreError> {
-        self.with_room(&[key], || self.with_key(key, |s, h, now| s.expire(h, key, deadline, when, now)))
+        self.with_room(&[key], || {
+            self.with_key(key, |s, h, now| s.expire(h, key, deadline, when, now))
+        })
     }
 
     /// Adds `delta` to the integer stored at `key` (missing counts as 0),
