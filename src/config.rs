@@ -35,6 +35,13 @@ pub const DEFAULT_MAX_VALUE: u64 = 16 * MIB;
 /// Largest `--max-value-size` (Redis's `proto-max-bulk-len` default).
 pub const MOST_MAX_VALUE: u64 = 512 * MIB;
 
+/// Longest line-protocol value unless `--max-value-size` is given: the
+/// seed protocol's 256 KiB. A line has no length header, so a connection
+/// halfway through a long line holds room for the longest one; at 16 MiB
+/// a few hundred slow writers would hold the buffers' whole share. An
+/// explicit `--max-value-size` applies to lines too.
+pub const DEFAULT_MAX_LINE_VALUE: u64 = 256 * 1024;
+
 /// Why a configuration was refused. Each message names the flag.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -97,7 +104,8 @@ pub struct Cli {
     pub max_key_size: u64,
     /// Longest value accepted, at most 512mb (a request must also fit
     /// --max-client-buffer and an eighth of the budget). Default: 16mb, or
-    /// what an eighth of a small budget holds.
+    /// what an eighth of a small budget holds; line-protocol PUTs 256kb
+    /// unless this flag is given.
     #[arg(long, env = "CAPKV_MAX_VALUE_SIZE", value_parser = parse_size)]
     pub max_value_size: Option<u64>,
     /// Close connections idle this long, e.g. `300s`, `5m` (0 = never).
@@ -407,6 +415,10 @@ impl Cli {
                 fits.min(DEFAULT_MAX_VALUE)
             }
         };
+        let max_line_value = match self.max_value_size {
+            Some(_) => max_value_size,
+            None => max_value_size.min(DEFAULT_MAX_LINE_VALUE),
+        };
         if self.max_client_buffer < self.max_key_size + max_value_size + 64 {
             return Err(invalid("--max-client-buffer", "must hold at least one key and value"));
         }
@@ -506,8 +518,9 @@ impl Cli {
             limits: Limits {
                 max_key_size: self.max_key_size as usize,
                 max_value_size: max_value_size as usize,
+                max_line_value: max_line_value as usize,
                 max_args: 1024 * 1024,
-                max_inline: (self.max_key_size + max_value_size + 8) as usize,
+                max_inline: (self.max_key_size + max_line_value + 8) as usize,
             },
             max_connections: self.max_connections,
             idle_timeout: (!self.idle_timeout.is_zero()).then_some(self.idle_timeout),
@@ -769,6 +782,9 @@ mod tests {
     fn max_value_size_default_and_its_limits() {
         let c = cli(&["--max-memory", "1g"]).resolve(&env(None)).unwrap();
         assert_eq!((c.limits.max_value_size, c.store.max_value_size), (16 << 20, 16 << 20));
+        assert_eq!(c.limits.max_line_value, 256 << 10, "lines keep the seed's 256 KiB");
+        let c = cli(&["--max-value-size", "1mb"]).resolve(&env(None)).unwrap();
+        assert_eq!(c.limits.max_line_value, 1 << 20, "unless the flag is given");
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         let c = cli(&["--max-memory", "64mb", "--shards", "4"]).resolve(&env(None)).unwrap();
         let shrunk = c.limits.max_value_size as u64;
