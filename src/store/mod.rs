@@ -202,7 +202,8 @@ pub struct StoreStats {
     pub dead_bytes: usize,
     /// Bytes of segments in existence (in shards or free in the pool).
     pub segment_bytes: usize,
-    /// Segments in existence.
+    /// Segments in existence (an oversized one counted as the segments'
+    /// worth of quota its allocation takes).
     pub segments: usize,
     /// Segments allowed.
     pub segment_quota: usize,
