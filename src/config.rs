@@ -27,6 +27,21 @@ use crate::units::{parse_duration, parse_size, show};
 
 const MIB: u64 = 1 << 20;
 
+/// `--max-value-size` when not given, if the budget allows (16 MiB, the
+/// size a request under the default `--max-client-buffer` of 64 MiB
+/// always fits; Redis accepts 512 MB, memcached 1 MB).
+pub const DEFAULT_MAX_VALUE: u64 = 16 * MIB;
+
+/// Largest `--max-value-size` (Redis's `proto-max-bulk-len` default).
+pub const MOST_MAX_VALUE: u64 = 512 * MIB;
+
+/// Longest line-protocol value unless `--max-value-size` is given: the
+/// seed protocol's 256 KiB. A line has no length header, so a connection
+/// halfway through a long line holds room for the longest one; at 16 MiB
+/// a few hundred slow writers would hold the buffers' whole share. An
+/// explicit `--max-value-size` applies to lines too.
+pub const DEFAULT_MAX_LINE_VALUE: u64 = 256 * 1024;
+
 /// Why a configuration was refused. Each message names the flag.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -75,7 +90,7 @@ pub struct Cli {
     /// Default: 3% of the limit, at least 8 MiB.
     #[arg(long, env = "CAPKV_HEADROOM", value_parser = parse_size)]
     pub headroom: Option<u64>,
-    /// Size of one segment; the largest item must fit in one.
+    /// Size of one segment; a larger item gets an allocation of its own.
     #[arg(long, env = "CAPKV_SEGMENT_SIZE", default_value = "1mb", value_parser = parse_size)]
     pub segment_size: u64,
     /// Number of shards (independent locks).
@@ -87,9 +102,12 @@ pub struct Cli {
     /// Longest key accepted.
     #[arg(long, env = "CAPKV_MAX_KEY_SIZE", default_value = "256", value_parser = parse_size)]
     pub max_key_size: u64,
-    /// Longest value accepted.
-    #[arg(long, env = "CAPKV_MAX_VALUE_SIZE", default_value = "256kb", value_parser = parse_size)]
-    pub max_value_size: u64,
+    /// Longest value accepted, at most 512mb (a request must also fit
+    /// --max-client-buffer and an eighth of the budget). Default: 16mb, or
+    /// what an eighth of a small budget holds; line-protocol PUTs 256kb
+    /// unless this flag is given.
+    #[arg(long, env = "CAPKV_MAX_VALUE_SIZE", value_parser = parse_size)]
+    pub max_value_size: Option<u64>,
     /// Close connections idle this long, e.g. `300s`, `5m` (0 = never).
     #[arg(long, env = "CAPKV_IDLE_TIMEOUT", default_value = "0", value_parser = parse_duration)]
     pub idle_timeout: Duration,
@@ -344,9 +362,6 @@ impl Cli {
         if self.max_connections == 0 {
             return Err(invalid("--max-connections", "must be at least 1"));
         }
-        if self.max_client_buffer < self.max_key_size + self.max_value_size + 64 {
-            return Err(invalid("--max-client-buffer", "must hold at least one key and value"));
-        }
         if self.write_timeout.is_zero() {
             return Err(invalid("--write-timeout", "must be more than 0"));
         }
@@ -356,17 +371,8 @@ impl Cli {
         if self.max_key_size == 0 || self.max_key_size > 64 * 1024 {
             return Err(invalid("--max-key-size", "must be between 1 and 64kb"));
         }
-        // Header (at most 3 + 4 + 6 bytes) + key + value must fit a segment.
-        if self.max_key_size + self.max_value_size + 16 > segment_size {
-            return Err(invalid(
-                "--max-value-size",
-                format!(
-                    "{} plus a key of {} must fit in one segment ({}); raise --segment-size",
-                    show(self.max_value_size),
-                    show(self.max_key_size),
-                    show(segment_size)
-                ),
-            ));
+        if self.max_value_size.is_some_and(|v| v > MOST_MAX_VALUE) {
+            return Err(invalid("--max-value-size", "must be at most 512mb"));
         }
         let (budget, budget_source) = match (self.max_memory, env.cgroup_limit) {
             (Some(flag), Some(limit)) if flag > limit => {
@@ -387,13 +393,44 @@ impl Cli {
                 (env.total_memory / 4, BudgetSource::HostMemory { total: env.total_memory })
             }
         };
+        let mut warnings = Vec::new();
+        let max_value_size = match self.max_value_size {
+            Some(flag) => flag,
+            None => {
+                // The request, its framing and a read's worth of slack must
+                // fit the buffers' share and --max-client-buffer.
+                let fits = (budget / BUFFER_SHARE)
+                    .saturating_sub(self.max_key_size + MIB / 16)
+                    .min(self.max_client_buffer.saturating_sub(self.max_key_size + 64))
+                    / 1024
+                    * 1024;
+                if fits < DEFAULT_MAX_VALUE {
+                    warnings.push(format!(
+                        "--max-value-size defaults to {} instead of {}: a request that big \
+                         must fit --max-client-buffer {} and an eighth of the budget {}",
+                        show(fits),
+                        show(DEFAULT_MAX_VALUE),
+                        show(self.max_client_buffer),
+                        show(budget)
+                    ));
+                }
+                fits.min(DEFAULT_MAX_VALUE)
+            }
+        };
+        let max_line_value = match self.max_value_size {
+            Some(_) => max_value_size,
+            None => max_value_size.min(DEFAULT_MAX_LINE_VALUE),
+        };
+        if self.max_client_buffer < self.max_key_size + max_value_size + 64 {
+            return Err(invalid("--max-client-buffer", "must hold at least one key and value"));
+        }
         let partitions = StoreConfig::partitions_for(budget as usize, self.shards);
         let store = StoreConfig {
             shards: self.shards,
             segment_size: segment_size as usize,
             segment_quota: 0,
             index_partitions: partitions,
-            max_value_size: self.max_value_size as usize,
+            max_value_size: max_value_size as usize,
             retain_fraction: 0.5,
             clock: Default::default(),
         };
@@ -414,18 +451,17 @@ impl Cli {
             ));
         }
         // The request, its framing and a read's worth of slack.
-        if budget / BUFFER_SHARE < self.max_key_size + self.max_value_size + MIB / 16 {
+        if budget / BUFFER_SHARE < self.max_key_size + max_value_size + MIB / 16 {
             return Err(invalid(
                 "--max-value-size",
                 format!(
                     "a request with a value of {} must fit in the connection buffers' share \
                      (1/{BUFFER_SHARE}) of the budget {}; raise --max-memory",
-                    show(self.max_value_size),
+                    show(max_value_size),
                     show(budget)
                 ),
             ));
         }
-        let mut warnings = Vec::new();
         // The index addresses at most MAX_SEGMENTS segments (of one shard;
         // counted over all of them, since a shard may take most of the
         // pool), so the budget can use at most that many.
@@ -469,7 +505,7 @@ impl Cli {
                 show(env.total_memory)
             ));
         }
-        let budget_bounds = self.budget_bounds(env, budget, minimum, most);
+        let budget_bounds = self.budget_bounds(env, budget, minimum, most, max_value_size);
         check_log_filter(&self.log_level).map_err(|reason| invalid("--log-level", reason))?;
         let workers = match self.workers {
             Some(0) => return Err(invalid("--workers", "must be at least 1")),
@@ -485,9 +521,10 @@ impl Cli {
             store,
             limits: Limits {
                 max_key_size: self.max_key_size as usize,
-                max_value_size: self.max_value_size as usize,
+                max_value_size: max_value_size as usize,
+                max_line_value: max_line_value as usize,
                 max_args: 1024 * 1024,
-                max_inline: (self.max_key_size + self.max_value_size + 8) as usize,
+                max_inline: (self.max_key_size + max_line_value + 8) as usize,
             },
             max_connections: self.max_connections,
             idle_timeout: (!self.idle_timeout.is_zero()).then_some(self.idle_timeout),
@@ -517,8 +554,16 @@ impl Cli {
     /// limit minus headroom, or without one this machine's RAM, so that a
     /// live change cannot walk the process into the kernel's OOM killer.
     /// A start-up budget outside that stays allowed (it was the flag's).
-    fn budget_bounds(&self, env: &Environment, budget: u64, minimum: u64, most: u64) -> Bounds {
-        let request = (self.max_key_size + self.max_value_size + MIB / 16) * BUFFER_SHARE;
+    /// `max_value_size` is the one in force (the flag's, or the default).
+    fn budget_bounds(
+        &self,
+        env: &Environment,
+        budget: u64,
+        minimum: u64,
+        most: u64,
+        max_value_size: u64,
+    ) -> Bounds {
+        let request = (self.max_key_size + max_value_size + MIB / 16) * BUFFER_SHARE;
         let min = minimum.max(request).min(budget);
         let (ceiling, max_reason, auto) = match env.cgroup_limit {
             Some(limit) => {
@@ -766,7 +811,9 @@ mod tests {
         );
         assert!(err(&["--max-memory", "1mb"], None).contains("at least"));
         assert!(err(&["--segment-size", "32mb"], None).starts_with("--segment-size"));
-        assert!(err(&["--max-value-size", "2mb"], None).starts_with("--max-value-size"));
+        assert!(err(&["--max-value-size", "513mb"], None).starts_with("--max-value-size: must be"));
+        let above_buffer = ["--max-value-size", "100mb", "--max-memory", "2g"];
+        assert!(err(&above_buffer, None).starts_with("--max-client-buffer"));
         let big_values = ["--shards", "1", "--segment-size", "16mb", "--max-value-size", "15mb"];
         let too_small = [&big_values[..], &["--max-memory", "64mb"]].concat();
         assert!(err(&too_small, None).contains("connection buffers' share (1/8)"));
@@ -776,6 +823,29 @@ mod tests {
         assert!(err(&["--workers", "0"], None).starts_with("--workers"));
         assert!(err(&["--socket-buffer", "1kb"], None).starts_with("--socket-buffer"));
         assert!(Cli::try_parse_from(["capkv", "--max-memory", "much"]).is_err());
+    }
+
+    /// Values larger than a segment: 16 MiB by default, up to 512 MiB
+    /// with the buffer and budget to carry them; a small budget shrinks
+    /// the default (with a note), never an explicit flag.
+    #[test]
+    fn max_value_size_default_and_its_limits() {
+        let c = cli(&["--max-memory", "1g"]).resolve(&env(None)).unwrap();
+        assert_eq!((c.limits.max_value_size, c.store.max_value_size), (16 << 20, 16 << 20));
+        assert_eq!(c.limits.max_line_value, 256 << 10, "lines keep the seed's 256 KiB");
+        let c = cli(&["--max-value-size", "1mb"]).resolve(&env(None)).unwrap();
+        assert_eq!(c.limits.max_line_value, 1 << 20, "unless the flag is given");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = cli(&["--max-memory", "64mb", "--shards", "4"]).resolve(&env(None)).unwrap();
+        let shrunk = c.limits.max_value_size as u64;
+        assert!(shrunk < 8 * MIB && shrunk + 256 + MIB / 16 <= 8 * MIB, "{shrunk}");
+        assert_eq!(c.store.max_value_size as u64, shrunk);
+        assert!(c.warnings.iter().any(|w| w.starts_with("--max-value-size defaults to")));
+        let explicit = ["--max-memory", "64mb", "--shards", "4", "--max-value-size", "16mb"];
+        assert!(cli(&explicit).resolve(&env(None)).is_err(), "an explicit flag is not shrunk");
+        let most = ["--max-value-size", "512mb", "--max-client-buffer", "600mb"];
+        let c = cli(&[&most[..], &["--max-memory", "8g"]].concat()).resolve(&env(None)).unwrap();
+        assert_eq!(c.limits.max_value_size, 512 << 20);
     }
 
     #[test]

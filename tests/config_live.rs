@@ -56,7 +56,9 @@ fn config_get(c: &mut Client, name: &str) -> String {
 /// the other tests' servers share this one.
 #[test]
 fn lowering_maxmemory_evicts_down_to_it_under_load_and_raising_lets_the_cache_grow() {
-    let server = BinaryServer::start(&["--max-memory", "256mb"]);
+    // 1 MiB values: the 16 MiB default would need a 129 MiB budget at
+    // least (an eighth of it holds the largest request).
+    let server = BinaryServer::start(&["--max-memory", "256mb", "--max-value-size", "1mb"]);
     let mut c = Client::connect(server.addr);
     assert_eq!(ask_text(&mut c, &["PING"]), "+PONG\r\n");
     fill(&mut c, "a", 1600, 100 * 1024);
@@ -110,7 +112,7 @@ fn lowering_maxmemory_evicts_down_to_it_under_load_and_raising_lets_the_cache_gr
 
 #[test]
 fn maxmemory_values_and_bounds_are_checked_and_multi_pair_set_is_all_or_nothing() {
-    let server = TestServer::start(&["--max-memory", "256mb"]);
+    let server = TestServer::start(&["--max-memory", "256mb", "--max-value-size", "1mb"]);
     let mut c = raw(&server);
     let failed = |name: &str, why: &str| {
         format!("-ERR CONFIG SET failed (possibly related to argument '{name}') - {why}\r\n")
@@ -124,6 +126,11 @@ fn maxmemory_values_and_bounds_are_checked_and_multi_pair_set_is_all_or_nothing(
     }
     let too_small = ask_text(&mut c, &["CONFIG", "SET", "maxmemory", "1mb"]);
     assert!(too_small.contains("maxmemory must be at least"), "{too_small}");
+    // With the default 16 MiB values, an eighth of the budget must hold one.
+    let default = TestServer::start(&["--max-memory", "256mb"]);
+    let mut d = raw(&default);
+    let refused = ask_text(&mut d, &["CONFIG", "SET", "maxmemory", "100mb"]);
+    assert!(refused.contains("must be at least 128.") && refused.contains("--max-value-size"));
     let too_big = ask_text(&mut c, &["CONFIG", "SET", "maxmemory", "100gb"]);
     assert!(too_big.contains("at most 8.00G (this machine's RAM"), "{too_big}");
     // The first pair is good, the second is not: neither is applied.
@@ -176,7 +183,8 @@ fn maxmemory_values_and_bounds_are_checked_and_multi_pair_set_is_all_or_nothing(
 
 #[test]
 fn prometheus_shows_the_new_budget() {
-    let server = TestServer::start_with_metrics(&["--max-memory", "256mb"]);
+    let server =
+        TestServer::start_with_metrics(&["--max-memory", "256mb", "--max-value-size", "1mb"]);
     let mut c = raw(&server);
     assert_eq!(ask_text(&mut c, &["CONFIG", "SET", "maxmemory", "100mb"]), "+OK\r\n");
     let (status, body) = common::http_get(server.metrics.unwrap(), "/metrics").unwrap();

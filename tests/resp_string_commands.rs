@@ -161,9 +161,10 @@ fn setrange() {
     assert_eq!(ask_text(&mut c, &["SETRANGE", "k", "0"]), arity("setrange"));
     assert_eq!(ask_text(&mut c, &["SETRANGE", "k", "x", "v"]), err(NOT_INT));
     if is_capkv(&server) {
-        // capkv's --max-value-size (256 KiB by default) is the limit.
-        let just = (256 * 1024 - 1).to_string();
-        assert_eq!(ask_text(&mut c, &["SETRANGE", "big", &just, "x"]), int(256 * 1024));
+        // capkv's --max-value-size (16 MiB by default) is the limit.
+        let just = (16 << 20) - 1;
+        assert_eq!(ask_text(&mut c, &["SETRANGE", "big", &just.to_string(), "x"]), int(16 << 20));
+        let just = just.to_string();
         assert_eq!(ask_text(&mut c, &["SETRANGE", "big", &just, "xy"]), too_big);
     }
 }
@@ -447,7 +448,8 @@ fn lcs() {
     if is_capkv(&server) {
         // The table is bounded by --max-value-size, as Redis bounds it by
         // proto-max-bulk-len.
-        let long = "x".repeat(1000);
+        // 2,100 x 2,100 cells of 4 bytes: just over 16 MiB.
+        let long = "x".repeat(2100);
         ask_text(&mut c, &["SET", "long", &long]);
         assert_eq!(
             ask_text(&mut c, &["LCS", "long", "long"]),
@@ -536,12 +538,12 @@ fn setbit_and_getbit() {
     assert_eq!(ask_text(&mut c, &["SETBIT", "k", "0"]), arity("setbit"));
     assert_eq!(ask_text(&mut c, &["GETBIT", "k"]), arity("getbit"));
     if is_capkv(&server) {
-        // Offsets are limited by --max-value-size (256 KiB).
-        let last = (256 * 1024 * 8 - 1).to_string();
-        let past = (256 * 1024 * 8).to_string();
+        // Offsets are limited by --max-value-size (16 MiB).
+        let last = ((16 << 20) * 8 - 1).to_string();
+        let past = ((16 << 20) * 8).to_string();
         assert_eq!(ask_text(&mut c, &["SETBIT", "big", &past, "1"]), offset_err);
         assert_eq!(ask_text(&mut c, &["SETBIT", "big", &last, "1"]), int(0));
-        assert_eq!(ask_text(&mut c, &["STRLEN", "big"]), int(256 * 1024));
+        assert_eq!(ask_text(&mut c, &["STRLEN", "big"]), int(16 << 20));
     }
 }
 

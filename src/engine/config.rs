@@ -187,7 +187,8 @@ fn check_budget(bytes: u64, bounds: &Bounds) -> Result<u64, String> {
     if bytes < bounds.min {
         return Err(format!(
             "maxmemory must be at least {} here: the index, one segment per shard and the \
-             largest request need it",
+             largest request (an eighth of the budget must hold one; --max-value-size sets it) \
+             need it",
             human(bounds.min)
         ));
     }

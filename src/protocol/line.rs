@@ -180,7 +180,7 @@ fn parse_line<'a>(line: &'a [u8], limits: &Limits) -> Result<Command<'a>, Comman
             if key.len() > limits.max_key_size {
                 return Err(CommandError::KeyTooLong);
             }
-            if value.len() > limits.max_value_size {
+            if value.len() > limits.max_line_value {
                 return Err(CommandError::ValueTooLarge);
             }
             Ok(Command::Set { key, value, options: SetOptions::default() })
@@ -228,7 +228,7 @@ fn early_reason(prefix: &[u8], limits: &Limits) -> Option<CommandError> {
         Name::Put => match memchr(b' ', args) {
             None => (args.len() > limits.max_key_size + 1).then_some(CommandError::KeyTooLong),
             Some(space) if space > limits.max_key_size => Some(CommandError::KeyTooLong),
-            Some(space) => (args.len() - space - 1 > limits.max_value_size + 1)
+            Some(space) => (args.len() - space - 1 > limits.max_line_value + 1)
                 .then_some(CommandError::ValueTooLarge),
         },
         // Any prefix may still become a valid AUTH line.

@@ -91,6 +91,12 @@ pub struct Limits {
     pub max_key_size: usize,
     /// Longest value accepted (and longest RESP bulk string).
     pub max_value_size: usize,
+    /// Longest value a line-protocol `PUT` carries (at most
+    /// `max_value_size`). A line has no length header, so a connection
+    /// halfway through one holds room for the longest line
+    /// ([`Limits::max_line`]); RESP declares its sizes and holds only
+    /// what the request needs.
+    pub max_line_value: usize,
     /// Most arguments in one RESP multibulk request.
     pub max_args: usize,
     /// Longest RESP inline request (a line without a leading `*`): on the
@@ -106,7 +112,7 @@ pub const REDIS_INLINE_MAX: usize = 64 * 1024;
 impl Limits {
     /// Longest line-protocol request line: `PUT ` + key + ` ` + value + `\r\n`.
     pub fn max_line(&self) -> usize {
-        self.max_key_size + self.max_value_size + 8
+        self.max_key_size + self.max_line_value + 8
     }
 }
 
@@ -114,7 +120,8 @@ impl Default for Limits {
     fn default() -> Self {
         let (max_key_size, max_value_size) = (256, 256 * 1024);
         let max_inline = max_key_size + max_value_size + 8;
-        Limits { max_key_size, max_value_size, max_args: 1024 * 1024, max_inline }
+        let max_line_value = max_value_size;
+        Limits { max_key_size, max_value_size, max_line_value, max_args: 1024 * 1024, max_inline }
     }
 }
 

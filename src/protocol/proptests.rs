@@ -15,7 +15,7 @@ use super::{BitOperation, ObjectSubcommand};
 
 /// Keys up to 8 bytes, values up to 16, 8 arguments, lines up to 32 bytes.
 fn small() -> Limits {
-    Limits { max_key_size: 8, max_value_size: 16, max_args: 8, max_inline: 32 }
+    Limits { max_key_size: 8, max_value_size: 16, max_line_value: 16, max_args: 8, max_inline: 32 }
 }
 
 fn frame(args: &[Vec<u8>]) -> Vec<u8> {

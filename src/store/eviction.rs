@@ -58,6 +58,14 @@
 //! copies at all; cleaning is for the rest (values that change size,
 //! deletes, expiry found on read).
 //!
+//! Oversized segments (one item larger than a segment, see
+//! [`super::segment`]) take their turn in the same FIFO: one that reaches
+//! the old end is evicted and freed if its item was not read since it was
+//! written, and otherwise moves to the young end with one read spent, the
+//! second chance a read item gets in a regular segment. They are never
+//! cleaned (their one item is live, or the segment is already freed) and
+//! never become the open segment.
+//!
 //! Trade-offs considered: a global FIFO across shards would evict in true
 //! age order but needs cross-shard locking on every eviction; per-shard FIFO
 //! is equivalent under uniform hashing, which xxh3 gives us. Merge-based
@@ -113,9 +121,17 @@ impl Shard {
         if self.pool.over_quota() && self.fifo.len() > 1 {
             self.release_oldest(now);
         }
-        let fresh = match self.fifo.is_empty() {
-            true => Some(self.pool.take_first()),
-            false => self.pool.take(),
+        let fresh = loop {
+            if self.fifo.is_empty() {
+                break Some(self.pool.take_first());
+            }
+            if let Some(buffer) = self.pool.take() {
+                break Some(buffer);
+            }
+            if !self.is_oversized(self.segment(self.fifo[0])) {
+                break None;
+            }
+            self.pass_oversized(now);
         };
         if let Some(buffer) = fresh {
             let id = self.install(Segment::new(buffer))?;
@@ -137,6 +153,31 @@ impl Shard {
         }
         self.open = Some(victim);
         Ok(())
+    }
+
+    /// The oldest segment is oversized: evict and free it, or give its item
+    /// a second chance at the young end if it was read (see the module doc).
+    fn pass_oversized(&mut self, now: u64) {
+        let id = self.fifo.pop_front().expect("the caller saw it");
+        let segment = self.segment(id);
+        let header = segment.header(0);
+        let hash = self.index.partitioner().key_hash(xxh3_64(segment.key(0, &header)));
+        let here = Location { segment: id, offset: 0 };
+        let slot = self.index.find_location(hash, here);
+        let expired = header.deadline().is_some_and(|d| d <= now);
+        if let Some(slot) = slot.filter(|&slot| !expired && self.index.entry(slot).freq > 0) {
+            let freq = self.index.entry(slot).freq;
+            self.index.update(slot, here, freq - 1);
+            self.counters.retained_items += 1;
+            self.seals += 1;
+            let seals = self.seals;
+            self.segment_mut(id).seal(seals);
+            self.fifo.push_back(id);
+            return;
+        }
+        self.compact(id, 0, Pass::Evict, now);
+        self.counters.evicted_segments += 1;
+        self.retire(id);
     }
 
     /// Seals the open segment: it joins the FIFO at the young end.
@@ -168,8 +209,10 @@ impl Shard {
         // Cleaning `position` keeps all its live bytes: its score, if the
         // item then fits.
         let clean = |position: usize| {
-            let live = self.segment(self.fifo[position]).live();
-            (live + size <= segment_size).then(|| (position, score(position, live)))
+            let segment = self.segment(self.fifo[position]);
+            let live = segment.live();
+            (live + size <= segment_size && !self.is_oversized(segment))
+                .then(|| (position, score(position, live)))
         };
         // The best to clean but the oldest; ties go to the older.
         let younger =
@@ -179,7 +222,7 @@ impl Shard {
                     _ => Some(c),
                 }
             });
-        let sealed = self.fifo.len() * segment_size;
+        let sealed = (self.fifo.len() - self.oversized) * segment_size;
         if self.dead_bytes as f64 > DEAD_SHARE * sealed as f64 {
             let best = match (clean(0), younger) {
                 (Some(oldest), Some(y)) if y.1 > oldest.1 => Some(y),
@@ -256,9 +299,7 @@ impl Shard {
         };
         self.compact(id, 0, Pass::Evict, now);
         self.counters.evicted_segments += 1;
-        let segment = self.segments[id as usize].take().expect("released segment exists");
-        self.free_ids.push(id);
-        self.freed.add(self.pool.give_back(segment.into_buffer()));
+        self.retire(id);
         true
     }
 
@@ -282,6 +323,10 @@ impl Shard {
         for (id, seg) in self.segments.iter().enumerate() {
             if let Some(seg) = seg {
                 assert_eq!(seg.live(), live_per_segment[id], "live bytes of segment {id}");
+                if self.is_oversized(seg) {
+                    assert_eq!((seg.live(), seg.used()), (seg.capacity(), seg.capacity()));
+                    assert!(self.fifo.contains(&(id as u32)), "oversized segments are sealed");
+                }
                 let mut at = 0;
                 while at < seg.used() {
                     at += super::item::read_header(&seg.bytes()[at..])
@@ -294,5 +339,13 @@ impl Shard {
         assert_eq!(self.live_bytes, live_per_segment.iter().sum::<usize>());
         let dead: usize = self.segments.iter().flatten().map(Segment::dead).sum();
         assert_eq!(self.dead_bytes, dead, "dead bytes");
+        let oversized: Vec<&Segment> =
+            self.segments.iter().flatten().filter(|s| self.is_oversized(s)).collect();
+        assert_eq!(oversized.len(), self.oversized, "oversized segments");
+        let units: usize = oversized
+            .iter()
+            .map(|s| super::segment::units_for(s.capacity(), self.pool.segment_size()))
+            .sum();
+        assert_eq!(units, self.oversized_units, "oversized units");
     }
 }

@@ -143,6 +143,7 @@ impl Shard {
         *dead_bytes += expired_bytes;
         *with_deadline -= expired;
         counters.expired_items += expired as u64;
+        self.retire_if_dead_oversized(id);
         (items, expired)
     }
 }

@@ -92,7 +92,8 @@ impl Store {
     /// changes nothing; it is [`MoveOutcome::Done`] if the key exists
     /// (with `nx`, [`MoveOutcome::DestinationExists`], Redis's 0).
     pub fn rename(&self, from: &[u8], to: &[u8], nx: bool) -> Result<MoveOutcome, StoreError> {
-        self.move_or_copy(from, to, if nx { Overwrite::Never } else { Overwrite::Always }, true)
+        let overwrite = if nx { Overwrite::Never } else { Overwrite::Always };
+        self.with_room(&[to], || self.move_or_copy(from, to, overwrite, true))
     }
 
     /// Copies `from` to `to`, with its deadline, replacing an existing `to`
@@ -100,7 +101,7 @@ impl Store {
     /// report; here it is a no-op answering [`MoveOutcome::DestinationExists`].
     pub fn copy(&self, from: &[u8], to: &[u8], replace: bool) -> Result<MoveOutcome, StoreError> {
         let overwrite = if replace { Overwrite::Always } else { Overwrite::Never };
-        self.move_or_copy(from, to, overwrite, false)
+        self.with_room(&[to], || self.move_or_copy(from, to, overwrite, false))
     }
 
     fn move_or_copy(
@@ -288,15 +289,21 @@ impl Store {
     }
 
     /// Calls `inspect` with the live value of `key`, its index use counter
-    /// and the bytes it takes (the item in its segment plus its 8-byte
-    /// index slot), without counting a use (`OBJECT`, `MEMORY USAGE`);
+    /// and the bytes it takes (the item in its segment, or the allocation
+    /// of an oversized segment of its own, plus its 8-byte index slot),
+    /// without counting a use (`OBJECT`, `MEMORY USAGE`);
     /// `None` if the key is missing or expired. `inspect` runs under the
     /// shard lock: see [the rules for callbacks](super#callbacks).
     pub fn inspect<R>(&self, key: &[u8], inspect: impl FnOnce(&[u8], u8, usize) -> R) -> Option<R> {
         self.with_key(key, |s, h, now| {
             let found = s.find_live(h, key, now)?;
             let freq = s.index.entry(found.slot).freq;
-            let bytes = found.header.item_len() + std::mem::size_of::<u64>();
+            let segment = s.segment(found.location.segment);
+            let item = match s.is_oversized(segment) {
+                true => super::segment::allocation_size(segment.capacity()),
+                false => found.header.item_len(),
+            };
+            let bytes = item + std::mem::size_of::<u64>();
             Some(inspect(s.value(&found), freq, bytes))
         })
     }

@@ -24,7 +24,9 @@
 //! 20 bits are the tag stored in the slot.
 //!
 //! Memory: every byte the store allocates is segments (`allocated *
-//! segment_size`, exact) or index (tracked to the byte on every resize).
+//! segment_size`, exact; an oversized segment, one item larger than a
+//! segment, counts as the whole segments its allocation covers) or index
+//! (tracked to the byte on every resize).
 //! Both are reported to the governor, which sets the segment quota so that
 //! the two plus everything else in the process stay inside the budget.
 //!
@@ -50,6 +52,19 @@
 //! - may allocate and copy: copying the value into a reply is what it is
 //!   for.
 //!
+//! # Items larger than a segment
+//! A value up to `--max-value-size` (512 MiB at most) whose item does not
+//! fit a segment is stored in an oversized segment of its own (see
+//! [`segment`]). Its quota units are reserved before it is allocated:
+//! when the quota has no room, the store evicts the oldest segments of the
+//! shards that hold the most until it has, one shard lock at a time, or
+//! refuses with `OutOfMemory` when the quota can never hold it. `SET`
+//! does that and writes the item (one copy of the value, from the
+//! request) before it locks the key's shard; the read-modify-write
+//! commands build their value under the lock, so a shard that cannot
+//! reserve there fails, and the store makes the room and runs the
+//! operation once more ([`Store::with_room`]).
+//!
 //! Each method's docs say what the closure's return value means. A closure
 //! runs before its operation changes anything, so one that panics leaves
 //! the shard consistent; the panic reaches the caller and the shard keeps
@@ -73,9 +88,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use index::{KeyHash, Partitioner};
 pub use keyspace::{MoveOutcome, ScanPage};
-use segment::SegmentPool;
+use segment::{Freed, Segment, SegmentPool};
 pub use shard::{ExpireWhen, OnOld, SetOutcome, ShardCounters, Ttl, WriteCondition, WriteExpiry};
-use shard::{Shard, Write};
+use shard::{Prepared, Shard, Write};
 pub use strings::Edit;
 pub use watch::WatchedKey;
 
@@ -190,7 +205,8 @@ pub struct StoreStats {
     pub dead_bytes: usize,
     /// Bytes of segments in existence (in shards or free in the pool).
     pub segment_bytes: usize,
-    /// Segments in existence.
+    /// Segments in existence (an oversized one counted as the segments'
+    /// worth of quota its allocation takes).
     pub segments: usize,
     /// Segments allowed.
     pub segment_quota: usize,
@@ -342,7 +358,89 @@ impl Store {
 
     /// Stores `key` = `value` with no deadline.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.with_key(key, |s, h, now| s.put(h, key, value, None, now))
+        self.set(key, value, WriteExpiry::None, WriteCondition::Always, None).map(drop)
+    }
+
+    /// Runs `op`, an operation on `keys` that builds its value under a
+    /// shard lock, and when it fails because a shard could not reserve an
+    /// oversized segment, makes that room (see [`Store::room_for`]) and
+    /// runs it again, a few times at most (another writer may take the
+    /// room first). `op` must change nothing when it fails.
+    fn with_room<T>(
+        &self,
+        keys: &[&[u8]],
+        mut op: impl FnMut() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut result = op();
+        for _ in 0..3 {
+            if !matches!(result, Err(StoreError::OutOfMemory)) {
+                break;
+            }
+            let wanted = keys
+                .iter()
+                .map(|key| std::mem::take(&mut self.lock(self.locate(key).0).wanted_units))
+                .max()
+                .unwrap_or(0);
+            if wanted == 0 {
+                break;
+            }
+            self.room_for(wanted)?;
+            self.pool.unreserve(wanted);
+            result = op();
+        }
+        result
+    }
+
+    /// Reserves `units` of the segment quota for an oversized segment,
+    /// evicting the oldest segment of the shard that holds the most bytes
+    /// until they fit (one shard lock at a time, as the governor releases
+    /// segments). `OutOfMemory` when the quota can never hold them, or
+    /// nothing is left to evict.
+    fn room_for(&self, units: usize) -> Result<(), StoreError> {
+        let now = self.clock.now_ms();
+        let mut next = 0;
+        loop {
+            let mut freed = Freed::default();
+            let reserved = self.pool.try_reserve(units, &mut freed);
+            drop(freed);
+            if reserved {
+                return Ok(());
+            }
+            if units > self.pool.quota() {
+                return Err(StoreError::OutOfMemory);
+            }
+            let held: Vec<usize> =
+                (0..self.shards.len()).map(|i| self.lock(i).segment_bytes()).collect();
+            let most = held.iter().copied().max().unwrap_or(0);
+            let n = self.shards.len();
+            let pick = (0..n).map(|k| (next + k) % n).find(|&i| held[i] == most && most > 0);
+            let Some(pick) = pick else { return Err(StoreError::OutOfMemory) };
+            next = pick + 1;
+            if !self.lock(pick).release_oldest(now) {
+                return Err(StoreError::OutOfMemory);
+            }
+        }
+    }
+
+    /// `key`'s item in an oversized segment of its own, written with an
+    /// expiry field (0 unless `expiry` sets a deadline), its units reserved.
+    fn prepare(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expiry: WriteExpiry,
+    ) -> Result<Prepared, StoreError> {
+        let len = item::encoded_len(key.len(), value.len(), true);
+        let units = segment::units_for(len, self.pool.segment_size());
+        self.room_for(units)?;
+        // Zeroed: fresh pages, touched only by the one copy of the value.
+        let mut segment = Segment::new(vec![0u8; len].into_boxed_slice());
+        let ms = match expiry {
+            WriteExpiry::At(ms) => ms,
+            WriteExpiry::None | WriteExpiry::Keep => 0,
+        };
+        segment.append(key, value, Some(ms));
+        Ok(Prepared { segment, units })
     }
 
     /// `SET` with options: stores `key` = `value` if `condition` allows,
@@ -357,8 +455,11 @@ impl Store {
     /// Returns [`SetOutcome::Written`] when stored,
     /// [`SetOutcome::ConditionFailed`] when NX/XX refused and
     /// [`SetOutcome::Aborted`] when `on_old` declined (nothing changed in
-    /// either case); an error when the item can never fit a segment or no
-    /// segment can be had.
+    /// either case); an error when no memory can be had for the item.
+    ///
+    /// An item larger than a segment is written into its own segment
+    /// before the shard is locked (see [Items larger than a
+    /// segment](self#items-larger-than-a-segment)).
     pub fn set(
         &self,
         key: &[u8],
@@ -367,8 +468,21 @@ impl Store {
         condition: WriteCondition,
         on_old: Option<OnOld<'_>>,
     ) -> Result<SetOutcome, StoreError> {
+        let (shard, hash) = self.locate(key);
+        let mut prepared = match item::encoded_len(key.len(), value.len(), true) {
+            len if len > self.pool.segment_size() => Some(self.prepare(key, value, expiry)?),
+            _ => None,
+        };
         let write = Write { key, value, expiry, condition, on_old };
-        self.with_key(key, |s, h, now| s.set(h, write, now))
+        let now = self.clock.now_ms();
+        let mut locked = self.lock(shard);
+        let outcome = locked.set(hash, write, now, &mut prepared);
+        drop(locked);
+        // Not written (a condition, or no segment id left): freed unlocked.
+        if let Some(unused) = prepared {
+            drop(unused.discard(&self.pool));
+        }
+        outcome
     }
 
     /// Deletes `key`; true if it existed.
@@ -415,7 +529,9 @@ impl Store {
         deadline: Option<u64>,
         when: ExpireWhen,
     ) -> Result<bool, StoreError> {
-        self.with_key(key, |s, h, now| s.expire(h, key, deadline, when, now))
+        self.with_room(&[key], || {
+            self.with_key(key, |s, h, now| s.expire(h, key, deadline, when, now))
+        })
     }
 
     /// Adds `delta` to the integer stored at `key` (missing counts as 0),
@@ -439,17 +555,19 @@ impl Store {
     /// keeping its deadline. Returns the new length.
     pub fn append(&self, key: &[u8], suffix: &[u8]) -> Result<usize, StoreError> {
         let max = self.max_value_size;
-        self.with_key(key, |s, h, now| {
-            s.update(h, key, now, |old| {
-                let old = old.unwrap_or_default();
-                let len = old.len() + suffix.len();
-                if len > max {
-                    return Err(StoreError::ValueTooLarge);
-                }
-                let mut value = Vec::with_capacity(len);
-                value.extend_from_slice(old);
-                value.extend_from_slice(suffix);
-                Ok((value, len))
+        self.with_room(&[key], || {
+            self.with_key(key, |s, h, now| {
+                s.update(h, key, now, |old| {
+                    let old = old.unwrap_or_default();
+                    let len = old.len() + suffix.len();
+                    if len > max {
+                        return Err(StoreError::ValueTooLarge);
+                    }
+                    let mut value = Vec::with_capacity(len);
+                    value.extend_from_slice(old);
+                    value.extend_from_slice(suffix);
+                    Ok((value, len))
+                })
             })
         })
     }

@@ -17,6 +17,17 @@
 //! is used up, evict their own oldest segment and reuse it.
 //!
 //! A segment given up for good is never freed under a lock: see [`Freed`].
+//!
+//! # Oversized segments
+//! An item larger than a segment gets a segment of its own: one allocation
+//! of exactly the item's length, holding it at offset 0. It sits in its
+//! shard's segment table and FIFO like any other, so the index (segment id
+//! plus offset) and eviction address it without a second path. The pool
+//! counts it in *units* of `segment_size`: as many as the allocator's size
+//! class for its length takes ([`units_for`]), reserved against the same
+//! quota before the allocation is made, so the budget sees its bytes as
+//! it sees segments' and a huge item gets room by eviction or is refused.
+//! It never goes to the free list: when its item dies, it is freed.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +73,11 @@ impl Segment {
     /// Gives the buffer back (for the pool).
     pub fn into_buffer(self) -> Box<[u8]> {
         self.data
+    }
+
+    /// Bytes the segment can hold.
+    pub fn capacity(&self) -> usize {
+        self.data.len()
     }
 
     /// Bytes still free at the end.
@@ -279,6 +295,24 @@ pub(super) mod watch {
     }
 }
 
+/// The bytes the allocator (jemalloc) takes for an allocation of `len`
+/// bytes: its size class, four per doubling (`2^k + i * 2^(k-2)`). A
+/// 16 MiB value plus its key is a 20 MiB allocation.
+pub fn allocation_size(len: usize) -> usize {
+    if len <= 16 {
+        return len.max(8);
+    }
+    let k = usize::BITS - 1 - (len - 1).leading_zeros();
+    let step = (1usize << k.saturating_sub(2)).max(16);
+    len.div_ceil(step) * step
+}
+
+/// Pool units an oversized segment of `len` bytes is counted as: its
+/// allocation in whole segments, rounded up (see the module docs).
+pub fn units_for(len: usize, segment_size: usize) -> usize {
+    allocation_size(len).div_ceil(segment_size)
+}
+
 /// The global supply of segment buffers, bounded by a quota.
 pub struct SegmentPool {
     segment_size: usize,
@@ -382,6 +416,36 @@ impl SegmentPool {
         }
     }
 
+    /// Reserves `units` segments' worth of the quota for an oversized
+    /// segment; false (nothing reserved) if the quota has no such room even
+    /// once the free list is given up. Free buffers given up for it go to
+    /// `freed`, for the caller to drop once it holds no lock.
+    pub fn try_reserve(&self, units: usize, freed: &mut Freed) -> bool {
+        let quota = self.quota();
+        if units > quota {
+            return false;
+        }
+        let fits =
+            |n: usize| n.checked_add(units).filter(|&total| total <= quota).map(|_| n + units);
+        loop {
+            if self.allocated.fetch_update(Ordering::Relaxed, Ordering::Relaxed, fits).is_ok() {
+                return true;
+            }
+            let Some(buffer) = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
+                return false;
+            };
+            self.allocated.fetch_sub(1, Ordering::Relaxed);
+            freed.add(Some(buffer));
+        }
+    }
+
+    /// Gives back `units` reserved by [`SegmentPool::try_reserve`] (the
+    /// oversized segment was freed, or never made).
+    pub fn unreserve(&self, units: usize) {
+        let before = self.allocated.fetch_sub(units, Ordering::Relaxed);
+        debug_assert!(before >= units, "unreserved more units than reserved");
+    }
+
     /// True when more segments exist than the quota allows.
     pub fn over_quota(&self) -> bool {
         self.allocated() > self.quota()
@@ -411,6 +475,34 @@ mod tests {
         assert_eq!(pool.free_count(), 1);
         pool.set_quota(0);
         assert_eq!(pool.allocated(), 0);
+    }
+
+    #[test]
+    fn oversized_units_follow_the_allocators_classes() {
+        assert_eq!(allocation_size(1 << 20), 1 << 20);
+        assert_eq!(allocation_size((1 << 20) + 1), 5 << 18);
+        assert_eq!(allocation_size((16 << 20) + 30), 20 << 20);
+        assert_eq!(allocation_size(1025), 1280);
+        assert_eq!(units_for((16 << 20) + 30, 1 << 20), 20);
+        assert_eq!(units_for((1 << 20) + 1, 1 << 20), 2);
+    }
+
+    #[test]
+    fn reserving_units_gives_up_free_buffers_first() {
+        let pool = SegmentPool::new(64, 4);
+        let a = pool.take().unwrap();
+        let b = pool.take().unwrap();
+        pool.give_back(a);
+        pool.give_back(b);
+        let mut freed = Freed::default();
+        assert!(!pool.try_reserve(5, &mut freed), "past the quota");
+        assert!(pool.try_reserve(3, &mut freed));
+        assert_eq!((pool.allocated(), pool.free_count()), (4, 1));
+        assert!(pool.take().is_some(), "the buffer left in the free list");
+        assert!(pool.take().is_none());
+        pool.unreserve(3);
+        assert_eq!(pool.allocated(), 1);
+        drop(freed);
     }
 
     #[test]

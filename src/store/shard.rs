@@ -10,6 +10,15 @@
 //! and point the index at it; the old copy's bytes become dead. Looking up
 //! *after* making room matters: eviction compacts segments in place, so
 //! any location read before it could be stale.
+//!
+//! An item larger than a segment (with its expiry field counted, so that
+//! adding a deadline never moves an item across the line) gets an
+//! oversized segment of its own (see [`super::segment`]): it joins the
+//! FIFO's young end at once, sealed, and is freed as soon as its item dies
+//! (overwritten, deleted, expired), not when eviction reaches it. Its pool
+//! units are reserved first; a shard that cannot get them notes how many
+//! it wanted ([`Shard::wanted_units`]) and fails with `OutOfMemory`, and
+//! the store evicts across shards and runs the operation again.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,7 +26,7 @@ use std::sync::Arc;
 use super::StoreError;
 use super::index::{Index, KeyHash, Location, SlotRef};
 use super::item::{self, Header};
-use super::segment::{Freed, Segment, SegmentPool};
+use super::segment::{self, Freed, Segment, SegmentPool};
 use super::watch::Watched;
 
 /// Counters a shard keeps under its lock.
@@ -64,6 +73,24 @@ pub(super) struct Found {
     pub slot: SlotRef,
     pub location: Location,
     pub header: Header,
+}
+
+/// An oversized item already written into its own segment, before its
+/// shard was locked (see [`Store::set`](super::Store::set)), and the pool
+/// units reserved for it. One that is not installed must be given back
+/// with [`Prepared::discard`].
+pub(super) struct Prepared {
+    pub segment: Segment,
+    pub units: usize,
+}
+
+impl Prepared {
+    /// Returns the units to the pool and the buffer to the caller, to drop
+    /// once no lock is held.
+    pub(super) fn discard(self, pool: &SegmentPool) -> Box<[u8]> {
+        pool.unreserve(self.units);
+        self.segment.into_buffer()
+    }
 }
 
 /// Deadline handling for a write.
@@ -184,6 +211,13 @@ pub(super) struct Shard {
     /// [`super::watch`]); `None`, one branch per change, while there are
     /// none.
     pub(super) watched: Option<Box<Watched>>,
+    /// Oversized segments held (all sealed, in the FIFO).
+    pub(super) oversized: usize,
+    /// Pool units those hold (see [`segment::units_for`]).
+    pub(super) oversized_units: usize,
+    /// Pool units the last oversized write could not get: the store makes
+    /// that much room across shards and tries again (0: none wanted).
+    pub(super) wanted_units: usize,
 }
 
 impl Shard {
@@ -203,7 +237,53 @@ impl Shard {
             counters: ShardCounters::default(),
             freed: Freed::default(),
             watched: None,
+            oversized: 0,
+            oversized_units: 0,
+            wanted_units: 0,
         }
+    }
+
+    /// True when an item of these lengths needs an oversized segment. The
+    /// expiry field is always counted, so the answer never depends on the
+    /// deadline (see the module docs).
+    pub(super) fn needs_own_segment(&self, key_len: usize, value_len: usize) -> bool {
+        item::encoded_len(key_len, value_len, true) > self.pool.segment_size()
+    }
+
+    /// True for an oversized segment.
+    pub(super) fn is_oversized(&self, segment: &Segment) -> bool {
+        segment.capacity() > self.pool.segment_size()
+    }
+
+    /// Takes segment `id` out of the table: a regular one goes back to the
+    /// pool, an oversized one is freed (after the lock, via `freed`) and
+    /// its units return to the quota. The caller has taken it out of the
+    /// FIFO and the open slot, and unlinked its items.
+    pub(super) fn retire(&mut self, id: u32) {
+        let segment = self.segments[id as usize].take().expect("retiring a live segment");
+        self.free_ids.push(id);
+        if self.is_oversized(&segment) {
+            let units = segment::units_for(segment.capacity(), self.pool.segment_size());
+            self.oversized -= 1;
+            self.oversized_units -= units;
+            self.pool.unreserve(units);
+            self.freed.add(Some(segment.into_buffer()));
+        } else {
+            self.freed.add(self.pool.give_back(segment.into_buffer()));
+        }
+    }
+
+    /// Frees segment `id` if it is oversized and its item has died.
+    pub(super) fn retire_if_dead_oversized(&mut self, id: u32) {
+        let segment = self.segment(id);
+        if segment.live() > 0 || !self.is_oversized(segment) {
+            return;
+        }
+        self.dead_bytes -= segment.dead();
+        if let Some(at) = self.fifo.iter().position(|&s| s == id) {
+            self.fifo.remove(at);
+        }
+        self.retire(id);
     }
 
     pub(super) fn segment(&self, id: u32) -> &Segment {
@@ -254,16 +334,23 @@ impl Shard {
             watched.touch(segment.key(found.location.offset as usize, &found.header));
         }
         self.index.remove(found.slot);
+        self.bury(found);
+    }
+
+    /// Counts a found item that the index no longer points at as dead (an
+    /// oversized segment is freed at once).
+    fn bury(&mut self, found: &Found) {
         let len = found.header.item_len();
         self.segment_mut(found.location.segment).mark_dead(len);
         self.live_bytes -= len;
         self.dead_bytes += len;
         self.with_deadline -= usize::from(found.header.deadline().is_some());
+        self.retire_if_dead_oversized(found.location.segment);
     }
 
-    /// Bytes of segments this shard holds.
+    /// Bytes of segments this shard holds (oversized ones by their units).
     pub(super) fn segment_bytes(&self) -> usize {
-        self.segment_count() * self.pool.segment_size()
+        (self.segment_count() - self.oversized + self.oversized_units) * self.pool.segment_size()
     }
 
     pub(super) fn value(&self, found: &Found) -> &[u8] {
@@ -313,33 +400,83 @@ impl Shard {
                 return Ok(());
             }
         }
+        if self.needs_own_segment(key.len(), value.len()) {
+            let len = item::encoded_len(key.len(), value.len(), true);
+            let units = segment::units_for(len, self.pool.segment_size());
+            if !self.pool.try_reserve(units, &mut self.freed) {
+                self.wanted_units = units;
+                return Err(StoreError::OutOfMemory);
+            }
+            let mut segment = Segment::new(vec![0u8; len].into_boxed_slice());
+            segment.append(key, value, Some(expiry.unwrap_or(0)));
+            return self.install_prepared(hash, key, Prepared { segment, units });
+        }
         self.make_room(size, now)?;
-        let existing = self.find(hash, key);
         let open = self.open.expect("make_room leaves an open segment");
         let offset = self.segment_mut(open).append(key, value, expiry);
         let location = Location { segment: open, offset: offset as u32 };
-        self.live_bytes += size;
-        self.with_deadline += usize::from(expiry.is_some_and(|ms| ms != 0));
+        self.link(hash, key, location, size, expiry.is_some_and(|ms| ms != 0));
+        Ok(())
+    }
+
+    /// Points the index at a new item of `len` bytes for `key` at
+    /// `location`; the key's old item, if any, dies.
+    fn link(&mut self, hash: KeyHash, key: &[u8], location: Location, len: usize, deadline: bool) {
+        let existing = self.find(hash, key);
+        self.live_bytes += len;
+        self.with_deadline += usize::from(deadline);
         match existing {
             Some(old) => {
-                let len = old.header.item_len();
-                self.segment_mut(old.location.segment).mark_dead(len);
-                self.live_bytes -= len;
-                self.dead_bytes += len;
-                self.with_deadline -= usize::from(old.header.deadline().is_some());
                 self.index.update(old.slot, location, 0);
+                self.bury(&old);
             }
             None => self.index.insert(hash, location),
         }
+    }
+
+    /// Installs an oversized segment holding `key`'s new item (written
+    /// with `deadline`) at the young end of the FIFO and points the index
+    /// at it. Nothing changes if the shard has no segment id left.
+    pub(super) fn install_prepared(
+        &mut self,
+        hash: KeyHash,
+        key: &[u8],
+        prepared: Prepared,
+    ) -> Result<(), StoreError> {
+        if self.free_ids.is_empty() && self.segments.len() >= super::index::MAX_SEGMENTS {
+            let buffer = prepared.discard(&self.pool);
+            self.freed.add(Some(buffer));
+            return Err(StoreError::OutOfMemory);
+        }
+        // SET of a big value comes here without `put` (which bumps the
+        // watched keys it writes itself).
+        if let Some(watched) = self.watched.as_deref_mut() {
+            watched.touch(key);
+        }
+        let Prepared { mut segment, units } = prepared;
+        let len = segment.used();
+        let deadline = segment.header(0).deadline().is_some();
+        self.seals += 1;
+        segment.seal(self.seals);
+        let id = self.install(segment)?;
+        self.fifo.push_back(id);
+        self.oversized += 1;
+        self.oversized_units += units;
+        self.link(hash, key, Location { segment: id, offset: 0 }, len, deadline);
         Ok(())
     }
 
     /// `SET` with its options (see [`Write`]).
+    ///
+    /// `prepared`, if given, holds the new item already written (with an
+    /// expiry field): it is taken and installed if the write happens, and
+    /// left for the caller to discard otherwise.
     pub(super) fn set(
         &mut self,
         hash: KeyHash,
         write: Write<'_, '_>,
         now: u64,
+        prepared: &mut Option<Prepared>,
     ) -> Result<SetOutcome, StoreError> {
         let Write { key, value, expiry, condition, on_old } = write;
         let plain = condition == WriteCondition::Always && expiry != WriteExpiry::Keep;
@@ -369,7 +506,16 @@ impl Shard {
                 WriteExpiry::Keep => found.and_then(|f| f.header.deadline()),
             }
         };
-        self.put(hash, key, value, deadline, now)?;
+        match prepared.take() {
+            Some(mut item) => {
+                let header = item.segment.header(0);
+                if header.deadline() != deadline {
+                    item.segment.patch_expiry(0, &header, deadline.unwrap_or(0));
+                }
+                self.install_prepared(hash, key, item)?;
+            }
+            None => self.put(hash, key, value, deadline, now)?,
+        }
         Ok(SetOutcome::Written)
     }
 
@@ -483,12 +629,15 @@ impl Shard {
             self.watched = Some(watched);
         }
         self.index.clear();
-        for seg in self.segments.drain(..).flatten() {
-            self.freed.add(self.pool.give_back(seg.into_buffer()));
-        }
-        self.free_ids.clear();
         self.fifo.clear();
         self.open = None;
+        for id in 0..self.segments.len() {
+            if self.segments[id].is_some() {
+                self.retire(id as u32);
+            }
+        }
+        self.segments.clear();
+        self.free_ids.clear();
         self.live_bytes = 0;
         self.dead_bytes = 0;
         self.with_deadline = 0;

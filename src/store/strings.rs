@@ -35,19 +35,23 @@ impl Store {
     pub fn edit<T, E>(
         &self,
         key: &[u8],
-        edit: impl FnOnce(Option<&[u8]>) -> Result<Edit<T>, E>,
+        mut edit: impl FnMut(Option<&[u8]>) -> Result<Edit<T>, E>,
     ) -> Result<Result<T, E>, StoreError> {
-        self.with_key(key, |s, h, now| {
-            let found = s.find_live(h, key, now);
-            let deadline = found.and_then(|f| f.header.deadline());
-            match edit(found.as_ref().map(|f| s.value(f))) {
-                Err(e) => Ok(Err(e)),
-                Ok(Edit::Keep(result)) => Ok(Ok(result)),
-                Ok(Edit::Write(value, result)) => {
-                    s.put(h, key, &value, deadline, now)?;
-                    Ok(Ok(result))
+        // FnMut: a write that needed an oversized segment the shard could
+        // not reserve runs again once the store has made room.
+        self.with_room(&[key], || {
+            self.with_key(key, |s, h, now| {
+                let found = s.find_live(h, key, now);
+                let deadline = found.and_then(|f| f.header.deadline());
+                match edit(found.as_ref().map(|f| s.value(f))) {
+                    Err(e) => Ok(Err(e)),
+                    Ok(Edit::Keep(result)) => Ok(Ok(result)),
+                    Ok(Edit::Write(value, result)) => {
+                        s.put(h, key, &value, deadline, now)?;
+                        Ok(Ok(result))
+                    }
                 }
-            }
+            })
         })
     }
 
@@ -65,6 +69,11 @@ impl Store {
     /// all missing before, so the store is left as it was, never with part
     /// of the set.
     pub fn set_all_if_absent(&self, pairs: &[(&[u8], &[u8])]) -> Result<bool, StoreError> {
+        let keys: Vec<&[u8]> = pairs.iter().map(|&(key, _)| key).collect();
+        self.with_room(&keys, || self.set_all_if_absent_once(pairs))
+    }
+
+    fn set_all_if_absent_once(&self, pairs: &[(&[u8], &[u8])]) -> Result<bool, StoreError> {
         let now = self.clock.now_ms();
         let located: Vec<_> = pairs.iter().map(|(k, _)| self.locate(k)).collect();
         self.with_shards_locked(&located, |locked| {
@@ -256,15 +265,15 @@ mod tests {
 
     #[test]
     fn a_failed_write_is_rolled_back() {
-        // The last item can never fit a segment: the writes before it,
-        // on several shards, are undone.
+        // The last item needs more than the whole quota: the writes
+        // before it, on several shards, are undone.
         let s = store(64);
         let keys: Vec<Vec<u8>> = (0..8u32).map(|i| format!("k{i}").into_bytes()).collect();
-        let huge = vec![b'x'; 5000];
+        let huge = vec![b'x'; 300_000];
         let mut pairs: Vec<(&[u8], &[u8])> =
             keys.iter().map(|k| (k.as_slice(), &b"v"[..])).collect();
         pairs.push((b"huge", &huge));
-        assert_eq!(s.set_all_if_absent(&pairs), Err(StoreError::ItemTooLarge));
+        assert_eq!(s.set_all_if_absent(&pairs), Err(StoreError::OutOfMemory));
         for key in &keys {
             assert_eq!(get(&s, key), None, "{key:?} was undone");
         }

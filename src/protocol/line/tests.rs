@@ -7,7 +7,7 @@ fn limits() -> Limits {
 
 /// Small limits: keys up to 8 bytes, values up to 16, lines up to 32.
 fn small() -> Limits {
-    Limits { max_key_size: 8, max_value_size: 16, max_args: 8, max_inline: 32 }
+    Limits { max_key_size: 8, max_value_size: 16, max_line_value: 16, max_args: 8, max_inline: 32 }
 }
 
 fn cmd(input: &[u8]) -> (Command<'_>, usize) {

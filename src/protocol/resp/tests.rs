@@ -10,7 +10,7 @@ fn limits() -> Limits {
 
 /// Keys up to 8 bytes, values (and bulks) up to 16.
 fn small() -> Limits {
-    Limits { max_key_size: 8, max_value_size: 16, max_args: 8, max_inline: 32 }
+    Limits { max_key_size: 8, max_value_size: 16, max_line_value: 16, max_args: 8, max_inline: 32 }
 }
 
 fn leak(bytes: Vec<u8>) -> &'static [u8] {
@@ -810,7 +810,13 @@ fn key_and_value_limits() {
     assert_eq!(run_with(&["EXPIRE", long_key, "1"], &l), Err("ERR key too long".into()));
     assert_eq!(run_with(&["GET", "12345678"], &l), Ok(Command::Get { key: b"12345678" }));
     // Values over the limit but within the bulk limit (a larger key limit).
-    let l = Limits { max_key_size: 32, max_value_size: 16, max_args: 8, max_inline: 56 };
+    let l = Limits {
+        max_key_size: 32,
+        max_value_size: 16,
+        max_line_value: 16,
+        max_args: 8,
+        max_inline: 56,
+    };
     assert_eq!(run_with(&["SET", "k", big], &l), Err("ERR value too large".into()));
     assert_eq!(run_with(&["APPEND", "k", big], &l), Err("ERR value too large".into()));
     assert_eq!(run_with(&["MSET", "k", big], &l), Err("ERR value too large".into()));
