@@ -195,20 +195,23 @@ impl CommandError {
     /// `unknown subcommand 'sub'. Try CONTAINER HELP.`, the container name
     /// upper-cased as the client spelled it.
     pub fn unknown_subcommand(container: &[u8], sub: &[u8]) -> CommandError {
-        let mut text = Vec::with_capacity(64);
-        text.extend_from_slice(b"unknown subcommand '");
-        text.extend_from_slice(c_str_prefix(sub, QUOTE_MAX));
-        text.extend_from_slice(b"'. Try ");
-        text.extend(c_str_prefix(container, usize::MAX).iter().map(u8::to_ascii_uppercase));
-        text.extend_from_slice(b" HELP.");
-        map_newlines(&mut text);
-        CommandError::UnknownSubcommand(text.into_boxed_slice())
+        Self::subcommand_error(b"unknown subcommand '", container, sub)
     }
 
     /// `unknown subcommand or wrong number of arguments for 'sub'. Try
     /// CONTAINER HELP.` (Redis's `addReplySubcommandSyntaxError`).
     pub fn subcommand_syntax(container: &[u8], sub: &[u8]) -> CommandError {
-        let mut text = b"unknown subcommand or wrong number of arguments for '".to_vec();
+        Self::subcommand_error(
+            b"unknown subcommand or wrong number of arguments for '",
+            container,
+            sub,
+        )
+    }
+
+    /// `<prefix>sub'. Try CONTAINER HELP.`
+    fn subcommand_error(prefix: &[u8], container: &[u8], sub: &[u8]) -> CommandError {
+        let mut text = Vec::with_capacity(prefix.len() + 64);
+        text.extend_from_slice(prefix);
         text.extend_from_slice(c_str_prefix(sub, QUOTE_MAX));
         text.extend_from_slice(b"'. Try ");
         text.extend(c_str_prefix(container, usize::MAX).iter().map(u8::to_ascii_uppercase));
