@@ -136,6 +136,17 @@ fn reply_mode<O: Output + ?Sized>(flow: Flow, ctx: &mut Ctx<'_, '_, '_, O>, mark
     flow
 }
 
+/// A command EXEC runs from its queue ([`transaction::RunQueued`]).
+fn run_queued(
+    engine: &Engine,
+    command: &Command<'_>,
+    session: &mut Session,
+    counters: &mut LocalCounters,
+    out: &mut dyn Output,
+) -> Flow {
+    execute(engine, command, session, counters, out, None)
+}
+
 fn run<O: Output + ?Sized>(
     command: &Command<'_>,
     request: Option<&mut Request<'_>>,
@@ -316,7 +327,7 @@ fn run<O: Output + ?Sized>(
         },
         Command::Client { subcommand, args } => return client(subcommand, args, ctx),
         Command::Multi => return transaction::multi(request.as_deref(), ctx),
-        Command::Exec => return transaction::exec(request, ctx),
+        Command::Exec => return transaction::exec(request, ctx, run_queued),
         Command::Discard => return transaction::discard(ctx),
         Command::Watch { keys } => return transaction::watch(keys, ctx),
         Command::Unwatch => return transaction::unwatch(ctx),

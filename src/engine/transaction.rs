@@ -44,7 +44,6 @@ use crate::store::{Store, WatchedKey};
 
 use super::context::{Ctx, finish};
 use super::exclusive::{Exclusive, Unshared};
-use super::execute;
 use super::output::{Output, Replies};
 use super::{Engine, Flow, Session};
 
@@ -344,6 +343,7 @@ pub(super) fn unwatch<O: Output + ?Sized>(
 pub(super) fn exec<O: Output + ?Sized>(
     request: Option<&mut Request<'_>>,
     ctx: &mut Ctx<'_, '_, '_, O>,
+    run: RunQueued,
 ) -> Result<Flow, CommandError> {
     if !ctx.session.in_multi() {
         return Err(CommandError::Fixed(EXEC_WITHOUT_MULTI));
@@ -387,7 +387,7 @@ pub(super) fn exec<O: Output + ?Sized>(
             };
             rest = &rest[consumed.min(rest.len())..];
             let mut target: &mut dyn Output = if overflowed { &mut scratch } else { &mut out };
-            let flow = run_one(engine, &parsed, session, counters, target);
+            let flow = run_one(engine, run, &parsed, session, counters, target);
             if let Flow::NeedRoom(_) = flow {
                 // Nothing was done: run it again where there is room, and
                 // give up on the reply (see the module docs).
@@ -395,7 +395,7 @@ pub(super) fn exec<O: Output + ?Sized>(
                 out.drop_all();
                 scratch.clear();
                 target = &mut scratch;
-                run_one(engine, &parsed, session, counters, target);
+                run_one(engine, run, &parsed, session, counters, target);
             }
             scratch.clear();
         }
@@ -407,16 +407,27 @@ pub(super) fn exec<O: Output + ?Sized>(
     Ok(Flow::Continue)
 }
 
+/// How EXEC runs a queued command: the dispatch in `execute`, handed in by
+/// it, so that this module does not depend on the one that depends on it.
+pub(super) type RunQueued = fn(
+    &Engine,
+    &Command<'_>,
+    &mut Session,
+    &mut crate::metrics::LocalCounters,
+    &mut dyn Output,
+) -> Flow;
+
 /// Runs one queued command (or answers its parse error) into `out`.
 fn run_one(
     engine: &Engine,
+    run: RunQueued,
     parsed: &Result<Command<'_>, CommandError>,
     session: &mut Session,
     counters: &mut crate::metrics::LocalCounters,
     out: &mut dyn Output,
 ) -> Flow {
     match parsed {
-        Ok(command) => execute::execute(engine, command, session, counters, out, None),
+        Ok(command) => run(engine, command, session, counters, out),
         Err(error) => {
             let reply = Reply::Error(error.clone());
             if !Engine::send(session, out, &reply) {
