@@ -9,14 +9,15 @@ use std::time::Instant;
 
 use crate::metrics::LocalCounters;
 use crate::protocol::{
-    Args, ClientSubcommand, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect,
-    ExpireCondition, Expiry, MAX_CLIENT_NAME, REGISTRY, Reply, SetCondition, SetOptions, TtlUnit,
+    Args, ClientSubcommand, Command, CommandError, ConfigSubcommand, Dialect,
+    ExpireCondition, Expiry, MAX_CLIENT_NAME, Reply, SetCondition, SetOptions, TtlUnit,
 };
 use crate::store::{ExpireWhen, SetOutcome, Ttl, WriteCondition, WriteExpiry};
 
 use super::acl;
 use super::context::{Ctx, finish, help, store_error};
 use super::info;
+use super::introspection;
 use super::keyspace;
 use super::output::{Output, Replies};
 use super::strings;
@@ -271,15 +272,9 @@ fn run<O: Output + ?Sized>(
         Command::Config { subcommand: ConfigSubcommand::Rewrite } => {
             return Err(CommandError::Fixed("ERR The server is running without a config file"));
         }
-        Command::CommandInfo { subcommand } => match subcommand {
-            Some(CommandSubcommand::Count) => finish(out, &Reply::Int(REGISTRY.len() as i64)),
-            Some(CommandSubcommand::Docs) => finish(out, &Reply::Map(0)),
-            // An empty list is enough for redis-cli and redis-benchmark:
-            // they fall back to their built-in command tables.
-            None | Some(CommandSubcommand::Info | CommandSubcommand::List) => {
-                finish(out, &Reply::Array(0))
-            }
-        },
+        Command::CommandInfo { subcommand, args } => {
+            return introspection::command(subcommand, args, ctx);
+        }
         Command::Client { subcommand, args } => return client(subcommand, args, ctx),
         Command::Hello { version, auth } => {
             acl::hello_auth(auth, ctx)?;

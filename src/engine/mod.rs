@@ -27,6 +27,7 @@ mod acl;
 mod context;
 pub mod execute;
 pub mod info;
+mod introspection;
 mod keyspace;
 pub mod output;
 mod strings;

@@ -80,6 +80,12 @@ impl<'o, O: Output + ?Sized> Replies<'o, O> {
         encode_reply(self.dialect, reply, self.out.bytes_mut());
     }
 
+    /// Appends replies already encoded in this dialect, after
+    /// [`Replies::try_room`] made room for them.
+    pub fn push_encoded(&mut self, bytes: &[u8]) {
+        self.out.bytes_mut().extend_from_slice(bytes);
+    }
+
     /// Bytes written so far (a mark to cut back to).
     pub fn mark(&mut self) -> usize {
         self.out.bytes_mut().len()

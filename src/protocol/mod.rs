@@ -25,6 +25,7 @@
 //! protocols it speaks lives in its own crate, `capkv-bench`.
 
 pub mod line;
+pub mod metadata;
 pub mod registry;
 pub mod resp;
 
@@ -32,6 +33,8 @@ mod command;
 mod error;
 mod frame;
 mod inline;
+#[rustfmt::skip]
+mod metadata_table;
 mod reply;
 mod request;
 mod strings;
