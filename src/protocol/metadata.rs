@@ -251,6 +251,33 @@ mod tests {
     }
 
     #[test]
+    fn the_parser_checks_every_entrys_arity() {
+        for doc in every() {
+            let least = if doc.name.contains('|') { 2 } else { 1 };
+            let n = doc.arity.unsigned_abs() as usize;
+            let mut wrong = vec![n + 1];
+            if n > least {
+                wrong.push(n - 1);
+            }
+            for argc in wrong.into_iter().filter(|&argc| !doc.arity_allows(argc)) {
+                let words = request(doc.name, argc);
+                let refs: Vec<&[u8]> = words.iter().map(|w| w.as_slice()).collect();
+                let mut buf = Vec::new();
+                encode_command(&refs, &mut buf);
+                let verdict = match parse(&buf, &Limits::default()) {
+                    Parsed::Invalid { error, .. } => error.resp_text().into_owned(),
+                    other => format!("{other:?}"),
+                };
+                assert!(
+                    verdict.starts_with("ERR wrong number of arguments"),
+                    "{} with {argc} arguments: {verdict}",
+                    doc.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn every_registry_name_has_an_entry_with_its_arity() {
         for spec in REGISTRY {
             let doc = top_level(spec.name.as_bytes()).expect(spec.name);

@@ -657,8 +657,8 @@ fn command_info<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
         b"docs" => (CommandSubcommand::Docs, -2, "command|docs"),
         b"info" => (CommandSubcommand::Info, -2, "command|info"),
         b"list" => (CommandSubcommand::List, -2, "command|list"),
-        b"getkeys" => (CommandSubcommand::GetKeys, -3, "command|getkeys"),
-        b"getkeysandflags" => (CommandSubcommand::GetKeysAndFlags, -3, "command|getkeysandflags"),
+        b"getkeys" => (CommandSubcommand::GetKeys, -4, "command|getkeys"),
+        b"getkeysandflags" => (CommandSubcommand::GetKeysAndFlags, -4, "command|getkeysandflags"),
         b"help" => (CommandSubcommand::Help, 2, "command|help"),
         _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
     };

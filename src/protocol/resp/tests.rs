@@ -757,7 +757,7 @@ fn command_command() {
         (Some(CommandSubcommand::GetKeysAndFlags), 2)
     );
     assert_eq!(err(&["COMMAND", "COUNT", "x"]), arity("command|count"));
-    assert_eq!(err(&["COMMAND", "GETKEYS"]), arity("command|getkeys"));
+    assert_eq!(err(&["COMMAND", "GETKEYS", "get"]), arity("command|getkeys"));
     assert_eq!(err(&["COMMAND", "HELP", "x"]), arity("command|help"));
     assert_eq!(err(&["command", "bar"]), "ERR unknown subcommand 'bar'. Try COMMAND HELP.");
 }
