@@ -23,7 +23,7 @@ for arg in "$@"; do
 done
 
 FILES=(unit/type/string unit/type/incr unit/expire unit/keyspace unit/protocol
-    unit/info-command unit/quit unit/querybuf unit/bitops unit/scan)
+    unit/info-command unit/quit unit/querybuf unit/bitops unit/scan unit/introspection-2)
 per_file_timeout=${REDIS_SUITE_TIMEOUT:-180}
 version=7.0.15
 cache=$repo/target/redis-suite

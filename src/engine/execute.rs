@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use crate::metrics::LocalCounters;
 use crate::protocol::{
-    Args, ClientSubcommand, Command, CommandError, ConfigSubcommand, Dialect,
-    ExpireCondition, Expiry, MAX_CLIENT_NAME, Reply, SetCondition, SetOptions, TtlUnit,
+    Args, ClientSubcommand, Command, CommandError, ConfigSubcommand, Dialect, ExpireCondition,
+    Expiry, MAX_CLIENT_NAME, Reply, SetCondition, SetOptions, TtlUnit,
 };
 use crate::store::{ExpireWhen, SetOutcome, Ttl, WriteCondition, WriteExpiry};
 

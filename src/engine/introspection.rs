@@ -17,9 +17,7 @@
 
 use crate::acl::{CATEGORIES, category, command_by_name};
 use crate::glob;
-use crate::protocol::metadata::{
-    self, Arg, BeginSearch, COMMANDS, CommandDoc, FindKeys, KeySpec,
-};
+use crate::protocol::metadata::{self, Arg, BeginSearch, COMMANDS, CommandDoc, FindKeys, KeySpec};
 use crate::protocol::{Args, CommandError, CommandSubcommand, Flags, Reply};
 
 use super::Flow;
@@ -499,9 +497,8 @@ mod tests {
     fn keys_of(words: &[&str]) -> Option<Vec<String>> {
         let argv: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
         let doc = metadata::for_request(&argv)?;
-        find_keys(doc, &argv).map(|keys| {
-            keys.into_iter().map(|(i, _)| words[i].to_string()).collect()
-        })
+        find_keys(doc, &argv)
+            .map(|keys| keys.into_iter().map(|(i, _)| words[i].to_string()).collect())
     }
 
     #[test]

@@ -199,8 +199,8 @@ mod tests {
     use super::super::metadata_table::REDIS_COMMANDS;
     use super::*;
     use crate::protocol::resp::parse;
-    use crate::protocol::{Limits, Parsed};
     use crate::protocol::{ClientSubcommand, REGISTRY, encode_command};
+    use crate::protocol::{Limits, Parsed};
 
     /// The parser's verdict on `words`: None when it parses (or fails for
     /// another reason than an unknown name), else the error.
@@ -288,9 +288,8 @@ mod tests {
         }
         // And nothing else at the top level.
         for doc in COMMANDS {
-            let known = REGISTRY.iter().any(|s| {
-                s.name == doc.name || s.aliases.contains(&doc.name)
-            });
+            let known =
+                REGISTRY.iter().any(|s| s.name == doc.name || s.aliases.contains(&doc.name));
             assert!(known, "{} is not in the registry", doc.name);
         }
     }

@@ -748,10 +748,7 @@ fn command_command() {
     assert_eq!(sub(&["command", "Docs", "get"]), (Some(CommandSubcommand::Docs), 1));
     assert_eq!(sub(&["COMMAND", "COUNT"]), (Some(CommandSubcommand::Count), 0));
     assert_eq!(sub(&["COMMAND", "INFO", "get", "set"]), (Some(CommandSubcommand::Info), 2));
-    assert_eq!(
-        sub(&["COMMAND", "GETKEYS", "get", "k"]),
-        (Some(CommandSubcommand::GetKeys), 2)
-    );
+    assert_eq!(sub(&["COMMAND", "GETKEYS", "get", "k"]), (Some(CommandSubcommand::GetKeys), 2));
     assert_eq!(
         sub(&["COMMAND", "getkeysandflags", "get", "k"]),
         (Some(CommandSubcommand::GetKeysAndFlags), 2)
