@@ -181,7 +181,7 @@ pub fn subcommand(container: &'static CommandDoc, sub: &[u8]) -> Option<&'static
 
 /// The command `argv` runs, as `lookupCommand` finds it: a container with a
 /// second argument is its subcommand.
-pub fn for_request<'r>(argv: &[&'r [u8]]) -> Option<&'static CommandDoc> {
+pub fn for_request(argv: &[&[u8]]) -> Option<&'static CommandDoc> {
     let top = top_level(argv.first()?)?;
     match argv.get(1) {
         Some(sub) if top.is_container() => subcommand(top, sub),
@@ -303,7 +303,7 @@ mod tests {
                 assert!(by_full_name(sub.full_name().as_bytes()).is_none());
                 continue;
             }
-            let doc = by_full_name(sub.full_name().as_bytes()).expect(sub.full_name());
+            let doc = by_full_name(sub.full_name().as_bytes()).unwrap();
             assert_eq!(doc.arity, sub.arity(), "{}", sub.full_name());
         }
     }
