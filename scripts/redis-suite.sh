@@ -25,7 +25,7 @@ done
 
 FILES=(unit/type/string unit/type/incr unit/expire unit/keyspace unit/protocol
     unit/info-command unit/quit unit/querybuf unit/bitops unit/scan unit/slowlog
-    unit/introspection unit/multi)
+    unit/introspection unit/multi unit/introspection-2)
 # REDIS_SUITE_FILES="unit/slowlog ..." runs only those.
 if [[ -n ${REDIS_SUITE_FILES:-} ]]; then read -ra FILES <<<"$REDIS_SUITE_FILES"; fi
 per_file_timeout=${REDIS_SUITE_TIMEOUT:-180}

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use crate::metrics::LocalCounters;
 use crate::protocol::{
-    Args, ClientSubcommand, Command, CommandError, CommandSubcommand, ConfigSubcommand, Dialect,
-    ExpireCondition, Expiry, MAX_CLIENT_NAME, REGISTRY, Reply, SetCondition, SetOptions, TtlUnit,
+    Args, ClientSubcommand, Command, CommandError, ConfigSubcommand, Dialect, ExpireCondition,
+    Expiry, MAX_CLIENT_NAME, Reply, SetCondition, SetOptions, TtlUnit,
 };
 use crate::store::{ExpireWhen, SetOutcome, Ttl, WriteCondition, WriteExpiry};
 
@@ -18,6 +18,7 @@ use super::acl;
 use super::clients;
 use super::context::{Ctx, finish, help, store_error};
 use super::info;
+use super::introspection;
 use super::keyspace;
 use super::output::{Output, Replies};
 use super::slowlog;
@@ -316,15 +317,9 @@ fn run<O: Output + ?Sized>(
             return Err(CommandError::Fixed("ERR The server is running without a config file"));
         }
         Command::SlowLog { subcommand } => return slowlog::slowlog(subcommand, ctx),
-        Command::CommandInfo { subcommand } => match subcommand {
-            Some(CommandSubcommand::Count) => finish(out, &Reply::Int(REGISTRY.len() as i64)),
-            Some(CommandSubcommand::Docs) => finish(out, &Reply::Map(0)),
-            // An empty list is enough for redis-cli and redis-benchmark:
-            // they fall back to their built-in command tables.
-            None | Some(CommandSubcommand::Info | CommandSubcommand::List) => {
-                finish(out, &Reply::Array(0))
-            }
-        },
+        Command::CommandInfo { subcommand, args } => {
+            return introspection::command(subcommand, args, ctx);
+        }
         Command::Client { subcommand, args } => return client(subcommand, args, ctx),
         Command::Multi => return transaction::multi(request.as_deref(), ctx),
         Command::Exec => return transaction::exec(request, ctx, run_queued),

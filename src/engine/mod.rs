@@ -36,6 +36,7 @@ mod context;
 pub mod exclusive;
 pub mod execute;
 pub mod info;
+mod introspection;
 mod keyspace;
 pub mod live;
 pub mod output;

@@ -102,6 +102,12 @@ impl<'o, O: Output + ?Sized> Replies<'o, O> {
         self.dialect
     }
 
+    /// Appends replies already encoded in this dialect, after
+    /// [`Replies::try_room`] made room for them.
+    pub fn push_encoded(&mut self, bytes: &[u8]) {
+        self.out.bytes_mut().extend_from_slice(bytes);
+    }
+
     /// Bytes written so far (a mark to cut back to).
     pub fn mark(&mut self) -> usize {
         self.out.bytes_mut().len()

@@ -307,11 +307,14 @@ commands! {
         /// Which one.
         subcommand: SlowlogSubcommand,
     } => ("slowlog", -2, [ADMIN, DANGEROUS]),
-    /// `COMMAND`, `COMMAND DOCS`, `COMMAND COUNT`, `COMMAND INFO`,
-    /// `COMMAND LIST`: enough for redis-cli and redis-benchmark to start.
+    /// `COMMAND [COUNT|DOCS|GETKEYS|GETKEYSANDFLAGS|HELP|INFO|LIST ...]`:
+    /// Redis 7.0.15's metadata of capkv's commands
+    /// ([`metadata`](super::metadata)).
     CommandInfo {
         /// `None` for bare `COMMAND`.
         subcommand: Option<CommandSubcommand>,
+        /// The arguments after the subcommand (names, filters, a request).
+        args: Args<'a>,
     } => ("command", -1, [CONNECTION]),
     /// `CLIENT SETNAME`/`SETINFO`/`GETNAME`/`ID`/`INFO`/`LIST`/`NO-EVICT`/
     /// `NO-TOUCH`/`REPLY`: arity already checked. ACL flags are per
@@ -560,6 +563,12 @@ pub enum CommandSubcommand {
     Info,
     /// `COMMAND LIST [FILTERBY ...]`.
     List,
+    /// `COMMAND GETKEYS command [arg ...]`.
+    GetKeys,
+    /// `COMMAND GETKEYSANDFLAGS command [arg ...]`.
+    GetKeysAndFlags,
+    /// `COMMAND HELP`.
+    Help,
 }
 
 macro_rules! subcommands {

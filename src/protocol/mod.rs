@@ -26,6 +26,7 @@
 
 pub mod arguments;
 pub mod line;
+pub mod metadata;
 pub mod registry;
 pub mod resp;
 
@@ -33,6 +34,8 @@ mod command;
 mod error;
 mod frame;
 mod inline;
+#[rustfmt::skip]
+mod metadata_table;
 mod reply;
 mod request;
 mod strings;

@@ -130,15 +130,18 @@ fn to_args(command: &Command<'_>) -> Vec<Vec<u8>> {
             SlowlogSubcommand::Reset => words(&[b"SLOWLOG", b"RESET"]),
             SlowlogSubcommand::Help => words(&[b"SLOWLOG", b"HELP"]),
         },
-        Command::CommandInfo { subcommand: None } => words(&[b"COMMAND"]),
-        Command::CommandInfo { subcommand: Some(subcommand) } => {
+        Command::CommandInfo { subcommand: None, .. } => words(&[b"COMMAND"]),
+        Command::CommandInfo { subcommand: Some(subcommand), args } => {
             let name = match subcommand {
                 CommandSubcommand::Count => b"COUNT".as_slice(),
                 CommandSubcommand::Docs => b"DOCS",
                 CommandSubcommand::Info => b"INFO",
                 CommandSubcommand::List => b"LIST",
+                CommandSubcommand::GetKeys => b"GETKEYS",
+                CommandSubcommand::GetKeysAndFlags => b"GETKEYSANDFLAGS",
+                CommandSubcommand::Help => b"HELP",
             };
-            words(&[b"COMMAND", name])
+            with(words(&[b"COMMAND", name]), *args)
         }
         Command::Client { subcommand, args } => {
             with(words(&[b"CLIENT", subcommand.name().to_ascii_uppercase().as_bytes()]), *args)

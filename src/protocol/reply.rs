@@ -44,6 +44,9 @@ pub enum Reply<'a> {
     /// Header of a map of `n` key-value pairs (`2n` replies follow): RESP3
     /// `%n`, RESP2 `*2n`; line: nothing.
     Map(usize),
+    /// Header of a set of `n` replies that follow: RESP3 `~n`, RESP2 `*n`;
+    /// line: nothing.
+    Set(usize),
     /// INFO / STATS: RESP a bulk string of the selected sections; line
     /// every field of every section (see the module docs).
     Info(&'a [InfoSection]),
@@ -122,6 +125,8 @@ fn encode_resp(reply: &Reply<'_>, resp3: bool, out: &mut Vec<u8>) {
         Reply::Array(n) => push_header_unsigned(b'*', *n as u64, out),
         Reply::Map(n) if resp3 => push_header_unsigned(b'%', *n as u64, out),
         Reply::Map(n) => push_header_unsigned(b'*', 2 * *n as u64, out),
+        Reply::Set(n) if resp3 => push_header_unsigned(b'~', *n as u64, out),
+        Reply::Set(n) => push_header_unsigned(b'*', *n as u64, out),
         Reply::Info(sections) => {
             let mut text = String::with_capacity(reply.size_bound());
             for section in sections.iter().filter(|s| s.selected) {
@@ -171,7 +176,7 @@ fn encode_line(reply: &Reply<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(if *n > 0 { b"OK\n" } else { b"NOTFOUND\n" });
         }
         // The line protocol has no arrays; nothing produces one for it.
-        Reply::Array(_) | Reply::Map(_) => {}
+        Reply::Array(_) | Reply::Map(_) | Reply::Set(_) => {}
         Reply::Info(sections) => {
             let mut text = String::with_capacity(reply.size_bound());
             for (k, v) in sections.iter().flat_map(|s| &s.fields) {

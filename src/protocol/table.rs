@@ -709,20 +709,21 @@ fn bitop<'a>(f: &Frame<'a>, limits: &Limits) -> Result<Command<'a>, CommandError
 fn command_info<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {
     let argc = f.argc();
     if argc == 1 {
-        return Ok(Command::CommandInfo { subcommand: None });
+        return Ok(Command::CommandInfo { subcommand: None, args: f.tail(1) });
     }
     let mut buf = [0u8; NAME_MAX];
-    let subcommand = match lower(f.arg(1), &mut buf) {
-        b"count" => {
-            arity(argc, 2, "command|count")?;
-            CommandSubcommand::Count
-        }
-        b"docs" => CommandSubcommand::Docs,
-        b"info" => CommandSubcommand::Info,
-        b"list" => CommandSubcommand::List,
+    let (subcommand, arity_of, name) = match lower(f.arg(1), &mut buf) {
+        b"count" => (CommandSubcommand::Count, 2, "command|count"),
+        b"docs" => (CommandSubcommand::Docs, -2, "command|docs"),
+        b"info" => (CommandSubcommand::Info, -2, "command|info"),
+        b"list" => (CommandSubcommand::List, -2, "command|list"),
+        b"getkeys" => (CommandSubcommand::GetKeys, -4, "command|getkeys"),
+        b"getkeysandflags" => (CommandSubcommand::GetKeysAndFlags, -4, "command|getkeysandflags"),
+        b"help" => (CommandSubcommand::Help, 2, "command|help"),
         _ => return Err(CommandError::unknown_subcommand(f.arg(0), f.arg(1))),
     };
-    Ok(Command::CommandInfo { subcommand: Some(subcommand) })
+    arity(argc, arity_of, name)?;
+    Ok(Command::CommandInfo { subcommand: Some(subcommand), args: f.tail(2) })
 }
 
 fn client<'a>(f: &Frame<'a>) -> Result<Command<'a>, CommandError> {

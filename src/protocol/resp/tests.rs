@@ -739,24 +739,23 @@ fn config_command() {
 
 #[test]
 fn command_command() {
-    assert_eq!(run(&["COMMAND"]), Ok(Command::CommandInfo { subcommand: None }));
+    let sub = |words: &[&str]| match run(words) {
+        Ok(Command::CommandInfo { subcommand, args: a }) => (subcommand, a.len()),
+        other => panic!("{words:?}: {other:?}"),
+    };
+    assert_eq!(sub(&["COMMAND"]), (None, 0));
+    assert_eq!(sub(&["COMMAND", "DOCS"]), (Some(CommandSubcommand::Docs), 0));
+    assert_eq!(sub(&["command", "Docs", "get"]), (Some(CommandSubcommand::Docs), 1));
+    assert_eq!(sub(&["COMMAND", "COUNT"]), (Some(CommandSubcommand::Count), 0));
+    assert_eq!(sub(&["COMMAND", "INFO", "get", "set"]), (Some(CommandSubcommand::Info), 2));
+    assert_eq!(sub(&["COMMAND", "GETKEYS", "get", "k"]), (Some(CommandSubcommand::GetKeys), 2));
     assert_eq!(
-        run(&["COMMAND", "DOCS"]),
-        Ok(Command::CommandInfo { subcommand: Some(CommandSubcommand::Docs) })
-    );
-    assert_eq!(
-        run(&["command", "Docs", "get"]),
-        Ok(Command::CommandInfo { subcommand: Some(CommandSubcommand::Docs) })
-    );
-    assert_eq!(
-        run(&["COMMAND", "COUNT"]),
-        Ok(Command::CommandInfo { subcommand: Some(CommandSubcommand::Count) })
-    );
-    assert_eq!(
-        run(&["COMMAND", "INFO", "get"]),
-        Ok(Command::CommandInfo { subcommand: Some(CommandSubcommand::Info) })
+        sub(&["COMMAND", "getkeysandflags", "get", "k"]),
+        (Some(CommandSubcommand::GetKeysAndFlags), 2)
     );
     assert_eq!(err(&["COMMAND", "COUNT", "x"]), arity("command|count"));
+    assert_eq!(err(&["COMMAND", "GETKEYS", "get"]), arity("command|getkeys"));
+    assert_eq!(err(&["COMMAND", "HELP", "x"]), arity("command|help"));
     assert_eq!(err(&["command", "bar"]), "ERR unknown subcommand 'bar'. Try COMMAND HELP.");
 }
 
