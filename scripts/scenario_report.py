@@ -40,11 +40,14 @@ THRESHOLDS = {
 }
 
 # Figures that must stay at or below a ceiling: resident memory per idle
-# connection, the 1 KiB (877 B measured: a 512 B task, tokio's
-# 256 B socket registration and the rest; a task one size class larger
-# is 1,005 B, an async wrapper that doubled each task's future 2,052 B).
+# connection. The 1 KiB held (877 B, then 919 B: a 512 B task,
+# tokio's 256 B socket registration and the rest) until CLIENT LIST gave
+# every connection a 128 B record and a table entry: 1,041 B. The ceiling
+# is 1,088 B until the record shrinks (see docs/SCENARIOS.md); it still
+# catches the mistakes it is for (a task one size class larger adds about
+# 90 B, an async wrapper that doubled each task's future made 2,052 B).
 CEILINGS = {
-    "idle": ("bytes_per_connection_rss", 1024.0),
+    "idle": ("bytes_per_connection_rss", 1088.0),
 }
 
 
